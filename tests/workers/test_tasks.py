@@ -1,0 +1,84 @@
+"""Tasks run eagerly here, with the real descriptor, real Milvus Lite and real OpenCV verification."""
+import pytest
+from django.db import transaction
+
+from search import services
+from search.models import ImageStatus, Match, QueryImage, ReferenceImage
+from search.uploads import Payload
+from tests.factories import CollectionFactory
+from tests.images import edited_copy, encode, scene
+from workers import runtime, tasks
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _references(collection, seeds):
+    items = [Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds]
+    return services.reference_images_add(collection=collection, items=items).created
+
+
+def test_indexing_then_searching_finds_the_edited_copy(isc_settings, eager_tasks):
+    collection = CollectionFactory()
+    references = _references(collection, range(100, 106))
+    for reference in references:
+        reference.refresh_from_db()
+        assert reference.status == ImageStatus.INDEXED, reference.error
+        assert reference.descriptor_version == runtime.descriptor_get().version
+    query, _ = services.query_image_add(collection=collection, payload=Payload("copy.jpg", encode(edited_copy(scene(102)))))
+    query.refresh_from_db()
+    assert query.status == ImageStatus.INDEXED, query.error
+    best = query.matches.order_by("rank").first()
+    assert best.reference_id == references[2].id
+    assert best.verified and best.inliers >= 15 and best.keypoint_pairs
+    assert best.final_score >= collection.match_threshold
+    others = query.matches.exclude(reference_id=references[2].id)
+    assert all(match.final_score < best.final_score for match in others)
+
+
+def test_running_a_task_twice_changes_nothing(isc_settings, eager_tasks):
+    collection = CollectionFactory()
+    references = _references(collection, [200, 201])
+    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(200)))))
+    before = list(Match.objects.filter(query=query).values_list("reference_id", "rank", "final_score"))
+    assert tasks.query_search.delay(query.id).get() == "skipped"
+    assert tasks.reference_index.delay(references[0].id).get() == "skipped"
+    after = list(Match.objects.filter(query=query).values_list("reference_id", "rank", "final_score"))
+    assert before == after
+    store = runtime.vector_store_get()
+    assert store.vectors_count(model_version=runtime.descriptor_get().version, collection_id=collection.id) == 2
+
+
+def test_two_collections_never_see_each_others_references(isc_settings, eager_tasks):
+    mine, theirs = CollectionFactory(), CollectionFactory()
+    _references(theirs, [300])
+    _references(mine, [301])
+    query, _ = services.query_image_add(collection=mine, payload=Payload("q.jpg", encode(edited_copy(scene(300)))))
+    assert {m.reference.collection_id for m in query.matches.select_related("reference")} == {mine.id}
+
+
+def test_a_file_that_vanished_from_storage_fails_the_row_with_the_reason(isc_settings, eager_tasks):
+    collection = CollectionFactory()
+    with transaction.atomic():  # the task is queued when this block commits, after the file is gone
+        reference = _references(collection, [400])[0]
+        (isc_settings.MEDIA_ROOT / reference.file.name).unlink()
+    reference.refresh_from_db()
+    assert reference.status == ImageStatus.FAILED and "No such file" in reference.error
+
+
+def test_a_query_against_an_empty_collection_finishes_with_no_matches(isc_settings, eager_tasks):
+    query, _ = services.query_image_add(collection=CollectionFactory(), payload=Payload("q.jpg", encode(scene(500))))
+    query.refresh_from_db()
+    assert query.status == ImageStatus.INDEXED and query.matches.count() == 0
+
+
+def test_reindex_embeds_every_reference_and_points_the_live_alias(isc_settings, eager_tasks):
+    collection = CollectionFactory()
+    _references(collection, [600, 601, 602])
+    job = services.reindex_start()
+    job.refresh_from_db()
+    descriptor = runtime.descriptor_get()
+    assert (job.state, job.done, job.total, job.descriptor_version) == ("done", 3, 3, descriptor.version)
+    store = runtime.vector_store_get()
+    from workers.vector_store import collection_name
+
+    assert store.alias_target(alias=runtime.live_alias(descriptor.name)) == collection_name(descriptor.version)

@@ -1,0 +1,213 @@
+"""Celery adapters: take ids, claim the row, call the pipeline, record the outcome.
+
+Every task is safe to run twice: claims are conditional updates, Milvus writes are upserts and a
+query's matches are replaced in one transaction.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from search import services
+from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
+from workers import pipeline, runtime
+from workers.imaging import ImageRejected, image_load
+from workers.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
+
+logger = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = (ImageRejected, FileNotFoundError, ReferenceImage.DoesNotExist, QueryImage.DoesNotExist)
+TASK_OPTIONS = dict(bind=True, acks_late=True, max_retries=3, soft_time_limit=300, time_limit=360)
+
+
+@worker_process_init.connect
+def _engines_warm(**_kwargs) -> None:
+    # The first query should not pay for loading the model.
+    if settings.ISC.get("WARM_UP", True):
+        try:
+            runtime.descriptor_get()
+        except Exception:  # a broken model shows up as a failed row, with its message, on first use
+            logger.exception("descriptor warm-up failed")
+
+
+@shared_task(**TASK_OPTIONS)
+def reference_index(self, reference_id: int) -> str:
+    descriptor = runtime.descriptor_get()
+    if not services.stored_image_claim(model=ReferenceImage, image_id=reference_id, descriptor_version=descriptor.version):
+        return "skipped"
+    try:
+        reference = ReferenceImage.objects.get(id=reference_id)
+        image = _image_open(reference)
+        features_path = services.features_path_for(sha256=reference.sha256)
+        pipeline.reference_index(
+            image=image,
+            reference_id=reference.id,
+            collection_id=reference.collection_id,
+            descriptor=descriptor,
+            store=runtime.vector_store_get(),
+            features_path=features_path,
+        )
+        services.reference_indexed_mark(
+            reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
+        )
+        return "indexed"
+    except Exception as exc:
+        _failure_handle(self, exc, model=ReferenceImage, image_id=reference_id)
+        return "failed"
+
+
+@shared_task(**TASK_OPTIONS)
+def query_search(self, query_id: int) -> str:
+    descriptor = runtime.descriptor_get()
+    if not services.stored_image_claim(model=QueryImage, image_id=query_id, descriptor_version=descriptor.version):
+        return "skipped"
+    started = time.perf_counter()
+    try:
+        query = QueryImage.objects.get(id=query_id)
+        candidates = pipeline.query_search(
+            image=_image_open(query),
+            collection_id=query.collection_id,
+            descriptor=descriptor,
+            store=runtime.vector_store_get(),
+            reference_features=_reference_features,
+            settings=runtime.search_settings_get(),
+        )
+        services.query_results_record(
+            query_id=query_id,
+            descriptor_version=descriptor.version,
+            results=[_match_result(candidate) for candidate in candidates],
+            search_ms=round((time.perf_counter() - started) * 1000),
+        )
+        return "searched"
+    except Exception as exc:
+        _failure_handle(self, exc, model=QueryImage, image_id=query_id)
+        return "failed"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def references_purge(self, *, reference_ids: list[int], files: list[str], collection_id: int) -> None:
+    """Removes what a deleted collection left outside the database: vectors and files."""
+    descriptor = runtime.descriptor_get()
+    store = runtime.vector_store_get()
+    try:
+        if store.collection_exists(model_version=descriptor.version):
+            store.collection_vectors_delete(model_version=descriptor.version, collection_id=collection_id)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=2 ** self.request.retries)
+    for name in files:
+        default_storage.delete(name)
+
+
+@shared_task(bind=True, acks_late=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)
+def reindex_run(self, job_id: int, batch_size: int = 32) -> str:
+    """Re-embeds every reference with the current model into its own collection, then swaps the alias."""
+    claimed = ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.QUEUED).update(state=ReindexJob.State.RUNNING)
+    if not claimed:
+        return "skipped"
+    descriptor = runtime.descriptor_get()
+    store = runtime.vector_store_get()
+    ReindexJob.objects.filter(id=job_id).update(descriptor_version=descriptor.version, total=ReferenceImage.objects.count())
+    try:
+        done = 0
+        for batch in _reference_batches(batch_size):
+            readable = _images_readable(batch)
+            pipeline.references_embed(
+                images=[image for _, image in readable],
+                reference_ids=[ref.id for ref, _ in readable],
+                collection_ids=[ref.collection_id for ref, _ in readable],
+                descriptor=descriptor,
+                store=store,
+            )
+            ReferenceImage.objects.filter(id__in=[ref.id for ref, _ in readable]).update(
+                status=ImageStatus.INDEXED, descriptor_version=descriptor.version, processed_at=timezone.now()
+            )
+            done += len(batch)
+            ReindexJob.objects.filter(id=job_id).update(done=done)
+        store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
+        store.collection_flush(model_version=descriptor.version)
+        store.alias_point(alias=runtime.live_alias(descriptor.name), model_version=descriptor.version)
+        ReindexJob.objects.filter(id=job_id).update(state=ReindexJob.State.DONE, finished_at=timezone.now())
+        return "done"
+    except Exception as exc:
+        logger.exception("reindex %s failed", job_id)
+        ReindexJob.objects.filter(id=job_id).update(
+            state=ReindexJob.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+        return "failed"
+
+
+def _reference_batches(batch_size: int):
+    last_id = 0
+    while True:
+        batch = list(ReferenceImage.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not batch:
+            return
+        last_id = batch[-1].id
+        yield batch
+
+
+def _images_readable(references: list[ReferenceImage]) -> list[tuple[ReferenceImage, object]]:
+    readable = []
+    for reference in references:
+        try:
+            readable.append((reference, _image_open(reference)))
+        except PERMANENT_ERRORS as exc:
+            services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error=str(exc))
+    return readable
+
+
+def _image_open(row: ReferenceImage | QueryImage):
+    with default_storage.open(row.file.name, "rb") as handle:
+        return image_load(handle, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
+
+
+def _reference_features(reference_id: int) -> LocalFeatures | None:
+    reference = ReferenceImage.objects.filter(id=reference_id).first()
+    if reference is None:
+        return None
+    path = Path(reference.local_features) if reference.local_features else services.features_path_for(sha256=reference.sha256)
+    if path.exists():
+        return local_features_load(path)
+    # Features can be missing after a reindex from another machine: rebuild them once.
+    try:
+        features = local_features_extract(_image_open(reference))
+    except PERMANENT_ERRORS:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local_features_save(features, path)
+    return features
+
+
+def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
+    return services.MatchResult(
+        reference_id=candidate.reference_id,
+        descriptor_similarity=candidate.descriptor_similarity,
+        verified=candidate.verified,
+        inliers=candidate.inliers,
+        verification_score=candidate.verification_score,
+        keypoint_pairs=candidate.keypoint_pairs,
+        final_score=candidate.final_score,
+    )
+
+
+def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        services.stored_image_fail(model=model, image_id=image_id, error="Processing took too long and was stopped.")
+        return
+    if isinstance(exc, PERMANENT_ERRORS):
+        services.stored_image_fail(model=model, image_id=image_id, error=str(exc))
+        return
+    if task.request.retries < task.max_retries and not task.request.is_eager:
+        logger.warning("%s %s: %s; retrying", model.__name__, image_id, exc)
+        model.objects.filter(id=image_id).update(status=ImageStatus.PENDING, error=f"Retrying after: {exc}"[:2000])
+        raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1))
+    logger.exception("%s %s failed", model.__name__, image_id)
+    services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
