@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.services import MilvusLiteServer  # noqa: E402
+from workers.embedded_milvus import MilvusLiteServer  # noqa: E402
 from workers.vector_store import VectorStore  # noqa: E402
 
 MODEL_VERSION = "bench/random-unit"

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.services import MilvusLiteServer
+from workers.embedded_milvus import MilvusLiteServer
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ Pipeline for one pair:
   affine and similarity candidates → reject degenerate models → score from inliers and spread.
 
 Score (see `verification_score`):
-  coverage = min over both images of sqrt(12·sqrt(det cov(inlier positions))), ∈ [0, 1]
+  coverage = min over both images of sqrt(12·λ_min(cov(inlier positions))): width of the inlier band
   evidence = (inliers − CHANCE_INLIERS) · min(1, coverage / FULL_COVERAGE)
   score    = 1 − exp(−evidence / EVIDENCE_SCALE), and 0 when no model is accepted.
 """
@@ -36,8 +36,8 @@ INLIER_TOLERANCE_PX = 4.0
 MAX_SCALE_CHANGE = 8.0  # copies shrink into screenshots or are cropped to ~1/8; beyond that it is noise
 MAX_ANISOTROPY = 4.0  # aspect-ratio edits stay well inside this; collapsed models do not
 MAX_PERSPECTIVE_RATIO = 3.0  # ratio of projective depths across the query image
-MIN_COVERAGE = 0.04  # inliers inside a patch smaller than 4% × 4% of an image are one repeated structure
-FULL_COVERAGE = 0.2  # beyond 20% × 20% the spread adds no further confidence
+MIN_COVERAGE = 0.04  # inliers in a band thinner than 4% of the image are one line-like structure
+FULL_COVERAGE = 0.2  # beyond a 20%-wide band the spread adds no further confidence
 COVERAGE_TRIM_FRACTION = 0.2  # outlying inliers ignored when measuring spread
 
 # Unrelated pairs that survive ratio test + mutual check + geometry reach a handful of inliers by
@@ -406,12 +406,13 @@ def model_inliers(
 
 
 def point_coverage(points: np.ndarray) -> float:
-    """Side of the square the points spread over, as a fraction of the image (normalised coords).
+    """Width of the band the points spread over, along its thinnest direction, as a fraction of the image.
 
-    From the covariance: a uniform a×b rectangle has sqrt(det Σ) = ab/12, so sqrt(12·sqrt(det Σ))
-    is exactly sqrt(ab). The points farthest from the median are left out first: a tight cluster
-    (one shared word or logo) plus one or two accidental inliers elsewhere must still read as a
-    cluster, which a convex hull or a plain covariance would not.
+    sqrt(12·λ_min) of the covariance is exactly the shorter side of a uniformly filled rectangle.
+    The thinnest direction, not the area, because the repeated structures that fool local matching
+    are lines: a shared caption or a logo's edge lies along a band, and a homography fitted to
+    near-collinear points is ill-conditioned anyway. The points farthest from the median are left
+    out first, so one or two accidental inliers away from such a band cannot widen it.
     """
     if len(points) < 3:
         return 0.0
@@ -419,8 +420,8 @@ def point_coverage(points: np.ndarray) -> float:
     kept_count = max(3, int(np.ceil(len(points) * (1.0 - COVERAGE_TRIM_FRACTION))))
     distance_to_median = np.linalg.norm(points - np.median(points, axis=0), axis=1)
     core = points[np.argsort(distance_to_median, kind="stable")[:kept_count]]
-    covariance = np.cov(core, rowvar=False)
-    return float(np.sqrt(12.0 * np.sqrt(max(np.linalg.det(covariance), 0.0))))
+    smallest_variance = np.linalg.eigvalsh(np.cov(core, rowvar=False))[0]
+    return float(np.sqrt(12.0 * max(smallest_variance, 0.0)))
 
 
 # ---------------------------------------------------------------- verification

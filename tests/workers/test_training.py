@@ -215,3 +215,14 @@ def test_command_runs_end_to_end(images_dir, tiny_init, tmp_path):
     meta = json.loads((out / "descriptor.json").read_text())
     assert meta["image_size"] == SIZE and (out / "projection.safetensors").is_file()
     assert "steps: 2" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_int8_init_pack_loads_close_to_the_original(tiny_init, tmp_path):
+    from workers.training.train import backbone_load, init_pack
+
+    packed = init_pack(tiny_init, tmp_path / "packed")
+    original, restored = backbone_load(tiny_init).eval(), backbone_load(packed).eval()
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        a, b = original(pixel_values=x).pooler_output, restored(pixel_values=x).pooler_output
+    assert torch.allclose(a, b, atol=0.05)

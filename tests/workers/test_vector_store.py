@@ -3,7 +3,7 @@ model versions, hence its own collections)."""
 import numpy as np
 import pytest
 
-from tests.services import MilvusLiteServer
+from workers.embedded_milvus import MilvusLiteServer
 from workers.vector_store import (
     MAX_NAME_LENGTH,
     VALID_NAME,

@@ -1,0 +1,71 @@
+"""Matching track: predictions.csv (query_id,reference_id,score) through the site's own pipeline."""
+import csv
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from search import tracks
+from search.track_io import predictions_write_csv
+
+
+class Command(BaseCommand):
+    help = "DISC21 matching track: index --references, search --queries, write query_id,reference_id,score rows."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--references", type=Path, required=True)
+        parser.add_argument("--queries", type=Path, required=True)
+        parser.add_argument("--output", type=Path, required=True)
+        parser.add_argument("--descriptor", default="sscd", help="sscd | sscd_distilled | vit | fused")
+        parser.add_argument("--no-verification", action="store_true", help="rank by the global descriptor alone")
+        parser.add_argument("--top-k", type=int, default=20, help="predictions kept per query")
+        parser.add_argument("--milvus-uri", default=None, help="a running Milvus; default: embedded Milvus Lite")
+        parser.add_argument("--candidates", type=Path, default=None, help="also write every candidate's evidence (CSV)")
+
+    def handle(self, *args, **options):
+        references, queries = tracks.image_files(options["references"]), tracks.image_files(options["queries"])
+        track_options = tracks.TrackOptions(
+            descriptor=options["descriptor"],
+            verification=not options["no_verification"],
+            milvus_uri=options["milvus_uri"],
+            top_k=options["top_k"],
+        )
+        timings = tracks.TrackTimings(references=len(references), queries=len(queries))
+        with tracks.track_environment(track_options):
+            collection = tracks.track_collection_create()
+            try:
+                started = time.perf_counter()
+                with tqdm(total=len(references), desc="index references", unit="img") as bar:
+                    reference_stems = tracks.references_load(collection=collection, files=references, progress=bar.update)
+                timings.index_seconds = time.perf_counter() - started
+                started = time.perf_counter()
+                with tqdm(total=len(queries), desc="search queries", unit="img") as bar:
+                    query_stems = tracks.queries_search(collection=collection, files=queries, progress=bar.update)
+                timings.search_seconds = time.perf_counter() - started
+                predictions = tracks.predictions_collect(
+                    collection=collection, reference_stems=reference_stems, query_stems=query_stems
+                )
+                if options["candidates"]:
+                    _candidates_write(options["candidates"], tracks.candidate_rows(
+                        collection=collection, reference_stems=reference_stems, query_stems=query_stems
+                    ))
+            finally:
+                tracks.track_collection_delete(collection)
+        if not predictions:
+            raise CommandError("No predictions were produced: did every reference fail to index?")
+        options["output"].parent.mkdir(parents=True, exist_ok=True)
+        predictions_write_csv(options["output"], predictions)
+        self.stdout.write(
+            f"wrote {len(predictions)} predictions for {len(query_stems)} queries to {options['output']}\n"
+            f"index: {timings.ms_per_reference:.1f} ms/reference · search: {timings.ms_per_query:.1f} ms/query "
+            f"(descriptor {options['descriptor']}, verification {'off' if options['no_verification'] else 'on'})"
+        )
+
+
+def _candidates_write(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["query_id"])
+        writer.writeheader()
+        writer.writerows(rows)
