@@ -1,4 +1,5 @@
 """Real services for tests: Milvus Lite, Redis and a Celery worker, each a real process."""
+import socket
 import subprocess
 import sys
 import time
@@ -64,18 +65,22 @@ class CeleryWorker:
         import os
 
         executable = Path(sys.executable).with_name("celery")
+        self.hostname = f"e2e-{os.getpid()}@{socket.gethostname()}"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(executable), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", "1", "--loglevel", "INFO",
-             "--hostname", f"e2e-{os.getpid()}@%h"],
+             "--hostname", self.hostname],
             env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"the worker exited early:\n{self.log_path.read_text()[-3000:]}")
-            if app.control.ping(timeout=1.0):
+            if app.control.ping(timeout=1.0, destination=[self.hostname]):
                 return self
+        # Never leave a worker behind: it would consume the next run's tasks.
+        self.stop()
         raise TimeoutError(f"the worker did not answer within {timeout}s:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ Django-free: callers pass images, ids and engines; results come back as plain va
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -12,6 +13,8 @@ import numpy as np
 from PIL import Image
 
 from workers.descriptors import Descriptor
+from workers.query_views import DEFAULT_VIEWS, query_views_make
+from workers.scoring import ScoreCalibration, final_score_combine
 from workers.vector_store import VectorStore
 from workers.verification import (
     LocalFeatures,
@@ -25,7 +28,9 @@ from workers.verification import (
 @dataclass(frozen=True)
 class SearchSettings:
     top_k: int = 20
-    verify_top_k: int = 5
+    verify_top_k: int = 10
+    query_views: tuple[str, ...] = DEFAULT_VIEWS
+    calibration: "ScoreCalibration | None" = None
 
 
 @dataclass(frozen=True)
@@ -36,22 +41,7 @@ class Candidate:
     inliers: int = 0
     verification_score: float = 0.0
     keypoint_pairs: list = field(default_factory=list)
-
-    @property
-    def final_score(self) -> float:
-        return final_score_combine(self.descriptor_similarity, self.verification_score)
-
-
-def final_score_combine(similarity: float, verification_score: float) -> float:
-    """Either kind of evidence can establish a copy; together they are stronger than each alone.
-
-    Treating the two as independent detectors (noisy-OR) keeps a strong global match that SIFT
-    cannot confirm (blur, heavy colour edits) while lifting a weak global match that a consistent
-    homography proves (small crops, overlays).
-    """
-    s = float(np.clip(similarity, 0.0, 1.0))
-    v = float(np.clip(verification_score, 0.0, 1.0))
-    return 1.0 - (1.0 - s) * (1.0 - v)
+    final_score: float = 0.0
 
 
 def reference_index(
@@ -85,20 +75,40 @@ def query_search(
     """Global descriptor → nearest references in Milvus → local verification of the best few."""
     if not store.collection_exists(model_version=descriptor.version):
         return []
-    vector = descriptor.embed([image])
-    hits = store.vectors_search(
-        model_version=descriptor.version, vectors=vector, top_k=settings.top_k, collection_id=collection_id
-    )[0]
-    candidates = [Candidate(reference_id=hit.id, descriptor_similarity=hit.score) for hit in hits]
-    if not candidates or settings.verify_top_k <= 0:
-        return candidates
-    query_views = query_features_extract(image)
-    verified = [
-        _candidate_verify(candidate, query_views, reference_features(candidate.reference_id))
-        for candidate in candidates[: settings.verify_top_k]
-    ]
-    ranked = verified + candidates[settings.verify_top_k :]
-    return sorted(ranked, key=lambda c: c.final_score, reverse=True)
+    vectors = descriptor.embed(query_views_make(image, settings.query_views))
+    hits_per_view = store.vectors_search(
+        model_version=descriptor.version, vectors=vectors, top_k=settings.top_k, collection_id=collection_id
+    )
+    candidates = _candidates_merge(hits_per_view, settings.top_k)
+    if candidates and settings.verify_top_k > 0:
+        query_features = query_features_extract(image)
+        verified = [
+            _candidate_verify(candidate, query_features, reference_features(candidate.reference_id))
+            for candidate in candidates[: settings.verify_top_k]
+        ]
+        candidates = verified + candidates[settings.verify_top_k :]
+    scored = [_candidate_score(candidate, settings.calibration) for candidate in candidates]
+    return sorted(scored, key=lambda c: (c.final_score, c.descriptor_similarity), reverse=True)
+
+
+def _candidates_merge(hits_per_view, top_k: int) -> list[Candidate]:
+    """Each reference keeps its best similarity over the query views; the top_k best are kept."""
+    best: dict[int, float] = {}
+    for hits in hits_per_view:
+        for hit in hits:
+            best[hit.id] = max(best.get(hit.id, -np.inf), hit.score)
+    ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top_k]
+    return [Candidate(reference_id=reference_id, descriptor_similarity=score) for reference_id, score in ranked]
+
+
+def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None) -> Candidate:
+    score = final_score_combine(
+        similarity=candidate.descriptor_similarity,
+        inliers=candidate.inliers,
+        verification_score=candidate.verification_score,
+        calibration=calibration,
+    )
+    return dataclasses.replace(candidate, final_score=score)
 
 
 def _candidate_verify(

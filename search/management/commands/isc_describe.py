@@ -1,0 +1,71 @@
+"""Descriptor track: one HDF5 with float32 `query` / `reference` (≤ 256 dims) and their ids."""
+from pathlib import Path
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from search import tracks
+from search.track_io import descriptors_write_h5, descriptors_write_isc2021
+from workers.descriptors import descriptor_build
+from workers.imaging import image_load
+from workers.projection import projection_fit
+
+MAX_DIMS = 256
+
+
+class Command(BaseCommand):
+    help = "DISC21 descriptor track: embed --references and --queries with the site's descriptor engine."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--references", type=Path, required=True)
+        parser.add_argument("--queries", type=Path, required=True)
+        parser.add_argument("--output", type=Path, required=True)
+        parser.add_argument("--descriptor", default="sscd")
+        parser.add_argument("--vit-model", default=None)
+        parser.add_argument("--dims", type=int, default=MAX_DIMS)
+        parser.add_argument(
+            "--pca-on", choices=["references", "background"], default="references",
+            help="vectors the PCA is learned on: the reference set itself (unsupervised), or --background images",
+        )
+        parser.add_argument("--background", type=Path, default=None)
+        parser.add_argument("--whitening", type=float, default=0.0, help="0 = plain PCA, 0.5 = full whitening")
+        parser.add_argument("--isc2021", action="store_true", help="also write the two per-set files isc2021 reads")
+        parser.add_argument("--batch-size", type=int, default=32)
+
+    def handle(self, *args, **options):
+        if options["dims"] > MAX_DIMS:
+            raise CommandError(f"The descriptor track allows at most {MAX_DIMS} dimensions.")
+        from django.conf import settings
+
+        descriptor = descriptor_build(
+            name=options["descriptor"], vit_model=options["vit_model"] or settings.ISC["VIT_MODEL"], device=settings.ISC["DEVICE"]
+        )
+        references, queries = tracks.image_files(options["references"]), tracks.image_files(options["queries"])
+        reference_vectors = self._embed(descriptor, references, "references", options["batch_size"])
+        query_vectors = self._embed(descriptor, queries, "queries", options["batch_size"])
+        if options["pca_on"] == "background":
+            if not options["background"]:
+                raise CommandError("--pca-on background needs --background DIR.")
+            fit_on = self._embed(descriptor, tracks.image_files(options["background"]), "background", options["batch_size"])
+        else:
+            fit_on = reference_vectors
+        if descriptor.dim > options["dims"] or options["whitening"]:
+            projection = projection_fit(fit_on, dim=min(options["dims"], descriptor.dim), whitening_power=options["whitening"])
+            reference_vectors, query_vectors = projection.apply(reference_vectors), projection.apply(query_vectors)
+        options["output"].parent.mkdir(parents=True, exist_ok=True)
+        ids = {"query_ids": [p.stem for p in queries], "reference_ids": [p.stem for p in references]}
+        descriptors_write_h5(options["output"], query=query_vectors, reference=reference_vectors, **ids)
+        if options["isc2021"]:
+            descriptors_write_isc2021(options["output"].parent, query=query_vectors, reference=reference_vectors, **ids)
+        self.stdout.write(
+            f"wrote {len(queries)} query and {len(references)} reference descriptors of {query_vectors.shape[1]} dims "
+            f"({descriptor.version}) to {options['output']}"
+        )
+
+    def _embed(self, descriptor, files: list[Path], label: str, batch_size: int) -> np.ndarray:
+        vectors = []
+        for start in tqdm(range(0, len(files), batch_size), desc=f"embed {label}", unit="batch"):
+            images = [image_load(path, max_pixels=100_000_000) for path in files[start : start + batch_size]]
+            vectors.append(descriptor.embed(images, batch_size=batch_size))
+        return np.concatenate(vectors)

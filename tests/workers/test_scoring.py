@@ -1,0 +1,56 @@
+import math
+
+import numpy as np
+import pytest
+
+from workers.projection import Projection, projection_fit
+from workers.query_views import VIEW_NAMES, query_views_make
+from workers.scoring import ScoreCalibration, calibration_fit, final_score_combine
+from tests.images import scene
+
+
+def test_without_calibration_either_evidence_can_establish_a_copy():
+    assert final_score_combine(similarity=0.9, inliers=0, verification_score=0.0, calibration=None) == pytest.approx(0.9)
+    assert final_score_combine(similarity=0.1, inliers=40, verification_score=0.9, calibration=None) == pytest.approx(0.91)
+    assert final_score_combine(similarity=-0.2, inliers=0, verification_score=0.0, calibration=None) == 0.0
+
+
+def test_a_calibration_is_a_logistic_model_over_the_evidence(tmp_path):
+    calibration = ScoreCalibration(descriptor="sscd", weights=(10.0, 1.0, 0.0), bias=-5.0)
+    expected = 1 / (1 + math.exp(-(10 * 0.5 + math.log1p(20) - 5)))
+    assert final_score_combine(similarity=0.5, inliers=20, verification_score=0.3, calibration=calibration) == pytest.approx(expected)
+    calibration.save(tmp_path / "sscd.json")
+    assert ScoreCalibration.load(tmp_path / "sscd.json") == calibration
+
+
+def test_fitting_recovers_a_known_logistic_model():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(4000, 3))
+    true_weights, true_bias = np.array([3.0, -1.0, 0.5]), -0.5
+    probabilities = 1 / (1 + np.exp(-(features @ true_weights + true_bias)))
+    labels = (rng.random(4000) < probabilities).astype(float)
+    fitted = calibration_fit(features=features, labels=labels, descriptor="x", fitted_on="synthetic")
+    assert np.allclose(fitted.weights, true_weights, atol=0.3) and abs(fitted.bias - true_bias) < 0.2
+
+
+def test_query_views_cover_the_centre_and_the_corners():
+    image = scene(1)
+    views = query_views_make(image)
+    assert len(views) == len(VIEW_NAMES) and views[0] is image
+    assert views[1].size == (round(0.85 * 480) - round(0.15 * 480), round(0.85 * 360) - round(0.15 * 360))
+    assert all(view.size == (288, 216) for view in views[2:])
+    with pytest.raises(ValueError, match="Unknown query views"):
+        query_views_make(image, ["full", "sideways"])
+
+
+def test_projection_reduces_dimensions_and_keeps_unit_length(tmp_path):
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(300, 16)) * np.linspace(5, 0.1, 16)
+    projection = projection_fit(data, dim=4)
+    out = projection.apply(data)
+    assert out.shape == (300, 4) and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    projection.save(tmp_path / "p.npz")
+    assert np.allclose(Projection.load(tmp_path / "p.npz").apply(data), out)
+    whitened = projection_fit(data, dim=4, whitening_power=0.5)
+    raw = (data - whitened.mean) @ whitened.matrix
+    assert np.allclose(raw.std(axis=0), 1.0, atol=0.05), "full whitening gives unit variance per component"
