@@ -5,6 +5,7 @@ a Milvus Lite server on 127.0.0.1:19530 started by `make run`.
 Production: DATABASE_URL (PostgreSQL), MILVUS_URI / MILVUS_TOKEN (Milvus standalone or cluster),
 CELERY_BROKER_URL, DJANGO_SECRET_KEY, DJANGO_DEBUG=0, DJANGO_ALLOWED_HOSTS.
 """
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -70,7 +71,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and workers write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
     # A file, not memory, so a live Celery worker in the end-to-end tests sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(env_path("ISC_TEST_DB", DATA_DIR / "test-db.sqlite3"))}
+    # One file per test run, so two runs on one machine never clobber each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(env_path("ISC_TEST_DB", DATA_DIR / f"test-db-{os.getpid()}.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -119,6 +121,8 @@ ISC = {
     "MILVUS_TOKEN": env_str("MILVUS_TOKEN", ""),
     "DESCRIPTOR": env_str("ISC_DESCRIPTOR", "sscd"),
     "VIT_MODEL": env_str("ISC_VIT_MODEL", str(BASE_DIR / "models" / "isc-vit-s14")),
+    # The 'fused' descriptor's weights and per-component projections (`manage.py fusion_fit` writes them).
+    "FUSION_DIR": str(env_path("ISC_FUSION_DIR", DATA_DIR / "models" / "fusion")),
     "DEVICE": env_str("ISC_DEVICE", "auto"),
     "SEARCH_TOP_K": env_int("ISC_SEARCH_TOP_K", 20),
     "VERIFY_TOP_K": env_int("ISC_VERIFY_TOP_K", 10),

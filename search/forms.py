@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from search import evaluation
 from search.models import Collection
 
 
@@ -74,3 +75,37 @@ class QueryForm(forms.Form):
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=[("confirmed", "confirmed"), ("rejected", "rejected"), ("unreviewed", "unreviewed")])
+
+
+class EvaluationForm(forms.Form):
+    """A collection of the user's and DISC21 files to score it against; the files are parsed here, so
+    a malformed CSV comes back as a form error naming the line."""
+
+    collection = forms.ModelChoiceField(queryset=Collection.objects.none(), empty_label=None)
+    ground_truth = forms.FileField(
+        label="Ground truth", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="DISC21 CSV: query_id,reference_id (empty reference for a query with no copy); ids are file stems.",
+    )
+    edits = forms.FileField(
+        label="Edits (optional)", required=False, widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="edits.csv from make_benchmark: query_id,families,difficulty,… for the breakdown.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collection"].queryset = Collection.objects.filter(owner=user).order_by("name")
+
+    def clean_ground_truth(self):
+        return _csv_parse(self.cleaned_data["ground_truth"], evaluation.ground_truth_parse)
+
+    def clean_edits(self):
+        uploaded = self.cleaned_data["edits"]
+        return None if not uploaded else _csv_parse(uploaded, evaluation.edits_parse)
+
+
+def _csv_parse(uploaded, parse):
+    _check_size(uploaded)
+    try:
+        return parse(data=uploaded.read(), name=uploaded.name)
+    except ValueError as error:
+        raise forms.ValidationError(str(error)) from None

@@ -112,18 +112,24 @@ def csv_rows(path: StrPath, header: Sequence[str]) -> Iterator[tuple[int, list[s
     """(line number, fields) of each data row after checking the header; blank lines skipped."""
     # utf-8-sig: spreadsheets often prepend a byte-order mark.
     with open(path, newline="", encoding="utf-8-sig") as file:
-        reader = csv.reader(file)
-        first = next(reader, None)
-        if first is None or [field.strip() for field in first] != list(header):
-            raise ValueError(f"{path}:1: expected header {','.join(header)}, got "
-                             f"{','.join(first) if first else 'an empty file'}")
-        for fields in reader:
-            if not fields:
-                continue
-            if len(fields) != len(header):
-                raise ValueError(f"{path}:{reader.line_num}: expected {len(header)} fields "
-                                 f"({','.join(header)}), got {len(fields)}")
-            yield reader.line_num, [field.strip() for field in fields]
+        yield from csv_text_rows(file, header, source=str(path))
+
+
+def csv_text_rows(lines: Iterable[str], header: Sequence[str], *,
+                  source: str) -> Iterator[tuple[int, list[str]]]:
+    """`csv_rows` over text already open (an upload, say); `source` names it in errors."""
+    reader = csv.reader(lines)
+    first = next(reader, None)
+    if first is None or [field.strip() for field in first] != list(header):
+        raise ValueError(f"{source}:1: expected header {','.join(header)}, got "
+                         f"{','.join(first) if first else 'an empty file'}")
+    for fields in reader:
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raise ValueError(f"{source}:{reader.line_num}: expected {len(header)} fields "
+                             f"({','.join(header)}), got {len(fields)}")
+        yield reader.line_num, [field.strip() for field in fields]
 
 
 # --- HDF5 ------------------------------------------------------------------------------------

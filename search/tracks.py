@@ -30,6 +30,8 @@ class TrackOptions:
     verification: bool = True
     milvus_uri: str | None = None  # None: an embedded Milvus Lite in a temporary folder
     top_k: int = 20
+    vit_model: str | None = None  # None: settings.ISC["VIT_MODEL"] (resolved by workers.runtime)
+    fusion_dir: str | None = None  # None: settings.ISC["FUSION_DIR"]
 
 
 @dataclass
@@ -74,6 +76,8 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
             "FEATURES_DIR": str(scratch_path / "features"),
             "VERIFY_TOP_K": settings.ISC["VERIFY_TOP_K"] if options.verification else 0,
             "SEARCH_TOP_K": options.top_k,
+            "VIT_MODEL": options.vit_model or settings.ISC["VIT_MODEL"],
+            "FUSION_DIR": options.fusion_dir or settings.ISC["FUSION_DIR"],
         }
         app.conf.task_always_eager = True
         runtime.engines_reset()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views
+from search import views, views_evaluation
 
 app_name = "search"
 urlpatterns = [
@@ -18,4 +18,5 @@ urlpatterns = [
     path("review/", views.review_dashboard, name="review_dashboard"),
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),
+    path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
 ]

@@ -1,6 +1,7 @@
 """Centring and PCA projection of global descriptors (the descriptor track allows at most 256 dims)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,15 @@ class Projection:
         projected = (np.asarray(vectors, dtype=np.float64) - self.mean) @ self.matrix
         norms = np.linalg.norm(projected, axis=1, keepdims=True)
         return (projected / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def digest(self, length: int = 10) -> str:
+        """Short hash of the numbers themselves (not of a file), for version strings."""
+        hasher = hashlib.sha256()
+        for array in (self.mean, self.matrix):
+            array = np.ascontiguousarray(array, dtype=np.float64)
+            hasher.update(str(array.shape).encode())
+            hasher.update(array.tobytes())
+        return hasher.hexdigest()[:length]
 
     def save(self, path: Path) -> None:
         np.savez(path, mean=self.mean, matrix=self.matrix)

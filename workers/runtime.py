@@ -2,20 +2,50 @@
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
 from django.conf import settings
 
-from workers.descriptors import Descriptor, descriptor_build
+from workers.descriptors import VIT_DESCRIPTOR_NAMES, Descriptor, descriptor_build
 from workers.pipeline import SearchSettings
 from workers.scoring import ScoreCalibration, calibration_find
 from workers.vector_store import VectorStore
+
+logger = logging.getLogger(__name__)
+FALLBACK_VIT_DIR = Path("models") / "dinov2-s14"  # under DATA_DIR; what `manage.py setup_vit` writes
+
+
+def vit_model_resolve(configured: str | None, *, fallback: Path) -> str | None:
+    """The ViT model to load: `configured` when it exists (or names a hub id), else `fallback` if present.
+
+    A configured *path* (absolute, or starting with ~ or .) that does not exist, e.g. the trained model
+    that has not shipped yet, falls back to the exported DINOv2 backbone. When neither exists the
+    configured value is returned unchanged, so the descriptor raises its usual "run setup_vit" error.
+    """
+    configured = (configured or "").strip()
+    if configured and Path(configured).expanduser().exists():
+        return configured
+    looks_like_path = configured.startswith(("/", "~", ".")) or Path(configured).is_absolute()
+    if (not configured or looks_like_path) and Path(fallback).is_dir():
+        if configured:
+            logger.warning("ViT model %s does not exist; using %s instead.", configured, fallback)
+        return str(fallback)
+    return configured or None
+
+
+def vit_model_get(configured: str | None = None) -> str | None:
+    """`configured` (a command-line override) or settings.ISC["VIT_MODEL"], resolved by `vit_model_resolve`
+    against DATA_DIR/models/dinov2-s14: the one place that decides which ViT the workers and commands load."""
+    return vit_model_resolve(configured or settings.ISC["VIT_MODEL"], fallback=Path(settings.DATA_DIR) / FALLBACK_VIT_DIR)
 
 
 @functools.lru_cache(maxsize=1)
 def descriptor_get() -> Descriptor:
     isc = settings.ISC
-    return descriptor_build(name=isc["DESCRIPTOR"], vit_model=isc["VIT_MODEL"], device=isc["DEVICE"])
+    name = isc["DESCRIPTOR"]
+    vit_model = vit_model_get() if name in VIT_DESCRIPTOR_NAMES else None
+    return descriptor_build(name=name, vit_model=vit_model, fusion_dir=isc["FUSION_DIR"], device=isc["DEVICE"])
 
 
 @functools.lru_cache(maxsize=1)

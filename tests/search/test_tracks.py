@@ -5,6 +5,7 @@ import h5py
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from search.metrics import matching_evaluate
 from search.models import Collection
@@ -96,3 +97,38 @@ def test_isc_calibrate_fits_and_saves_a_logistic_model(tiny_benchmark, tmp_path)
     calibration = ScoreCalibration.load(tmp_path / "cal" / "toy.json")
     assert calibration.weights[0] > 0, "higher similarity means more likely a copy"
     assert calibration.probability((0.8, 0.0, 0.0)) > 0.5 > calibration.probability((0.15, 0.0, 0.0))
+
+
+@pytest.fixture
+def tiny_vit_dir(tmp_path):
+    from tests.workers.test_descriptors import tiny_dinov2_save
+
+    directory = tmp_path / "tiny-vit"
+    tiny_dinov2_save(directory)
+    return directory
+
+
+def test_isc_match_and_describe_run_the_fused_descriptor(tiny_benchmark, media_root, tiny_vit_dir, tmp_path):
+    output = tiny_benchmark / "fused.csv"
+    common = ["--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
+              "--vit-model", str(tiny_vit_dir), "--fusion-dir", str(tmp_path / "no-fusion-dir")]
+    call_command("isc_match", *common, "--output", output, "--descriptor", "fused", "--no-verification", "--top-k", "3")
+    predictions = predictions_read_csv(output)
+    best = {q: max((p for p in predictions if p.query_id == q), key=lambda p: p.score).reference_id for q in ("Q1", "Q2")}
+    assert best == {"Q1": "R901", "Q2": "R904"}
+    assert not Collection.objects.exists()
+
+    h5 = tiny_benchmark / "fused.h5"
+    call_command("isc_describe", *common, "--output", h5, "--descriptor", "fused", "--dims", "4")
+    descriptors = descriptors_read_h5(h5)
+    assert descriptors.query.shape == (3, 4) and descriptors.reference.shape == (6, 4)
+
+
+def test_track_commands_without_a_vit_model_say_how_to_set_it_up(tiny_benchmark, media_root, settings, tmp_path):
+    settings.DATA_DIR = tmp_path  # no setup_vit export to fall back on
+    common = ["--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
+              "--vit-model", str(tmp_path / "missing-model")]
+    with pytest.raises(CommandError, match="setup_vit"):
+        call_command("isc_match", *common, "--output", tmp_path / "p.csv", "--descriptor", "vit")
+    with pytest.raises(CommandError, match="setup_vit"):
+        call_command("isc_describe", *common, "--output", tmp_path / "d.h5", "--descriptor", "fused")

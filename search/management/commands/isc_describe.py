@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from search import tracks
 from search.track_io import descriptors_write_h5, descriptors_write_isc2021
-from workers.descriptors import descriptor_build
+from workers.descriptors import DESCRIPTOR_NAMES, VIT_DESCRIPTOR_NAMES, descriptor_build
 from workers.imaging import image_load
 from workers.projection import projection_fit
 
@@ -21,8 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--references", type=Path, required=True)
         parser.add_argument("--queries", type=Path, required=True)
         parser.add_argument("--output", type=Path, required=True)
-        parser.add_argument("--descriptor", default="sscd")
-        parser.add_argument("--vit-model", default=None)
+        parser.add_argument("--descriptor", default="sscd", choices=DESCRIPTOR_NAMES)
+        parser.add_argument("--vit-model", default=None, help="ViT model directory (default: ISC_VIT_MODEL, resolved "
+                            "as the workers do: the setup_vit export when the configured model is missing)")
+        parser.add_argument("--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)")
         parser.add_argument("--dims", type=int, default=MAX_DIMS)
         parser.add_argument(
             "--pca-on", choices=["references", "background"], default="references",
@@ -38,9 +40,17 @@ class Command(BaseCommand):
             raise CommandError(f"The descriptor track allows at most {MAX_DIMS} dimensions.")
         from django.conf import settings
 
-        descriptor = descriptor_build(
-            name=options["descriptor"], vit_model=options["vit_model"] or settings.ISC["VIT_MODEL"], device=settings.ISC["DEVICE"]
-        )
+        from workers.runtime import vit_model_get
+
+        try:
+            descriptor = descriptor_build(
+                name=options["descriptor"],
+                vit_model=vit_model_get(options["vit_model"]) if options["descriptor"] in VIT_DESCRIPTOR_NAMES else None,
+                fusion_dir=options["fusion_dir"] or settings.ISC["FUSION_DIR"],
+                device=settings.ISC["DEVICE"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         references, queries = tracks.image_files(options["references"]), tracks.image_files(options["queries"])
         reference_vectors = self._embed(descriptor, references, "references", options["batch_size"])
         query_vectors = self._embed(descriptor, queries, "queries", options["batch_size"])

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from search import tracks
 from search.track_io import predictions_write_csv
+from workers.descriptors import DESCRIPTOR_NAMES
 
 
 class Command(BaseCommand):
@@ -17,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--references", type=Path, required=True)
         parser.add_argument("--queries", type=Path, required=True)
         parser.add_argument("--output", type=Path, required=True)
-        parser.add_argument("--descriptor", default="sscd", help="sscd | sscd_distilled | vit | fused")
+        parser.add_argument("--descriptor", default="sscd", choices=DESCRIPTOR_NAMES)
+        parser.add_argument("--vit-model", default=None, help="ViT model directory (default: ISC_VIT_MODEL)")
+        parser.add_argument("--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)")
         parser.add_argument("--no-verification", action="store_true", help="rank by the global descriptor alone")
         parser.add_argument("--top-k", type=int, default=20, help="predictions kept per query")
         parser.add_argument("--milvus-uri", default=None, help="a running Milvus; default: embedded Milvus Lite")
@@ -30,9 +33,18 @@ class Command(BaseCommand):
             verification=not options["no_verification"],
             milvus_uri=options["milvus_uri"],
             top_k=options["top_k"],
+            vit_model=options["vit_model"],
+            fusion_dir=options["fusion_dir"],
         )
         timings = tracks.TrackTimings(references=len(references), queries=len(queries))
         with tracks.track_environment(track_options):
+            from workers import runtime
+
+            try:
+                descriptor = runtime.descriptor_get()  # fail here, not once per image inside the tasks
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"descriptor {descriptor.version} ({descriptor.dim} dims)")
             collection = tracks.track_collection_create()
             try:
                 started = time.perf_counter()
