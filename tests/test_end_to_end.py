@@ -24,7 +24,7 @@ def live_worker(tmp_path, milvus_uri, settings):
     features = tmp_path / "features"
     settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(features)}
     previous_broker = app.conf.broker_url
-    app.conf.broker_url = redis_server.url
+    _broker_switch(app, redis_server.url)
     worker = CeleryWorker(
         env={
             "CELERY_BROKER_URL": redis_server.url,
@@ -37,12 +37,21 @@ def live_worker(tmp_path, milvus_uri, settings):
     ).start(app)
     yield worker
     worker.stop()
-    app.conf.broker_url = previous_broker
+    _broker_switch(app, previous_broker)
     redis_server.stop()
     from workers.descriptors import descriptor_build
     from workers.vector_store import VectorStore
 
     VectorStore(uri=milvus_uri).collection_drop(model_version=descriptor_build(name=settings.ISC["DESCRIPTOR"]).version)
+
+
+def _broker_switch(app, url: str) -> None:
+    """Points the in-process Celery app at `url`, dropping connections an earlier test pooled."""
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _upload(name: str, data: bytes) -> io.BytesIO:

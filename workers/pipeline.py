@@ -14,7 +14,7 @@ from PIL import Image
 
 from workers.descriptors import Descriptor
 from workers.query_views import DEFAULT_VIEWS, query_views_make
-from workers.scoring import ScoreCalibration, final_score_combine
+from workers.scoring import ScoreCalibration, final_score_combine, similarity_margins
 from workers.vector_store import VectorStore
 from workers.verification import (
     LocalFeatures,
@@ -87,7 +87,8 @@ def query_search(
             for candidate in candidates[: settings.verify_top_k]
         ]
         candidates = verified + candidates[settings.verify_top_k :]
-    scored = [_candidate_score(candidate, settings.calibration) for candidate in candidates]
+    margins = similarity_margins([candidate.descriptor_similarity for candidate in candidates])
+    scored = [_candidate_score(candidate, settings.calibration, margin) for candidate, margin in zip(candidates, margins)]
     return sorted(scored, key=lambda c: (c.final_score, c.descriptor_similarity), reverse=True)
 
 
@@ -101,12 +102,13 @@ def _candidates_merge(hits_per_view, top_k: int) -> list[Candidate]:
     return [Candidate(reference_id=reference_id, descriptor_similarity=score) for reference_id, score in ranked]
 
 
-def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None) -> Candidate:
+def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None, margin: float = 0.0) -> Candidate:
     score = final_score_combine(
         similarity=candidate.descriptor_similarity,
         inliers=candidate.inliers,
         verification_score=candidate.verification_score,
         calibration=calibration,
+        margin=margin,
     )
     return dataclasses.replace(candidate, final_score=score)
 

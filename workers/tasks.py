@@ -5,6 +5,7 @@ query's matches are replaced in one transaction.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -187,15 +188,8 @@ def _reference_features(reference_id: int) -> LocalFeatures | None:
 
 
 def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
-    return services.MatchResult(
-        reference_id=candidate.reference_id,
-        descriptor_similarity=candidate.descriptor_similarity,
-        verified=candidate.verified,
-        inliers=candidate.inliers,
-        verification_score=candidate.verification_score,
-        keypoint_pairs=candidate.keypoint_pairs,
-        final_score=candidate.final_score,
-    )
+    # The two dataclasses carry the same fields; one belongs to the engines, the other to the site.
+    return services.MatchResult(**dataclasses.asdict(candidate))
 
 
 def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:

@@ -96,7 +96,8 @@ def test_isc_calibrate_fits_and_saves_a_logistic_model(tiny_benchmark, tmp_path)
 
     calibration = ScoreCalibration.load(tmp_path / "cal" / "toy.json")
     assert calibration.weights[0] > 0, "higher similarity means more likely a copy"
-    assert calibration.probability((0.8, 0.0, 0.0)) > 0.5 > calibration.probability((0.15, 0.0, 0.0))
+    # One candidate per query: its margin over the (absent) runner-up equals its similarity.
+    assert calibration.probability((0.8, 0.0, 0.0, 0.8)) > 0.5 > calibration.probability((0.15, 0.0, 0.0, 0.15))
 
 
 @pytest.fixture

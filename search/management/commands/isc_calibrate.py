@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from search.track_io import ground_truth_read_csv
-from workers.scoring import calibration_fit, calibration_path, evidence_features
+from workers.scoring import calibration_fit, calibration_path, candidate_rows_features
 
 
 class Command(BaseCommand):
@@ -28,14 +28,7 @@ class Command(BaseCommand):
             rows = list(csv.DictReader(handle))
         if not rows:
             raise CommandError("The candidates file is empty.")
-        features = np.array([
-            evidence_features(
-                similarity=float(row["descriptor_similarity"]),
-                inliers=int(row["inliers"]),
-                verification_score=float(row["verification_score"]),
-            )
-            for row in rows
-        ])
+        features = candidate_rows_features(rows)
         labels = np.array([(row["query_id"], row["reference_id"]) in truth for row in rows], dtype=float)
         calibration = calibration_fit(
             features=features, labels=labels, descriptor=options["descriptor"], fitted_on=str(options["candidates"].name)
