@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from workers.embedded_milvus import MilvusLiteServer, free_port, wait_for_port  # noqa: F401
+from workers.embedded_milvus import free_port, wait_for_port
 
 
 def redis_answers(host: str, port: int) -> bool:
