@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from workers.projection import Projection, projection_fit
-from workers.query_views import VIEW_NAMES, query_views_make
 from workers.scoring import (
     FEATURE_NAMES,
     ScoreCalibration,
@@ -77,16 +76,6 @@ def test_fitting_recovers_a_known_logistic_model():
     labels = (rng.random(4000) < probabilities).astype(float)
     fitted = calibration_fit(features=features, labels=labels, descriptor="x", fitted_on="synthetic")
     assert np.allclose(fitted.weights, true_weights, atol=0.3) and abs(fitted.bias - true_bias) < 0.2
-
-
-def test_query_views_cover_the_centre_and_the_corners():
-    image = scene(1)
-    views = query_views_make(image)
-    assert len(views) == len(VIEW_NAMES) and views[0] is image
-    assert views[1].size == (round(0.85 * 480) - round(0.15 * 480), round(0.85 * 360) - round(0.15 * 360))
-    assert all(view.size == (288, 216) for view in views[2:])
-    with pytest.raises(ValueError, match="Unknown query views"):
-        query_views_make(image, ["full", "sideways"])
 
 
 def test_projection_reduces_dimensions_and_keeps_unit_length(tmp_path):
