@@ -187,10 +187,13 @@ MEME_WORDS = (
 )
 
 
+TEXT_ATTEMPTS = 8
+
+
 def text_overlay(image: Image.Image, context: EditContext) -> EditResult:
     font = context.rng.choice(TEXT_FONTS)
     line_count = {"easy": 1, "medium": context.rng.randint(1, 2), "hard": context.rng.randint(2, 4)}[context.difficulty]
-    lines = [[context.rng.randrange(1000) for _ in range(context.rng.randint(4, 14))] for _ in range(line_count)]
+    lines = _text_lines(context, line_count)
     params = {
         "font": font.name,
         "font_size": context.uniform((0.05, 0.1), (0.1, 0.18), (0.15, 0.25)),
@@ -199,17 +202,32 @@ def text_overlay(image: Image.Image, context: EditContext) -> EditResult:
         "x_pos": round(context.rng.uniform(0, 0.5), 4),
         "y_pos": round(context.rng.uniform(0, 0.7), 4),
     }
-    edited = augly.overlay_text(
-        image,
-        text=lines,
-        font_file=str(font),
-        font_size=params["font_size"],
-        opacity=params["opacity"],
-        color=tuple(params["color"]),
-        x_pos=params["x_pos"],
-        y_pos=params["y_pos"],
-    )
-    return _rgb(edited), params | {"lines": line_count}
+    for _ in range(TEXT_ATTEMPTS):
+        try:
+            edited = augly.overlay_text(
+                image,
+                text=lines,
+                font_file=str(font),
+                font_size=params["font_size"],
+                opacity=params["opacity"],
+                color=tuple(params["color"]),
+                x_pos=params["x_pos"],
+                y_pos=params["y_pos"],
+            )
+        except RuntimeError:
+            # Some glyph sequences of a few AugLy fonts (Ostrich Sans, Playfair Display) make Pillow's
+            # raqm layout fail: draw another font and text from the same seeded generator.
+            font = context.rng.choice(TEXT_FONTS)
+            lines = _text_lines(context, line_count)
+            params["font"] = font.name
+            continue
+        return _rgb(edited), params | {"lines": line_count}
+    raise RuntimeError(f"text_overlay: no font could lay out the text in {TEXT_ATTEMPTS} attempts")
+
+
+def _text_lines(context: EditContext, line_count: int) -> list[list[int]]:
+    """Lines of indices into the font's character list, as AugLy's overlay_text takes them."""
+    return [[context.rng.randrange(1000) for _ in range(context.rng.randint(4, 14))] for _ in range(line_count)]
 
 
 def emoji_overlay(image: Image.Image, context: EditContext) -> EditResult:

@@ -121,6 +121,20 @@ def test_every_family_runs(family: str, difficulty: edits.Difficulty) -> None:
     json.dumps(record.params)  # the record must be storable in edits.csv
 
 
+def test_text_overlay_survives_fonts_whose_layout_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ostrich Sans cannot lay out about half of the random glyph sequences AugLy draws from it.
+    fragile = [font for font in edits.TEXT_FONTS if font.name.startswith("OstrichSans")]
+    sturdy = [font for font in edits.TEXT_FONTS if font.name == "Chunkfive.ttf"]
+    assert fragile and sturdy, "AugLy ships the Ostrich Sans and Chunkfive fonts"
+    monkeypatch.setattr(edits, "TEXT_FONTS", fragile + sturdy[:1])
+    image = Image.new("RGB", (320, 240), "white")
+    for seed in range(12):
+        context = edits.EditContext(random.Random(seed), "hard", lambda rng: (image, "other.jpg"))
+        edited, params = edits.text_overlay(image, context)
+        assert params["font"] in {font.name for font in fragile + sturdy}
+        assert np.asarray(edited).min() < 255, "some text was drawn"
+
+
 def test_distractor_crops_never_come_from_query_sources(bench: Path) -> None:
     edit_rows = read_rows(bench / "edits.csv")
     query_side = {row["source"] for row in edit_rows}
