@@ -126,11 +126,8 @@ ISC = {
     "DEVICE": env_str("ISC_DEVICE", "auto"),
     "SEARCH_TOP_K": env_int("ISC_SEARCH_TOP_K", 20),
     "VERIFY_TOP_K": env_int("ISC_VERIFY_TOP_K", 10),
-    # Names from workers.query_views: the query, five crops, two 3 × 3 grids of crops.
-    "QUERY_VIEWS": env_list(
-        "ISC_QUERY_VIEWS",
-        ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right", "grid_50", "grid_40"],
-    ),
+    # Names from workers.query_views: the query and five crops; "grid_50" / "grid_40" add nine crops each.
+    "QUERY_VIEWS": env_list("ISC_QUERY_VIEWS", ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right"]),
     "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "workers" / "calibration")),
     "DEFAULT_THRESHOLD": env_float("ISC_DEFAULT_THRESHOLD", 0.5),
     "MAX_UPLOAD_BYTES": env_int("ISC_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
