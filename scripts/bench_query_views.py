@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from search.metrics import Prediction, matching_evaluate  # noqa: E402
 from search.track_io import ground_truth_read_csv  # noqa: E402
 from workers.descriptors.sscd import SscdDescriptor  # noqa: E402
-from workers.query_views import VIEW_NAMES, query_views_make  # noqa: E402
+from workers.query_views import SINGLE_VIEWS, VIEW_NAMES, query_views_make  # noqa: E402
 from workers.scoring import similarity_margins  # noqa: E402
 
 
@@ -35,8 +35,12 @@ def embeddings(benchmark: Path, cache: Path) -> dict[str, np.ndarray]:
     per_view: dict[str, list[np.ndarray]] = {name: [] for name in VIEW_NAMES}
     for path in queries:
         image = Image.open(path).convert("RGB")
-        for name in VIEW_NAMES:
-            per_view[name].append(descriptor.embed(query_views_make(image, [name])))
+        # One batch per query; each view name stands for one or more crops, in VIEW_NAMES order.
+        crops = [query_views_make(image, [name]) for name in VIEW_NAMES]
+        vectors = descriptor.embed([crop for group in crops for crop in group])
+        bounds = np.cumsum([0] + [len(group) for group in crops])
+        for name, start, end in zip(VIEW_NAMES, bounds[:-1], bounds[1:]):
+            per_view[name].append(vectors[start:end])
     arrays.update({f"view_{name}": np.stack(vectors) for name, vectors in per_view.items()})
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **arrays)
@@ -59,7 +63,7 @@ def evaluate(data: dict[str, np.ndarray], views: list[str], truth: list[tuple[st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("benchmark", type=Path)
-    parser.add_argument("--sets", nargs="+", default=["full", ",".join(VIEW_NAMES[:6]), ",".join(VIEW_NAMES)])
+    parser.add_argument("--sets", nargs="+", default=["full", ",".join(SINGLE_VIEWS), ",".join(VIEW_NAMES)])
     parser.add_argument("--cache", type=Path, default=None, help="default: var/bench/<benchmark name>-views.npz")
     parser.add_argument("--top-k", type=int, default=20)
     args = parser.parse_args()

@@ -39,5 +39,5 @@ def test_unknown_view_names_are_refused():
         query_views_make(scene(1), ["full", "sideways"])
 
 
-def test_the_site_searches_with_every_view_by_default(settings):
+def test_the_site_searches_with_the_default_views(settings):
     assert tuple(settings.ISC["QUERY_VIEWS"]) == DEFAULT_VIEWS
