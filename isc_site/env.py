@@ -1,4 +1,5 @@
 """Typed readers for settings that come from the environment."""
+
 import os
 from pathlib import Path
 

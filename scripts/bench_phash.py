@@ -1,15 +1,14 @@
 """Perceptual-hash baseline for docs/accuracy.md: pHash (64 bits), score = −Hamming distance, top 20 per query."""
+
 import argparse
-import sys
 from pathlib import Path
 
 import imagehash
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from search.metrics import Prediction, matching_evaluate  # noqa: E402
-from search.track_io import ground_truth_read_csv  # noqa: E402
+from copydetect.formats import ground_truth_read_csv  # noqa: E402
+from copydetect.metrics import Prediction, matching_evaluate  # noqa: E402
 
 
 def hashes(folder: Path) -> tuple[list[str], np.ndarray]:
@@ -31,7 +30,9 @@ def main() -> None:
         for q in range(len(query_ids))
         for r in np.argsort(distances[q], kind="stable")[: args.top_k]
     ]
-    metrics = matching_evaluate(predictions=predictions, ground_truth=ground_truth_read_csv(args.benchmark / "ground_truth.csv"))
+    metrics = matching_evaluate(
+        predictions=predictions, ground_truth=ground_truth_read_csv(args.benchmark / "ground_truth.csv")
+    )
     print(f"pHash {args.benchmark}: µAP {metrics.micro_ap:.4f}  recall@P90 {metrics.recall_at_p90:.4f}")
 
 

@@ -5,19 +5,18 @@ costs one descriptor pass.
 
     python scripts/bench_query_views.py bench/seed1 --sets full full,centre,top_left,top_right,bottom_left,bottom_right
 """
+
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from search.metrics import Prediction, matching_evaluate  # noqa: E402
-from search.track_io import ground_truth_read_csv  # noqa: E402
-from workers.descriptors.sscd import SscdDescriptor  # noqa: E402
-from workers.query_views import SINGLE_VIEWS, VIEW_NAMES, query_views_make  # noqa: E402
-from workers.scoring import similarity_margins  # noqa: E402
+from copydetect.descriptors.sscd import SscdDescriptor  # noqa: E402
+from copydetect.formats import ground_truth_read_csv  # noqa: E402
+from copydetect.metrics import Prediction, matching_evaluate  # noqa: E402
+from copydetect.query_views import SINGLE_VIEWS, VIEW_NAMES, query_views_make  # noqa: E402
+from copydetect.scoring import similarity_margins  # noqa: E402
 
 
 def embeddings(benchmark: Path, cache: Path) -> dict[str, np.ndarray]:
@@ -75,7 +74,9 @@ def main() -> None:
         for margin in (False, True):
             micro_ap, recall, found = evaluate(data, views, truth, args.top_k, margin)
             label = "similarity + margin" if margin else "similarity"
-            print(f"{view_set:70s} {label:20s} µAP {micro_ap:.3f}  recall@P90 {recall:.3f}  true pairs in top {args.top_k}: {found}/{len(truth)}")
+            print(
+                f"{view_set:70s} {label:20s} µAP {micro_ap:.3f}  recall@P90 {recall:.3f}  true pairs in top {args.top_k}: {found}/{len(truth)}"
+            )
 
 
 if __name__ == "__main__":

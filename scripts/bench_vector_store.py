@@ -1,4 +1,4 @@
-"""Benchmark workers.vector_store on a fresh Milvus Lite server started for the run.
+"""Benchmark copydetect.vector_store on a fresh Milvus Lite server started for the run.
 
     .venv/bin/python scripts/bench_vector_store.py [--count 20000] [--dim 512]
 
@@ -6,21 +6,19 @@ Reports insert time, index build (flush until the HNSW index covers every row), 
 latency (p50 / p95, top_k 20 inside one user collection), batch-of-100 latency, and recall@20
 of the HNSW answers against exact search with numpy.
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from workers.embedded_milvus import MilvusLiteServer  # noqa: E402
-from workers.vector_store import VectorStore  # noqa: E402
+from copydetect.milvus_lite import MilvusLiteServer  # noqa: E402
+from copydetect.vector_store import VectorStore  # noqa: E402
 
 MODEL_VERSION = "bench/random-unit"
 TOP_K = 20
@@ -55,8 +53,12 @@ def insert_all(store: VectorStore, vectors: np.ndarray, owners: np.ndarray, batc
     start = time.perf_counter()
     for first in range(0, len(vectors), batch_size):
         last = first + batch_size
-        store.vectors_upsert(model_version=MODEL_VERSION, ids=range(first, min(last, len(vectors))),
-                             vectors=vectors[first:last], collection_ids=owners[first:last])
+        store.vectors_upsert(
+            model_version=MODEL_VERSION,
+            ids=range(first, min(last, len(vectors))),
+            vectors=vectors[first:last],
+            collection_ids=owners[first:last],
+        )
     return time.perf_counter() - start
 
 
@@ -64,8 +66,9 @@ def single_query_latencies(store: VectorStore, queries: np.ndarray, collection_i
     latencies = []
     for query in queries:
         start = time.perf_counter()
-        store.vectors_search(model_version=MODEL_VERSION, vectors=query[None, :], top_k=TOP_K,
-                             collection_id=collection_id)
+        store.vectors_search(
+            model_version=MODEL_VERSION, vectors=query[None, :], top_k=TOP_K, collection_id=collection_id
+        )
         latencies.append(milliseconds_since(start))
     return latencies
 
@@ -79,13 +82,13 @@ def batch_latencies(store: VectorStore, query_batches: list[np.ndarray], collect
     return latencies
 
 
-def recall_at_k(store: VectorStore, queries: np.ndarray, vectors: np.ndarray, owners: np.ndarray,
-                collection_id: int) -> float:
+def recall_at_k(
+    store: VectorStore, queries: np.ndarray, vectors: np.ndarray, owners: np.ndarray, collection_id: int
+) -> float:
     member_ids = np.flatnonzero(owners == collection_id)
     similarities = queries @ vectors[member_ids].T
     exact = member_ids[np.argsort(-similarities, axis=1)[:, :TOP_K]]
-    found = store.vectors_search(model_version=MODEL_VERSION, vectors=queries, top_k=TOP_K,
-                                 collection_id=collection_id)
+    found = store.vectors_search(model_version=MODEL_VERSION, vectors=queries, top_k=TOP_K, collection_id=collection_id)
     overlaps = [len(set(row.tolist()) & {hit.id for hit in hits}) for row, hits in zip(exact, found)]
     return sum(overlaps) / (TOP_K * len(queries))
 
@@ -119,14 +122,19 @@ def main() -> None:
 
     per_collection = args.count // args.user_collections
     print(f"vectors: {args.count} x {args.dim}-d unit, IP, HNSW M=16 efConstruction=200; rows stored: {stored}")
-    print(f"insert: {insert_seconds:.2f} s in batches of {args.batch_size} "
-          f"({args.count / insert_seconds:,.0f} vectors/s)")
+    print(
+        f"insert: {insert_seconds:.2f} s in batches of {args.batch_size} ({args.count / insert_seconds:,.0f} vectors/s)"
+    )
     print(f"index build (flush until indexed): {index_seconds:.2f} s")
-    print(f"single query, top_k {TOP_K}, filter to 1 of {args.user_collections} collections "
-          f"(~{per_collection} rows), n={len(singles)}: p50 {percentile(singles, 0.5):.1f} ms, "
-          f"p95 {percentile(singles, 0.95):.1f} ms")
-    print(f"batch of 100 queries, n={len(batches)}: median {statistics.median(batches):.1f} ms "
-          f"({statistics.median(batches) / 100:.2f} ms/query), max {max(batches):.1f} ms")
+    print(
+        f"single query, top_k {TOP_K}, filter to 1 of {args.user_collections} collections "
+        f"(~{per_collection} rows), n={len(singles)}: p50 {percentile(singles, 0.5):.1f} ms, "
+        f"p95 {percentile(singles, 0.95):.1f} ms"
+    )
+    print(
+        f"batch of 100 queries, n={len(batches)}: median {statistics.median(batches):.1f} ms "
+        f"({statistics.median(batches) / 100:.2f} ms/query), max {max(batches):.1f} ms"
+    )
     print(f"recall@{TOP_K} vs exact (filtered, 100 queries): {recall:.3f}")
 
 

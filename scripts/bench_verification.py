@@ -8,24 +8,20 @@ Prints ms per feature extraction, ms per pair verification, and the inlier / sco
 edited copies against unrelated pairs (both sides edited, with shared overlay text among the edits,
 since shared captions are the classic source of false local matches).
 """
+
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
+import augly.image as imaugs  # noqa: E402
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import augly.image as imaugs  # noqa: E402
-
-from tests.workers.test_verification import textured_scene  # noqa: E402
-from workers.verification import (  # noqa: E402
+from copydetect.benchmark.synthetic import textured_scene  # noqa: E402
+from copydetect.verification import (  # noqa: E402
     Verification,
     local_features_extract,
     pair_verify,
@@ -126,7 +122,9 @@ def separation_run(pair_count: int, kind: str, seed: int) -> tuple[list[Verifica
         outcome = pair_verify_best(query_features_extract(_captioned(query), kind=kind), reference)
         unrelated.append(outcome)
         if outcome.score > 0:
-            print(f"  unrelated {index:2d} matched: inliers={outcome.inliers} score={outcome.score:.2f} {outcome.method}")
+            print(
+                f"  unrelated {index:2d} matched: inliers={outcome.inliers} score={outcome.score:.2f} {outcome.method}"
+            )
     return copies, unrelated
 
 

@@ -23,9 +23,9 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import imagehash
 import numpy as np
@@ -276,9 +276,7 @@ def iter_rcc_images(source: SourceSpec, root: Path) -> Iterator[Candidate]:
             if not rcc_file.path.lower().endswith(IMAGE_SUFFIXES):
                 continue
             source_tree_path = rcc_file.path.removeprefix("/gcompris/")
-            licence = licence_from_readmes(readmes, rcc_file.path) or licence_from_dep5(
-                stanzas, source_tree_path
-            )
+            licence = licence_from_readmes(readmes, rcc_file.path) or licence_from_dep5(stanzas, source_tree_path)
             original = f"{bundle_path.relative_to(root)}:{rcc_file.path}"
             yield Candidate(source, original, rcc_file.data, licence)
 

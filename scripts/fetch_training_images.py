@@ -13,6 +13,7 @@ Never lists the packages reserved for held-out evaluation (see NOTES.md) — a g
 The benchmark's photo sources (gcompris-qt-data photos, scratch backgrounds, lomiri wallpapers) are not
 used either; stellarium-data photos that the benchmark pool also took are removed by --exclude-like.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 RESERVED = {
-    "opencv-doc", "plasma-workspace-wallpapers", "mate-backgrounds", "lxqt-themes", "palapeli-data",
-    "scribus-template", "tuxpaint-data", "gimp-data", "digikam-data", "imagemagick-6-doc",
+    "opencv-doc",
+    "plasma-workspace-wallpapers",
+    "mate-backgrounds",
+    "lxqt-themes",
+    "palapeli-data",
+    "scribus-template",
+    "tuxpaint-data",
+    "gimp-data",
+    "digikam-data",
+    "imagemagick-6-doc",
 }
 # package → (regex a file's path must match, regex it must not match)
 PACKAGES: dict[str, tuple[str, str]] = {
@@ -102,7 +111,7 @@ def licence_of(package: str, unpacked: Path) -> str:
             name = line.split(":", 1)[1].strip()
             if name and name not in names:
                 names.append(name)
-    return " / ".join(names[:4]) or "see /usr/share/doc/%s/copyright" % package
+    return " / ".join(names[:4]) or f"see /usr/share/doc/{package}/copyright"
 
 
 def flatten_colour(key: str) -> tuple[int, int, int]:
@@ -134,8 +143,9 @@ def prepare(args: tuple[str, str, int, int]) -> tuple[bytes, np.ndarray] | None:
             im = im.convert("RGB")
             scale = max_side / max(im.size)
             if scale < 1:
-                im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
-                               Image.Resampling.LANCZOS)
+                im = im.resize(
+                    (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS
+                )
             if min(im.size) < 32 or np.asarray(im.convert("L"), dtype=np.float32).std() < 8:
                 return None  # flat
             buf = io.BytesIO()
@@ -204,8 +214,12 @@ def synthetic(i: int, rng: random.Random, size: int = 256) -> Image.Image:
         words = ["SALE", "copy", "ISC", "hello", "2026", "meme", "Lorem ipsum", "déjà vu", "#42", "OK!"]
         font = ImageFont.load_default(size=rng.randint(14, 48))
         for _ in range(rng.randint(1, 4)):
-            draw.text((rng.randrange(w // 2), rng.randrange(h - 20)), rng.choice(words),
-                      fill=tuple(rng.randrange(256) for _ in range(3)), font=font)
+            draw.text(
+                (rng.randrange(w // 2), rng.randrange(h - 20)),
+                rng.choice(words),
+                fill=tuple(rng.randrange(256) for _ in range(3)),
+                font=font,
+            )
     if rng.random() < 0.3:
         im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2)))
     return im
@@ -238,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         licence = licence_of(package, unpacked)
         files = [
-            p for p in sorted(unpacked.rglob("*"))
-            if p.suffix.lower() in SUFFIXES and p.is_file()
+            p
+            for p in sorted(unpacked.rglob("*"))
+            if p.suffix.lower() in SUFFIXES
+            and p.is_file()
             and (not include or re.search(include, "/" + str(p.relative_to(unpacked))))
             and not (exclude and re.search(exclude, "/" + str(p.relative_to(unpacked))))
         ]
@@ -249,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{package}: {len(files)} candidate files ({licence})", flush=True)
 
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        prepared = list(pool.map(prepare, [(str(c[2]), c[3], args.max_side, args.quality) for c in candidates],
-                                 chunksize=32))
+        prepared = list(
+            pool.map(prepare, [(str(c[2]), c[3], args.max_side, args.quality) for c in candidates], chunksize=32)
+        )
 
     excluded_hashes = photo_hashes(args.exclude_like) if args.exclude_like else np.zeros(0, np.uint64)
     print(f"{len(excluded_hashes)} photos to stay away from", flush=True)
@@ -287,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         rel = Path(package) / f"{package}-{per_package[package]:05d}.jpg"
         (args.out / rel).parent.mkdir(exist_ok=True)
         (args.out / rel).write_bytes(data)
-        rows.append({"path": str(rel), "package": package, "licence": licence, "source": source,
-                     "phash": f"{h:016x}"})
+        rows.append({"path": str(rel), "package": package, "licence": licence, "source": source, "phash": f"{h:016x}"})
 
     import imagehash
 
@@ -304,8 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         made += 1
         rel = Path("synthetic") / f"synthetic-{made:05d}.jpg"
         im.save(args.out / rel, "JPEG", quality=args.quality, optimize=True)
-        rows.append({"path": str(rel), "package": "synthetic", "licence": "CC0-1.0 (generated by this script)",
-                     "source": f"seed {args.seed} #{i}", "phash": f"{h:016x}"})
+        rows.append(
+            {
+                "path": str(rel),
+                "package": "synthetic",
+                "licence": "CC0-1.0 (generated by this script)",
+                "source": f"seed {args.seed} #{i}",
+                "phash": f"{h:016x}",
+            }
+        )
     per_package["synthetic"] = made
 
     with open(args.out / "manifest.csv", "w", newline="", encoding="utf-8") as fh:

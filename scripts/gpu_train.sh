@@ -35,7 +35,7 @@ prepare)
         "$PYTHON" manage.py setup_vit --out "$init"
     fi
     rm -rf "$CARRY" && mkdir -p "$CARRY"
-    "$PYTHON" -c "from workers.training.train import init_pack; init_pack('$init', '$CARRY/init')"
+    "$PYTHON" -c "from copydetect.training.model import init_pack; init_pack('$init', '$CARRY/init')"
     if [[ -n $bench ]]; then cp -r "$bench" "$CARRY/bench"; fi
     CARRY_MIB=${CARRY_MIB:-62} "$PYTHON" - <<'EOF'
 import csv, os, shutil, subprocess
@@ -96,7 +96,7 @@ run)
     export PYTHONUNBUFFERED=1
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$out_root/train.log" || true
     # shellcheck disable=SC2086
-    "$PYTHON" -m workers.training.train --images "$images" --out "$model" --minutes "$minutes" \
+    "$PYTHON" -m copydetect.training.train --images "$images" --out "$model" --minutes "$minutes" \
         --init "$init" --batch-size "${BATCH:-512}" --device "${DEVICE:-auto}" --checkpoint-every 100000 \
         "${bench_args[@]}" ${EXTRA:-} 2>&1 | tr '\r' '\n' | awk 'NR % 20 == 1 || !/step\/s|s\/step/' | tee -a "$out_root/train.log"
     (cd "$model" && sha256sum model.safetensors config.json preprocessor_config.json descriptor.json \

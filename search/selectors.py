@@ -1,4 +1,5 @@
 """Reads: what the pages show, always scoped to the user asking."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,11 +66,15 @@ def query_get(*, user: AbstractBaseUser, query_id: int) -> QueryImage:
 
 
 def reference_get(*, user: AbstractBaseUser, reference_id: int) -> ReferenceImage:
-    return get_object_or_404(ReferenceImage.objects.select_related("collection"), id=reference_id, collection__owner=user)
+    return get_object_or_404(
+        ReferenceImage.objects.select_related("collection"), id=reference_id, collection__owner=user
+    )
 
 
 def match_get(*, user: AbstractBaseUser, match_id: int) -> Match:
-    return get_object_or_404(Match.objects.select_related("query__collection"), id=match_id, query__collection__owner=user)
+    return get_object_or_404(
+        Match.objects.select_related("query__collection"), id=match_id, query__collection__owner=user
+    )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Writes: every change to collections, images, matches and reviews goes through here."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,6 +14,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
+from search import queue
 from search.models import (
     Collection,
     ImageStatus,
@@ -23,7 +26,6 @@ from search.models import (
     ReviewDecision,
 )
 from search.uploads import Payload, Rejection, UploadLimits
-from workers.imaging import ImageFacts, ImageRejected, image_inspect
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,9 @@ def upload_limits() -> UploadLimits:
     )
 
 
-def collection_create(*, owner: AbstractBaseUser, name: str, description: str = "", match_threshold: float | None = None) -> Collection:
+def collection_create(
+    *, owner: AbstractBaseUser, name: str, description: str = "", match_threshold: float | None = None
+) -> Collection:
     threshold = settings.ISC["DEFAULT_THRESHOLD"] if match_threshold is None else match_threshold
     return Collection.objects.create(owner=owner, name=name.strip(), description=description, match_threshold=threshold)
 
@@ -73,9 +77,7 @@ def collection_delete(*, collection: Collection) -> None:
     collection.delete()
 
     def purge() -> None:
-        from workers.tasks import references_purge
-
-        references_purge.delay(reference_ids=reference_ids, files=files, collection_id=collection_id)
+        queue.task_send(queue.REFERENCES_PURGE, reference_ids=reference_ids, files=files, collection_id=collection_id)
 
     transaction.on_commit(purge)
 
@@ -111,7 +113,9 @@ def _stored_image_create(model, *, collection: Collection, payload: Payload, fac
     if existing:
         return existing, False
     folder = "references" if model is ReferenceImage else "queries"
-    stored_name = default_storage.save(f"{folder}/{facts.sha256[:2]}/{facts.sha256}.{facts.extension}", ContentFile(payload.data))
+    stored_name = default_storage.save(
+        f"{folder}/{facts.sha256[:2]}/{facts.sha256}.{facts.extension}", ContentFile(payload.data)
+    )
     try:
         with transaction.atomic():
             row = model.objects.create(
@@ -134,10 +138,7 @@ def _stored_image_create(model, *, collection: Collection, payload: Payload, fac
 
 
 def _task_queue(row: ReferenceImage | QueryImage) -> None:
-    from workers.tasks import query_search, reference_index
-
-    task = reference_index if isinstance(row, ReferenceImage) else query_search
-    task.delay(row.id)
+    queue.task_send(queue.REFERENCE_INDEX if isinstance(row, ReferenceImage) else queue.QUERY_SEARCH, row.id)
 
 
 def stored_image_claim(*, model, image_id: int, descriptor_version: str) -> bool:
@@ -189,8 +190,9 @@ def query_results_record(
     with transaction.atomic():
         query = QueryImage.objects.select_for_update().get(id=query_id)
         live_ids = set(
-            ReferenceImage.objects.filter(collection_id=query.collection_id, id__in=[r.reference_id for r in results])
-            .values_list("id", flat=True)
+            ReferenceImage.objects.filter(
+                collection_id=query.collection_id, id__in=[r.reference_id for r in results]
+            ).values_list("id", flat=True)
         )
         reviews = {
             m.reference_id: (m.review, m.reviewed_by_id, m.reviewed_at)
@@ -248,12 +250,7 @@ def stored_image_retry(*, image: ReferenceImage | QueryImage) -> None:
 def reindex_start() -> ReindexJob:
     job = ReindexJob.objects.create(total=ReferenceImage.objects.count())
 
-    def queue() -> None:
-        from workers.tasks import reindex_run
-
-        reindex_run.delay(job.id)
-
-    transaction.on_commit(queue)
+    transaction.on_commit(lambda: queue.task_send(queue.REINDEX_RUN, job.id))
     return job
 
 

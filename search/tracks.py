@@ -1,22 +1,23 @@
 """The DISC21 tracks run through the site's own path: services store the images, tasks index and
 search them, Match rows become predictions. Used by the isc_* management commands."""
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
+from copydetect.metrics import Prediction
 from search import services
-from search.metrics import Prediction
 from search.models import Collection, ImageStatus, Match
 from search.uploads import IMAGE_SUFFIXES, Payload
 
@@ -60,9 +61,9 @@ def image_files(folder: Path) -> list[Path]:
 @contextlib.contextmanager
 def track_environment(options: TrackOptions) -> Iterator[None]:
     """Temporary media, features and (unless given) Milvus; tasks run in this process."""
+    from copydetect.milvus_lite import MilvusLiteServer
     from isc_site.celery import app
     from workers import runtime
-    from workers.embedded_milvus import MilvusLiteServer
 
     with tempfile.TemporaryDirectory(prefix="isc-track-") as scratch, contextlib.ExitStack() as stack:
         scratch_path = Path(scratch)
@@ -91,10 +92,14 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
 def track_collection_create() -> Collection:
     call_command("migrate", verbosity=0, interactive=False)
     user, _ = get_user_model().objects.get_or_create(username=TRACK_USER, defaults={"is_active": False})
-    return services.collection_create(owner=user, name=f"DISC21 track {time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns()}")
+    return services.collection_create(
+        owner=user, name=f"DISC21 track {time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns()}"
+    )
 
 
-def references_load(*, collection: Collection, files: list[Path], progress: Callable[[int], None]) -> dict[int, list[str]]:
+def references_load(
+    *, collection: Collection, files: list[Path], progress: Callable[[int], None]
+) -> dict[int, list[str]]:
     """Indexes every file; returns reference row id → the file stems stored as that row."""
     stems_by_row: dict[int, list[str]] = {}
     for path in files:
@@ -114,7 +119,7 @@ def references_load(*, collection: Collection, files: list[Path], progress: Call
 
 
 def _row_by_bytes(collection: Collection, path: Path):
-    from workers.imaging import sha256_of
+    from copydetect.imaging import sha256_of
 
     return collection.references.get(sha256=sha256_of(path.read_bytes()))
 
@@ -154,16 +159,18 @@ def candidate_rows(*, collection: Collection, reference_stems, query_stems) -> l
     for match in Match.objects.filter(query__collection=collection).order_by("query_id", "rank"):
         for query_stem in query_stems.get(match.query_id, []):
             for reference_stem in reference_stems.get(match.reference_id, []):
-                rows.append({
-                    "query_id": query_stem,
-                    "reference_id": reference_stem,
-                    "rank": match.rank,
-                    "descriptor_similarity": match.descriptor_similarity,
-                    "verified": int(match.verified),
-                    "inliers": match.inliers,
-                    "verification_score": match.verification_score,
-                    "final_score": match.final_score,
-                })
+                rows.append(
+                    {
+                        "query_id": query_stem,
+                        "reference_id": reference_stem,
+                        "rank": match.rank,
+                        "descriptor_similarity": match.descriptor_similarity,
+                        "verified": int(match.verified),
+                        "inliers": match.inliers,
+                        "verification_score": match.verification_score,
+                        "final_score": match.final_score,
+                    }
+                )
     return rows
 
 

@@ -3,13 +3,15 @@
 Nothing here touches the database: each source yields `Payload`s or `Rejection`s, and the
 services decide what to store.
 """
+
 from __future__ import annotations
 
 import stat
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -71,7 +73,9 @@ def _zip_check(members: list[zipfile.ZipInfo], *, limits: UploadLimits) -> None:
     if not members:
         raise UploadError("The zip archive is empty.")
     if len(members) > limits.max_members:
-        raise UploadError(f"The zip archive holds {len(members):,} files, more than the limit of {limits.max_members:,}.")
+        raise UploadError(
+            f"The zip archive holds {len(members):,} files, more than the limit of {limits.max_members:,}."
+        )
     declared = sum(info.file_size for info in members)
     if declared > limits.max_total_bytes:
         raise UploadError(

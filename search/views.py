@@ -1,4 +1,5 @@
 """Thin views: validate the input, call one service or selector, render."""
+
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from copydetect.imaging import ImageRejected
 from search import selectors, services
 from search.forms import (
     CollectionForm,
@@ -24,7 +26,6 @@ from search.forms import (
 )
 from search.models import ImageStatus, ReviewDecision
 from search.uploads import Payload, UploadError, files_read, folder_read, zip_read
-from workers.imaging import ImageRejected
 
 REFERENCES_PER_PAGE = 60
 

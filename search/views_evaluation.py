@@ -1,5 +1,6 @@
 """The evaluation page: a collection and a DISC21 ground-truth file in, µAP, recall@P90, the PR curve,
 the breakdown by edit family and difficulty, and the worst misses out. Nothing is stored."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render

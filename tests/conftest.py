@@ -1,6 +1,6 @@
 import pytest
 
-from workers.embedded_milvus import MilvusLiteServer
+from copydetect.milvus_lite import MilvusLiteServer
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,12 @@ def isc_settings(settings, tmp_path, media_root, milvus_uri):
     """Settings pointing at the test Milvus and temporary folders; engines rebuilt from them."""
     from workers import runtime
 
-    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(tmp_path / "features"), "WARM_UP": False}
+    settings.ISC = {
+        **settings.ISC,
+        "MILVUS_URI": milvus_uri,
+        "FEATURES_DIR": str(tmp_path / "features"),
+        "WARM_UP": False,
+    }
     runtime.vector_store_get.cache_clear()
     yield settings
     store = runtime.vector_store_get()

@@ -3,6 +3,7 @@
 Each seed picks its own style (shapes, smooth noise fields, cells, stripes) and palette; a single
 style would make every picture look alike to a learned descriptor.
 """
+
 from __future__ import annotations
 
 import io
@@ -96,7 +97,9 @@ def edited_copy(image: Image.Image) -> Image.Image:
     width, height = image.size
     cropped = image.crop((int(width * 0.12), int(height * 0.08), int(width * 0.9), int(height * 0.95)))
     resized = cropped.resize((400, int(400 * cropped.height / cropped.width)))
-    shifted = Image.fromarray(np.clip(np.asarray(resized, dtype=np.int16) + np.array([25, -10, 5]), 0, 255).astype(np.uint8))
+    shifted = Image.fromarray(
+        np.clip(np.asarray(resized, dtype=np.int16) + np.array([25, -10, 5]), 0, 255).astype(np.uint8)
+    )
     draw = ImageDraw.Draw(shifted)
     draw.rectangle([0, shifted.height - 40, shifted.width, shifted.height], fill=(255, 255, 255))
     draw.text((10, shifted.height - 32), "when you see it", fill=(0, 0, 0))

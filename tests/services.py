@@ -1,11 +1,13 @@
 """Real services for tests: Milvus Lite, Redis and a Celery worker, each a real process."""
+
+import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from workers.embedded_milvus import free_port, wait_for_port
+from copydetect.milvus_lite import free_port, wait_for_port
 
 
 def redis_answers(host: str, port: int) -> bool:
@@ -20,9 +22,10 @@ def redis_answers(host: str, port: int) -> bool:
 class RedisServer:
     """Uses the Redis already running on 127.0.0.1:6379, or starts a private one when none answers."""
 
-    def __init__(self, data_dir: Path, db: int = 15):
+    def __init__(self, data_dir: Path, db: int | None = None):
         self.data_dir = data_dir
-        self.db = db
+        # Two test runs on one machine (CI and a developer) each take their own database number.
+        self.db = int(os.environ.get("ISC_TEST_REDIS_DB", "15")) if db is None else db
         self.port = 6379
         self.process: subprocess.Popen | None = None
 
@@ -37,8 +40,19 @@ class RedisServer:
             self.port = free_port()
             executable = shutil.which("redis-server") or str(Path(sys.executable).with_name("redis-server"))
             self.process = subprocess.Popen(
-                [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.data_dir)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    executable,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--dir",
+                    str(self.data_dir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             wait_for_port(self.port, timeout=20)
         import redis
@@ -68,9 +82,24 @@ class CeleryWorker:
         self.hostname = f"e2e-{os.getpid()}@{socket.gethostname()}"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [str(executable), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", "1", "--loglevel", "INFO",
-             "--hostname", self.hostname],
-            env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            [
+                str(executable),
+                "-A",
+                "isc_site",
+                "worker",
+                "-Q",
+                "gpu,default",
+                "-c",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                self.hostname,
+            ],
+            env={**os.environ, **self.env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,9 +1,9 @@
 """The whole path through live services: web client → Redis → a real Celery worker → Milvus Lite → result page."""
+
 import io
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
@@ -39,8 +39,8 @@ def live_worker(tmp_path, milvus_uri, settings):
     worker.stop()
     _broker_switch(app, previous_broker)
     redis_server.stop()
-    from workers.descriptors import descriptor_build
-    from workers.vector_store import VectorStore
+    from copydetect.descriptors import descriptor_build
+    from copydetect.vector_store import VectorStore
 
     VectorStore(uri=milvus_uri).collection_drop(model_version=descriptor_build(name=settings.ISC["DESCRIPTOR"]).version)
 
@@ -71,7 +71,9 @@ def _wait(predicate, timeout: float, what: str):
 
 def test_upload_references_and_a_copy_then_see_the_true_reference_first(client, live_worker):
     client.force_login(UserFactory())
-    response = client.post(reverse("search:collection_list"), {"name": "Known", "description": "", "match_threshold": 0.5})
+    response = client.post(
+        reverse("search:collection_list"), {"name": "Known", "description": "", "match_threshold": 0.5}
+    )
     collection_url = response.url
     collection_id = int(collection_url.rstrip("/").split("/")[-1])
     seeds = [700 + i for i in range(8)]
@@ -88,7 +90,8 @@ def test_upload_references_and_a_copy_then_see_the_true_reference_first(client, 
 
     started = time.monotonic()
     response = client.post(
-        reverse("search:query_upload", args=[collection_id]), {"image": _upload("meme.jpg", encode(edited_copy(scene(703))))}
+        reverse("search:query_upload", args=[collection_id]),
+        {"image": _upload("meme.jpg", encode(edited_copy(scene(703))))},
     )
     query = QueryImage.objects.get(original_name="meme.jpg")
     _wait(lambda: QueryImage.objects.get(id=query.id).status == ImageStatus.INDEXED, 60, "the query's results")
@@ -107,7 +110,9 @@ def test_upload_references_and_a_copy_then_see_the_true_reference_first(client, 
         reverse("search:query_upload", args=[collection_id]), {"image": _upload("other.jpg", encode(scene(9997)))}
     )
     other = QueryImage.objects.get(original_name="other.jpg")
-    _wait(lambda: QueryImage.objects.get(id=other.id).status == ImageStatus.INDEXED, 60, "the unrelated query's results")
+    _wait(
+        lambda: QueryImage.objects.get(id=other.id).status == ImageStatus.INDEXED, 60, "the unrelated query's results"
+    )
     other_views = client.get(unrelated.url).context["views"]
     assert other_views, "candidates are listed even when none is a copy"
     assert all(not view.is_copy for view in other_views), [v.match.final_score for v in other_views]

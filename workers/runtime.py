@@ -1,4 +1,5 @@
 """Engines held once per worker process, built from Django settings passed down as plain values."""
+
 from __future__ import annotations
 
 import functools
@@ -7,10 +8,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from workers.descriptors import VIT_DESCRIPTOR_NAMES, Descriptor, descriptor_build
-from workers.pipeline import SearchSettings
-from workers.scoring import ScoreCalibration, calibration_find
-from workers.vector_store import VectorStore
+from copydetect.descriptors import VIT_DESCRIPTOR_NAMES, Descriptor, descriptor_build
+from copydetect.pipeline import SearchSettings
+from copydetect.scoring import ScoreCalibration, calibration_find
+from copydetect.vector_store import VectorStore
 
 logger = logging.getLogger(__name__)
 FALLBACK_VIT_DIR = Path("models") / "dinov2-s14"  # under DATA_DIR; what `manage.py setup_vit` writes
@@ -37,7 +38,9 @@ def vit_model_resolve(configured: str | None, *, fallback: Path) -> str | None:
 def vit_model_get(configured: str | None = None) -> str | None:
     """`configured` (a command-line override) or settings.ISC["VIT_MODEL"], resolved by `vit_model_resolve`
     against DATA_DIR/models/dinov2-s14: the one place that decides which ViT the workers and commands load."""
-    return vit_model_resolve(configured or settings.ISC["VIT_MODEL"], fallback=Path(settings.DATA_DIR) / FALLBACK_VIT_DIR)
+    return vit_model_resolve(
+        configured or settings.ISC["VIT_MODEL"], fallback=Path(settings.DATA_DIR) / FALLBACK_VIT_DIR
+    )
 
 
 @functools.lru_cache(maxsize=1)

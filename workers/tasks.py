@@ -3,6 +3,7 @@
 Every task is safe to run twice: claims are conditional updates, Milvus writes are upserts and a
 query's matches are replaced in one transaction.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,17 +16,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.utils import timezone
 
+from copydetect import pipeline
+from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
 from search import services
-from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
-from workers import pipeline, runtime
-from workers.imaging import ImageRejected, image_load
-from workers.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
+from search.models import ImageStatus, QueryImage, ReferenceImage
+from workers import runtime
+from workers.images import PERMANENT_ERRORS, image_open
 
 logger = logging.getLogger(__name__)
 
-PERMANENT_ERRORS = (ImageRejected, FileNotFoundError, ReferenceImage.DoesNotExist, QueryImage.DoesNotExist)
 TASK_OPTIONS = dict(bind=True, acks_late=True, max_retries=3, soft_time_limit=300, time_limit=360)
 
 
@@ -42,11 +42,13 @@ def _engines_warm(**_kwargs) -> None:
 @shared_task(**TASK_OPTIONS)
 def reference_index(self, reference_id: int) -> str:
     descriptor = runtime.descriptor_get()
-    if not services.stored_image_claim(model=ReferenceImage, image_id=reference_id, descriptor_version=descriptor.version):
+    if not services.stored_image_claim(
+        model=ReferenceImage, image_id=reference_id, descriptor_version=descriptor.version
+    ):
         return "skipped"
     try:
         reference = ReferenceImage.objects.get(id=reference_id)
-        image = _image_open(reference)
+        image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
         pipeline.reference_index(
             image=image,
@@ -74,7 +76,7 @@ def query_search(self, query_id: int) -> str:
     try:
         query = QueryImage.objects.get(id=query_id)
         candidates = pipeline.query_search(
-            image=_image_open(query),
+            image=image_open(query),
             collection_id=query.collection_id,
             descriptor=descriptor,
             store=runtime.vector_store_get(),
@@ -102,84 +104,25 @@ def references_purge(self, *, reference_ids: list[int], files: list[str], collec
         if store.collection_exists(model_version=descriptor.version):
             store.collection_vectors_delete(model_version=descriptor.version, collection_id=collection_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=2 ** self.request.retries)
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
     for name in files:
         default_storage.delete(name)
-
-
-@shared_task(bind=True, acks_late=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)
-def reindex_run(self, job_id: int, batch_size: int = 32) -> str:
-    """Re-embeds every reference with the current model into its own collection, then swaps the alias."""
-    claimed = ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.QUEUED).update(state=ReindexJob.State.RUNNING)
-    if not claimed:
-        return "skipped"
-    descriptor = runtime.descriptor_get()
-    store = runtime.vector_store_get()
-    ReindexJob.objects.filter(id=job_id).update(descriptor_version=descriptor.version, total=ReferenceImage.objects.count())
-    try:
-        done = 0
-        for batch in _reference_batches(batch_size):
-            readable = _images_readable(batch)
-            pipeline.references_embed(
-                images=[image for _, image in readable],
-                reference_ids=[ref.id for ref, _ in readable],
-                collection_ids=[ref.collection_id for ref, _ in readable],
-                descriptor=descriptor,
-                store=store,
-            )
-            ReferenceImage.objects.filter(id__in=[ref.id for ref, _ in readable]).update(
-                status=ImageStatus.INDEXED, descriptor_version=descriptor.version, processed_at=timezone.now()
-            )
-            done += len(batch)
-            ReindexJob.objects.filter(id=job_id).update(done=done)
-        store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
-        store.collection_flush(model_version=descriptor.version)
-        store.alias_point(alias=runtime.live_alias(descriptor.name), model_version=descriptor.version)
-        ReindexJob.objects.filter(id=job_id).update(state=ReindexJob.State.DONE, finished_at=timezone.now())
-        return "done"
-    except Exception as exc:
-        logger.exception("reindex %s failed", job_id)
-        ReindexJob.objects.filter(id=job_id).update(
-            state=ReindexJob.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
-        return "failed"
-
-
-def _reference_batches(batch_size: int):
-    last_id = 0
-    while True:
-        batch = list(ReferenceImage.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
-        if not batch:
-            return
-        last_id = batch[-1].id
-        yield batch
-
-
-def _images_readable(references: list[ReferenceImage]) -> list[tuple[ReferenceImage, object]]:
-    readable = []
-    for reference in references:
-        try:
-            readable.append((reference, _image_open(reference)))
-        except PERMANENT_ERRORS as exc:
-            services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error=str(exc))
-    return readable
-
-
-def _image_open(row: ReferenceImage | QueryImage):
-    with default_storage.open(row.file.name, "rb") as handle:
-        return image_load(handle, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
 
 
 def _reference_features(reference_id: int) -> LocalFeatures | None:
     reference = ReferenceImage.objects.filter(id=reference_id).first()
     if reference is None:
         return None
-    path = Path(reference.local_features) if reference.local_features else services.features_path_for(sha256=reference.sha256)
+    path = (
+        Path(reference.local_features)
+        if reference.local_features
+        else services.features_path_for(sha256=reference.sha256)
+    )
     if path.exists():
         return local_features_load(path)
     # Features can be missing after a reindex from another machine: rebuild them once.
     try:
-        features = local_features_extract(_image_open(reference))
+        features = local_features_extract(image_open(reference))
     except PERMANENT_ERRORS:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,3 +148,7 @@ def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
         raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1))
     logger.exception("%s %s failed", model.__name__, image_id)
     services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
+
+
+# Registers the reindex tasks: Celery's autodiscovery imports only this module.
+from workers import reindex  # noqa: E402,F401

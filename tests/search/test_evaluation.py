@@ -1,4 +1,5 @@
 """The evaluation page against a small collection whose scores are worked out by hand."""
+
 import io
 
 import pytest
@@ -19,15 +20,20 @@ pytestmark = pytest.mark.django_db
 # Pooled by score: 0.9 TP, 0.8 FP, 0.7 TP, 0.6 FP, 0.5 FP over 3 true pairs
 #   → µAP = 1/3·1 + 1/3·2/3 = 5/9; precision ≥ 0.9 only at rank 1 → recall@P90 = 1/3 at score 0.9.
 GROUND_TRUTH = "query_id,reference_id\nQ1,R1\nQ2,R2\nQ3,R3\nQ4,\nQ9,R1\n"  # Q9 was never uploaded
-CANDIDATES = {"Q1": [("R1", 0.9)], "Q2": [("R4", 0.8), ("R2", 0.7)], "Q3": [("R4", 0.6)], "Q4": [("R4", 0.5)],
-              "Q7": [("R1", 0.95)]}
+CANDIDATES = {
+    "Q1": [("R1", 0.9)],
+    "Q2": [("R4", 0.8), ("R2", 0.7)],
+    "Q3": [("R4", 0.6)],
+    "Q4": [("R4", 0.5)],
+    "Q7": [("R1", 0.95)],
+}
 # Families (a query counts in each of its families) and difficulties:
 #   crop = Q1, Q2: 0.9 TP, 0.8 FP, 0.7 TP over 2 pairs → µAP 1/2·1 + 1/2·2/3 = 5/6, recall@P90 1/2
 #   text = Q1, Q4: 0.9 TP, 0.5 FP over 1 pair → µAP 1, recall@P90 1
 #   blur = Q3: 0.6 FP over 1 pair → µAP 0, recall@P90 0
 #   easy = Q1, Q4 → 1;  medium = Q2: 0.8 FP, 0.7 TP → 1/2;  hard = Q3 → 0
 EDITS = (
-    'query_id,families,difficulty,params,source\n'
+    "query_id,families,difficulty,params,source\n"
     'Q1,crop|text,easy,"[{""family"": ""crop""}]",a.jpg\n'
     "Q2,crop,medium,[],b.jpg\n"
     "Q3,blur,hard,[],c.jpg\n"
@@ -55,8 +61,12 @@ def _collection_with_matches(owner, candidates=CANDIDATES, references=("R1", "R2
     for seed, (query_name, results) in enumerate(candidates.items(), start=100):
         query, _ = services.query_image_add(collection=collection, payload=Payload(f"{query_name}.png", _image(seed)))
         services.query_results_record(
-            query_id=query.id, descriptor_version="v", search_ms=1,
-            results=[services.MatchResult(reference_ids[name], score, False, 0, 0.0, [], score) for name, score in results],
+            query_id=query.id,
+            descriptor_version="v",
+            search_ms=1,
+            results=[
+                services.MatchResult(reference_ids[name], score, False, 0, 0.0, [], score) for name, score in results
+            ],
         )
     return collection
 
@@ -144,7 +154,9 @@ def test_without_an_edits_file_there_is_no_breakdown(client, moderator, media_ro
 
 def test_a_true_reference_missing_from_the_collection_is_a_miss_and_is_reported(client, moderator, media_root):
     collection = _collection_with_matches(moderator, candidates={"Q1": [("R1", 0.9)], "Q2": []}, references=("R1",))
-    result = _evaluate(client, collection, ground_truth="query_id,reference_id\nQ1,R1\nQ2,R2\n", edits=None).context["result"]
+    result = _evaluate(client, collection, ground_truth="query_id,reference_id\nQ1,R1\nQ2,R2\n", edits=None).context[
+        "result"
+    ]
     # 0.9 TP over 2 pairs → µAP 1/2.
     assert result.metrics.micro_ap == pytest.approx(0.5)
     assert (result.missing_references.count, result.missing_references.examples) == (1, ["R2"])
@@ -198,7 +210,8 @@ def test_another_users_collection_cannot_be_chosen(client, moderator, media_root
 
 def test_parsing_keeps_empty_references_and_splits_families():
     assert ground_truth_parse(data="\ufeffquery_id,reference_id\r\nQ1,R1\r\n\r\nQ2,\r\n".encode(), name="gt.csv") == [
-        ("Q1", "R1"), ("Q2", ""),
+        ("Q1", "R1"),
+        ("Q2", ""),
     ]
     assert edits_parse(data=EDITS.encode(), name="edits.csv")["Q1"] == QueryEdits(("crop", "text"), "easy")
     assert edits_parse(data=b"query_id,families,difficulty\nQ5,,\n", name="e.csv")["Q5"] == QueryEdits(

@@ -1,12 +1,12 @@
 import pytest
 from django.core.files.storage import default_storage
 
+from copydetect.imaging import ImageRejected
 from search import services
 from search.models import ImageStatus, Match, QueryImage, ReferenceImage, ReviewDecision
 from search.uploads import Payload, Rejection
 from tests.factories import CollectionFactory, UserFactory
 from tests.images import encode, scene
-from workers.imaging import ImageRejected
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,9 @@ def test_a_non_image_query_is_refused_without_a_row(media_root):
 
 def test_claiming_is_conditional(media_root):
     collection = CollectionFactory()
-    reference = services.reference_images_add(collection=collection, items=[Payload("a.jpg", encode(scene(6)))]).created[0]
+    reference = services.reference_images_add(
+        collection=collection, items=[Payload("a.jpg", encode(scene(6)))]
+    ).created[0]
     assert services.stored_image_claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1")
     services.reference_indexed_mark(reference_id=reference.id, descriptor_version="v1", features_path="f.npz")
     assert not services.stored_image_claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1")
@@ -78,8 +80,13 @@ def test_claiming_is_conditional(media_root):
 
 def _result(reference_id: int, score: float) -> services.MatchResult:
     return services.MatchResult(
-        reference_id=reference_id, descriptor_similarity=score, verified=True, inliers=12,
-        verification_score=0.5, keypoint_pairs=[[0.1, 0.2, 0.3, 0.4]], final_score=score,
+        reference_id=reference_id,
+        descriptor_similarity=score,
+        verified=True,
+        inliers=12,
+        verification_score=0.5,
+        keypoint_pairs=[[0.1, 0.2, 0.3, 0.4]],
+        final_score=score,
     )
 
 
@@ -105,13 +112,17 @@ def test_results_never_point_into_another_collection(media_root):
     mine, theirs = CollectionFactory(), CollectionFactory(owner=UserFactory())
     foreign = services.reference_images_add(collection=theirs, items=[Payload("t.jpg", encode(scene(30)))]).created[0]
     query, _ = services.query_image_add(collection=mine, payload=Payload("q.jpg", encode(scene(31))))
-    services.query_results_record(query_id=query.id, descriptor_version="v1", results=[_result(foreign.id, 0.99)], search_ms=1)
+    services.query_results_record(
+        query_id=query.id, descriptor_version="v1", results=[_result(foreign.id, 0.99)], search_ms=1
+    )
     assert query.matches.count() == 0
 
 
 def test_failing_a_row_keeps_the_reason(media_root):
     collection = CollectionFactory()
-    reference = services.reference_images_add(collection=collection, items=[Payload("a.jpg", encode(scene(7)))]).created[0]
+    reference = services.reference_images_add(
+        collection=collection, items=[Payload("a.jpg", encode(scene(7)))]
+    ).created[0]
     services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error="The image is truncated")
     reference.refresh_from_db()
     assert (reference.status, reference.error) == (ImageStatus.FAILED, "The image is truncated")

@@ -1,4 +1,5 @@
 """The track commands end to end on a tiny benchmark, through services, tasks and a real Milvus Lite."""
+
 import csv
 
 import h5py
@@ -7,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from search.metrics import matching_evaluate
+from copydetect.formats import descriptors_read_h5, predictions_read_csv
+from copydetect.metrics import matching_evaluate
 from search.models import Collection
-from search.track_io import descriptors_read_h5, predictions_read_csv
 from tests.images import edited_copy, scene
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,12 +34,23 @@ def tiny_benchmark(tmp_path):
 def test_isc_match_ranks_the_true_references_first_and_cleans_up(tiny_benchmark, media_root):
     output, candidates = tiny_benchmark / "predictions.csv", tiny_benchmark / "candidates.csv"
     call_command(
-        "isc_match", "--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
-        "--output", output, "--candidates", candidates, "--top-k", "3",
+        "isc_match",
+        "--references",
+        tiny_benchmark / "references",
+        "--queries",
+        tiny_benchmark / "queries",
+        "--output",
+        output,
+        "--candidates",
+        candidates,
+        "--top-k",
+        "3",
     )
     predictions = predictions_read_csv(output)
     assert {p.query_id for p in predictions} == {"Q1", "Q2", "Q3"}
-    best = {q: max((p for p in predictions if p.query_id == q), key=lambda p: p.score).reference_id for q in ("Q1", "Q2")}
+    best = {
+        q: max((p for p in predictions if p.query_id == q), key=lambda p: p.score).reference_id for q in ("Q1", "Q2")
+    }
     assert best == {"Q1": "R901", "Q2": "R904"}
     metrics = matching_evaluate(predictions=predictions, ground_truth=[("Q1", "R901"), ("Q2", "R904")])
     assert metrics.micro_ap == pytest.approx(1.0)
@@ -51,19 +63,40 @@ def test_isc_match_ranks_the_true_references_first_and_cleans_up(tiny_benchmark,
 def test_isc_match_without_verification_scores_by_similarity(tiny_benchmark, media_root):
     output, candidates = tiny_benchmark / "p.csv", tiny_benchmark / "c.csv"
     call_command(
-        "isc_match", "--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
-        "--output", output, "--candidates", candidates, "--no-verification", "--top-k", "2",
+        "isc_match",
+        "--references",
+        tiny_benchmark / "references",
+        "--queries",
+        tiny_benchmark / "queries",
+        "--output",
+        output,
+        "--candidates",
+        candidates,
+        "--no-verification",
+        "--top-k",
+        "2",
     )
     rows = list(csv.DictReader(open(candidates)))
-    assert all(row["verified"] == "0" and float(row["final_score"]) == pytest.approx(float(row["descriptor_similarity"]), abs=1e-6)
-               for row in rows)
+    assert all(
+        row["verified"] == "0"
+        and float(row["final_score"]) == pytest.approx(float(row["descriptor_similarity"]), abs=1e-6)
+        for row in rows
+    )
 
 
 def test_isc_describe_writes_the_challenge_format_within_256_dims(tiny_benchmark):
     output = tiny_benchmark / "descriptors.h5"
     call_command(
-        "isc_describe", "--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
-        "--output", output, "--dims", "4", "--isc2021",
+        "isc_describe",
+        "--references",
+        tiny_benchmark / "references",
+        "--queries",
+        tiny_benchmark / "queries",
+        "--output",
+        output,
+        "--dims",
+        "4",
+        "--isc2021",
     )
     descriptors = descriptors_read_h5(output)
     assert descriptors.query.shape == (3, 4) and descriptors.reference.shape == (6, 4)
@@ -90,9 +123,17 @@ def test_isc_calibrate_fits_and_saves_a_logistic_model(tiny_benchmark, tmp_path)
     gt = tmp_path / "gt.csv"
     gt.write_text("\n".join(truth) + "\n")
     call_command(
-        "isc_calibrate", "--candidates", candidates, "--ground-truth", gt, "--descriptor", "toy", "--out-dir", tmp_path / "cal"
+        "isc_calibrate",
+        "--candidates",
+        candidates,
+        "--ground-truth",
+        gt,
+        "--descriptor",
+        "toy",
+        "--out-dir",
+        tmp_path / "cal",
     )
-    from workers.scoring import ScoreCalibration
+    from copydetect.scoring import ScoreCalibration
 
     calibration = ScoreCalibration.load(tmp_path / "cal" / "toy.json")
     assert calibration.weights[0] > 0, "higher similarity means more likely a copy"
@@ -102,7 +143,7 @@ def test_isc_calibrate_fits_and_saves_a_logistic_model(tiny_benchmark, tmp_path)
 
 @pytest.fixture
 def tiny_vit_dir(tmp_path):
-    from tests.workers.test_descriptors import tiny_dinov2_save
+    from tests.copydetect.test_descriptors import tiny_dinov2_save
 
     directory = tmp_path / "tiny-vit"
     tiny_dinov2_save(directory)
@@ -111,11 +152,21 @@ def tiny_vit_dir(tmp_path):
 
 def test_isc_match_and_describe_run_the_fused_descriptor(tiny_benchmark, media_root, tiny_vit_dir, tmp_path):
     output = tiny_benchmark / "fused.csv"
-    common = ["--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
-              "--vit-model", str(tiny_vit_dir), "--fusion-dir", str(tmp_path / "no-fusion-dir")]
+    common = [
+        "--references",
+        tiny_benchmark / "references",
+        "--queries",
+        tiny_benchmark / "queries",
+        "--vit-model",
+        str(tiny_vit_dir),
+        "--fusion-dir",
+        str(tmp_path / "no-fusion-dir"),
+    ]
     call_command("isc_match", *common, "--output", output, "--descriptor", "fused", "--no-verification", "--top-k", "3")
     predictions = predictions_read_csv(output)
-    best = {q: max((p for p in predictions if p.query_id == q), key=lambda p: p.score).reference_id for q in ("Q1", "Q2")}
+    best = {
+        q: max((p for p in predictions if p.query_id == q), key=lambda p: p.score).reference_id for q in ("Q1", "Q2")
+    }
     assert best == {"Q1": "R901", "Q2": "R904"}
     assert not Collection.objects.exists()
 
@@ -127,8 +178,14 @@ def test_isc_match_and_describe_run_the_fused_descriptor(tiny_benchmark, media_r
 
 def test_track_commands_without_a_vit_model_say_how_to_set_it_up(tiny_benchmark, media_root, settings, tmp_path):
     settings.DATA_DIR = tmp_path  # no setup_vit export to fall back on
-    common = ["--references", tiny_benchmark / "references", "--queries", tiny_benchmark / "queries",
-              "--vit-model", str(tmp_path / "missing-model")]
+    common = [
+        "--references",
+        tiny_benchmark / "references",
+        "--queries",
+        tiny_benchmark / "queries",
+        "--vit-model",
+        str(tmp_path / "missing-model"),
+    ]
     with pytest.raises(CommandError, match="setup_vit"):
         call_command("isc_match", *common, "--output", tmp_path / "p.csv", "--descriptor", "vit")
     with pytest.raises(CommandError, match="setup_vit"):

@@ -36,12 +36,14 @@ def test_a_file_that_is_not_a_zip_is_an_error():
 
 
 def test_path_traversal_and_nested_archives_are_skipped_with_reasons():
-    bundle = _zip({
-        "../../etc/evil.jpg": encode(scene(1)),
-        "/abs/path.jpg": encode(scene(2)),
-        "inner.zip": _zip({"x.jpg": encode(scene(3))}).getvalue(),
-        "ok.jpg": encode(scene(4)),
-    })
+    bundle = _zip(
+        {
+            "../../etc/evil.jpg": encode(scene(1)),
+            "/abs/path.jpg": encode(scene(2)),
+            "inner.zip": _zip({"x.jpg": encode(scene(3))}).getvalue(),
+            "ok.jpg": encode(scene(4)),
+        }
+    )
     items = list(zip_read(bundle, limits=LIMITS))
     rejected = {item.name: item.reason for item in items if isinstance(item, Rejection)}
     assert "path traversal" in rejected["../../etc/evil.jpg"]
@@ -83,7 +85,7 @@ def test_server_folders_outside_the_allowed_roots_are_refused(tmp_path):
     items = list(folder_read(allowed / "batch", allowed_roots=[allowed], limits=LIMITS))
     assert [item.name for item in items] == ["a.jpg"]
     with pytest.raises(UploadError, match="can only be imported from under"):
-        list(folder_read(allowed / ".." , allowed_roots=[allowed], limits=LIMITS))
+        list(folder_read(allowed / "..", allowed_roots=[allowed], limits=LIMITS))
     with pytest.raises(UploadError, match="No image files"):
         (allowed / "empty").mkdir()
         list(folder_read(allowed / "empty", allowed_roots=[allowed], limits=LIMITS))

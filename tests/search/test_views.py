@@ -39,7 +39,9 @@ def test_signing_up_logs_the_user_in(client):
 
 
 def test_creating_a_collection(client, moderator):
-    response = client.post(reverse("search:collection_list"), {"name": "Banned memes", "description": "", "match_threshold": 0.6})
+    response = client.post(
+        reverse("search:collection_list"), {"name": "Banned memes", "description": "", "match_threshold": 0.6}
+    )
     collection = Collection.objects.get(owner=moderator)
     assert response.url == reverse("search:collection_detail", args=[collection.id])
     assert collection.match_threshold == 0.6
@@ -76,7 +78,9 @@ def _zip_upload(entries: dict[str, bytes]) -> io.BytesIO:
 def test_uploading_a_zip_reports_what_was_skipped(client, moderator, media_root):
     collection = CollectionFactory(owner=moderator)
     archive = _zip_upload({"a.jpg": encode(scene(1)), "../b.jpg": encode(scene(2)), "c.txt": b"not an image"})
-    response = client.post(reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}, follow=True)
+    response = client.post(
+        reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}, follow=True
+    )
     shown = _messages(response)
     assert "Upload: 1 added, 2 rejected." in shown
     assert any("path traversal" in message for message in shown)
@@ -86,7 +90,9 @@ def test_uploading_a_zip_reports_what_was_skipped(client, moderator, media_root)
 def test_an_empty_zip_gets_a_clear_message(client, moderator, media_root):
     collection = CollectionFactory(owner=moderator)
     response = client.post(
-        reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": _zip_upload({})}, follow=True
+        reverse("search:references_upload", args=[collection.id]),
+        {"source": "zip", "archive": _zip_upload({})},
+        follow=True,
     )
     assert "The zip archive is empty." in _messages(response)
     assert collection.references.count() == 0
@@ -136,7 +142,9 @@ def test_another_users_collections_and_queries_are_invisible(client, moderator, 
 
 def test_the_result_page_draws_keypoint_lines_between_query_and_reference(client, moderator, media_root):
     collection = CollectionFactory(owner=moderator, match_threshold=0.5)
-    reference = services.reference_images_add(collection=collection, items=[Payload("r.jpg", encode(scene(1)))]).created[0]
+    reference = services.reference_images_add(
+        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+    ).created[0]
     query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
     services.query_results_record(
         query_id=query.id,
@@ -153,15 +161,21 @@ def test_the_result_page_draws_keypoint_lines_between_query_and_reference(client
 
 def test_reviewing_a_match_moves_it_out_of_the_queue(client, moderator, media_root):
     collection = CollectionFactory(owner=moderator)
-    reference = services.reference_images_add(collection=collection, items=[Payload("r.jpg", encode(scene(1)))]).created[0]
+    reference = services.reference_images_add(
+        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+    ).created[0]
     query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
     services.query_results_record(
-        query_id=query.id, descriptor_version="v", search_ms=1,
+        query_id=query.id,
+        descriptor_version="v",
+        search_ms=1,
         results=[services.MatchResult(reference.id, 0.9, False, 0, 0.0, [], 0.9)],
     )
     match = query.matches.get()
     assert list(client.get(reverse("search:review_dashboard")).context["matches"]) == [match]
-    client.post(reverse("search:match_review", args=[match.id]), {"decision": "confirmed", "next": "https://evil.example/"})
+    client.post(
+        reverse("search:match_review", args=[match.id]), {"decision": "confirmed", "next": "https://evil.example/"}
+    )
     match.refresh_from_db()
     assert match.review == "confirmed" and match.reviewed_by == moderator
     assert list(client.get(reverse("search:review_dashboard")).context["matches"]) == []
@@ -170,10 +184,14 @@ def test_reviewing_a_match_moves_it_out_of_the_queue(client, moderator, media_ro
 def test_another_user_cannot_review_my_matches(client, media_root):
     owner = UserFactory()
     collection = CollectionFactory(owner=owner)
-    reference = services.reference_images_add(collection=collection, items=[Payload("r.jpg", encode(scene(1)))]).created[0]
+    reference = services.reference_images_add(
+        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+    ).created[0]
     query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
     services.query_results_record(
-        query_id=query.id, descriptor_version="v", search_ms=1,
+        query_id=query.id,
+        descriptor_version="v",
+        search_ms=1,
         results=[services.MatchResult(reference.id, 0.9, False, 0, 0.0, [], 0.9)],
     )
     client.force_login(UserFactory())

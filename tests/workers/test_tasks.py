@@ -1,9 +1,10 @@
 """Tasks run eagerly here, with the real descriptor, real Milvus Lite and real OpenCV verification."""
+
 import pytest
 from django.db import transaction
 
 from search import services
-from search.models import ImageStatus, Match, QueryImage, ReferenceImage
+from search.models import ImageStatus, Match
 from search.uploads import Payload
 from tests.factories import CollectionFactory
 from tests.images import edited_copy, encode, scene
@@ -24,7 +25,9 @@ def test_indexing_then_searching_finds_the_edited_copy(isc_settings, eager_tasks
         reference.refresh_from_db()
         assert reference.status == ImageStatus.INDEXED, reference.error
         assert reference.descriptor_version == runtime.descriptor_get().version
-    query, _ = services.query_image_add(collection=collection, payload=Payload("copy.jpg", encode(edited_copy(scene(102)))))
+    query, _ = services.query_image_add(
+        collection=collection, payload=Payload("copy.jpg", encode(edited_copy(scene(102))))
+    )
     query.refresh_from_db()
     assert query.status == ImageStatus.INDEXED, query.error
     best = query.matches.order_by("rank").first()
@@ -38,7 +41,9 @@ def test_indexing_then_searching_finds_the_edited_copy(isc_settings, eager_tasks
 def test_running_a_task_twice_changes_nothing(isc_settings, eager_tasks):
     collection = CollectionFactory()
     references = _references(collection, [200, 201])
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(200)))))
+    query, _ = services.query_image_add(
+        collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(200))))
+    )
     before = list(Match.objects.filter(query=query).values_list("reference_id", "rank", "final_score"))
     assert tasks.query_search.delay(query.id).get() == "skipped"
     assert tasks.reference_index.delay(references[0].id).get() == "skipped"
@@ -79,6 +84,6 @@ def test_reindex_embeds_every_reference_and_points_the_live_alias(isc_settings, 
     descriptor = runtime.descriptor_get()
     assert (job.state, job.done, job.total, job.descriptor_version) == ("done", 3, 3, descriptor.version)
     store = runtime.vector_store_get()
-    from workers.vector_store import collection_name
+    from copydetect.vector_store import collection_name
 
     assert store.alias_target(alias=runtime.live_alias(descriptor.name)) == collection_name(descriptor.version)

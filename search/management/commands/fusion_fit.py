@@ -4,6 +4,7 @@ Embeds the background images (never benchmark images) with SSCD and the ViT, fit
 part (centring, or PCA-whitening with --whitening 0.5) and writes them with the weights to the fusion
 directory (default ISC_FUSION_DIR). The fused version string records all of it: changing it is a reindex.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,9 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from workers.descriptors import descriptor_build
-from workers.descriptors.fused import DEFAULT_WEIGHTS, fusion_projections_fit, fusion_save
-from workers.imaging import image_load
+from copydetect.descriptors import descriptor_build
+from copydetect.descriptors.fused import DEFAULT_WEIGHTS, fusion_projections_fit, fusion_save
+from copydetect.imaging import image_load
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 PARTS = ("sscd", "vit")
@@ -26,9 +27,13 @@ class Command(BaseCommand):
     help = "Fit the 'fused' descriptor's per-part projections on background images and save its weights."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--background", type=Path, required=True, help="folder of background images (searched recursively)")
+        parser.add_argument(
+            "--background", type=Path, required=True, help="folder of background images (searched recursively)"
+        )
         parser.add_argument("--out", type=Path, default=None, help="fusion directory (default: ISC_FUSION_DIR)")
-        parser.add_argument("--limit", type=int, default=1000, help="at most this many background images (random, seeded)")
+        parser.add_argument(
+            "--limit", type=int, default=1000, help="at most this many background images (random, seeded)"
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--whitening", type=float, default=0.0, help="0 = centring only, 0.5 = full PCA-whitening")
         parser.add_argument("--no-projection", action="store_true", help="weights only; the parts stay raw")
@@ -45,7 +50,9 @@ class Command(BaseCommand):
         projections = {}
         fitted_on = ""
         if not options["no_projection"]:
-            files = sorted(p for p in options["background"].rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(
+                p for p in options["background"].rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
             if len(files) < 2:
                 raise CommandError(f"Need at least two background images under {options['background']}.")
             if len(files) > options["limit"]:
@@ -53,8 +60,9 @@ class Command(BaseCommand):
             try:
                 parts = {
                     "sscd": descriptor_build(name="sscd"),
-                    "vit": descriptor_build(name="vit", vit_model=vit_model_get(options["vit_model"]),
-                                            device=settings.ISC["DEVICE"]),
+                    "vit": descriptor_build(
+                        name="vit", vit_model=vit_model_get(options["vit_model"]), device=settings.ISC["DEVICE"]
+                    ),
                 }
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc

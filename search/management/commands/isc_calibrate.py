@@ -1,4 +1,5 @@
 """Fits the final-score calibration of one descriptor from `isc_match --candidates` output."""
+
 import csv
 from pathlib import Path
 
@@ -6,8 +7,8 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from search.track_io import ground_truth_read_csv
-from workers.scoring import calibration_fit, calibration_path, candidate_rows_features
+from copydetect.formats import ground_truth_read_csv
+from copydetect.scoring import calibration_fit, calibration_path, candidate_rows_features
 
 
 class Command(BaseCommand):
@@ -31,7 +32,10 @@ class Command(BaseCommand):
         features = candidate_rows_features(rows)
         labels = np.array([(row["query_id"], row["reference_id"]) in truth for row in rows], dtype=float)
         calibration = calibration_fit(
-            features=features, labels=labels, descriptor=options["descriptor"], fitted_on=str(options["candidates"].name)
+            features=features,
+            labels=labels,
+            descriptor=options["descriptor"],
+            fitted_on=str(options["candidates"].name),
         )
         directory = options["out_dir"] or Path(settings.ISC["CALIBRATION_DIR"])
         path = calibration_path(directory, options["descriptor"])

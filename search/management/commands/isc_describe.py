@@ -1,15 +1,16 @@
 """Descriptor track: one HDF5 with float32 `query` / `reference` (≤ 256 dims) and their ids."""
+
 from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from copydetect.descriptors import DESCRIPTOR_NAMES, VIT_DESCRIPTOR_NAMES, descriptor_build
+from copydetect.formats import descriptors_write_h5, descriptors_write_isc2021
+from copydetect.imaging import image_load
+from copydetect.projection import projection_fit
 from search import tracks
-from search.track_io import descriptors_write_h5, descriptors_write_isc2021
-from workers.descriptors import DESCRIPTOR_NAMES, VIT_DESCRIPTOR_NAMES, descriptor_build
-from workers.imaging import image_load
-from workers.projection import projection_fit
 
 MAX_DIMS = 256
 
@@ -22,12 +23,20 @@ class Command(BaseCommand):
         parser.add_argument("--queries", type=Path, required=True)
         parser.add_argument("--output", type=Path, required=True)
         parser.add_argument("--descriptor", default="sscd", choices=DESCRIPTOR_NAMES)
-        parser.add_argument("--vit-model", default=None, help="ViT model directory (default: ISC_VIT_MODEL, resolved "
-                            "as the workers do: the setup_vit export when the configured model is missing)")
-        parser.add_argument("--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)")
+        parser.add_argument(
+            "--vit-model",
+            default=None,
+            help="ViT model directory (default: ISC_VIT_MODEL, resolved "
+            "as the workers do: the setup_vit export when the configured model is missing)",
+        )
+        parser.add_argument(
+            "--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)"
+        )
         parser.add_argument("--dims", type=int, default=MAX_DIMS)
         parser.add_argument(
-            "--pca-on", choices=["references", "background"], default="references",
+            "--pca-on",
+            choices=["references", "background"],
+            default="references",
             help="vectors the PCA is learned on: the reference set itself (unsupervised), or --background images",
         )
         parser.add_argument("--background", type=Path, default=None)
@@ -45,7 +54,9 @@ class Command(BaseCommand):
         try:
             descriptor = descriptor_build(
                 name=options["descriptor"],
-                vit_model=vit_model_get(options["vit_model"]) if options["descriptor"] in VIT_DESCRIPTOR_NAMES else None,
+                vit_model=vit_model_get(options["vit_model"])
+                if options["descriptor"] in VIT_DESCRIPTOR_NAMES
+                else None,
                 fusion_dir=options["fusion_dir"] or settings.ISC["FUSION_DIR"],
                 device=settings.ISC["DEVICE"],
             )
@@ -57,11 +68,15 @@ class Command(BaseCommand):
         if options["pca_on"] == "background":
             if not options["background"]:
                 raise CommandError("--pca-on background needs --background DIR.")
-            fit_on = self._embed(descriptor, tracks.image_files(options["background"]), "background", options["batch_size"])
+            fit_on = self._embed(
+                descriptor, tracks.image_files(options["background"]), "background", options["batch_size"]
+            )
         else:
             fit_on = reference_vectors
         if descriptor.dim > options["dims"] or options["whitening"]:
-            projection = projection_fit(fit_on, dim=min(options["dims"], descriptor.dim), whitening_power=options["whitening"])
+            projection = projection_fit(
+                fit_on, dim=min(options["dims"], descriptor.dim), whitening_power=options["whitening"]
+            )
             reference_vectors, query_vectors = projection.apply(reference_vectors), projection.apply(query_vectors)
         options["output"].parent.mkdir(parents=True, exist_ok=True)
         ids = {"query_ids": [p.stem for p in queries], "reference_ids": [p.stem for p in references]}

@@ -1,4 +1,5 @@
 """Matching track: predictions.csv (query_id,reference_id,score) through the site's own pipeline."""
+
 import csv
 import time
 from pathlib import Path
@@ -6,9 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from copydetect.descriptors import DESCRIPTOR_NAMES
+from copydetect.formats import predictions_write_csv
 from search import tracks
-from search.track_io import predictions_write_csv
-from workers.descriptors import DESCRIPTOR_NAMES
 
 
 class Command(BaseCommand):
@@ -20,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, required=True)
         parser.add_argument("--descriptor", default="sscd", choices=DESCRIPTOR_NAMES)
         parser.add_argument("--vit-model", default=None, help="ViT model directory (default: ISC_VIT_MODEL)")
-        parser.add_argument("--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)")
+        parser.add_argument(
+            "--fusion-dir", default=None, help="'fused' weights and projections (default: ISC_FUSION_DIR)"
+        )
         parser.add_argument("--no-verification", action="store_true", help="rank by the global descriptor alone")
         parser.add_argument("--top-k", type=int, default=20, help="predictions kept per query")
         parser.add_argument("--milvus-uri", default=None, help="a running Milvus; default: embedded Milvus Lite")
@@ -49,7 +52,9 @@ class Command(BaseCommand):
             try:
                 started = time.perf_counter()
                 with tqdm(total=len(references), desc="index references", unit="img") as bar:
-                    reference_stems = tracks.references_load(collection=collection, files=references, progress=bar.update)
+                    reference_stems = tracks.references_load(
+                        collection=collection, files=references, progress=bar.update
+                    )
                 timings.index_seconds = time.perf_counter() - started
                 started = time.perf_counter()
                 with tqdm(total=len(queries), desc="search queries", unit="img") as bar:
@@ -59,9 +64,12 @@ class Command(BaseCommand):
                     collection=collection, reference_stems=reference_stems, query_stems=query_stems
                 )
                 if options["candidates"]:
-                    _candidates_write(options["candidates"], tracks.candidate_rows(
-                        collection=collection, reference_stems=reference_stems, query_stems=query_stems
-                    ))
+                    _candidates_write(
+                        options["candidates"],
+                        tracks.candidate_rows(
+                            collection=collection, reference_stems=reference_stems, query_stems=query_stems
+                        ),
+                    )
             finally:
                 tracks.track_collection_delete(collection)
         if not predictions:

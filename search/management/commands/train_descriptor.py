@@ -1,13 +1,15 @@
 """python manage.py train_descriptor --images data/train --out models/NAME --minutes 8 [--benchmark DIR] …
 
-Thin adapter: the work is in workers.training.train (also runnable as `python -m workers.training.train`
+Thin adapter: the work is in copydetect.training.train (also runnable as `python -m copydetect.training.train`
 where Django is not installed, e.g. the GPU machine).
 """
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.training.train import add_arguments, config_from_args, summary, train
+from copydetect.training.config import add_arguments, config_from_args, summary
+from copydetect.training.train import train
 
 
 class Command(BaseCommand):

@@ -1,0 +1,404 @@
+"""Descriptor vectors in Milvus: one collection per descriptor-model version.
+
+The only module that imports pymilvus. Rows are keyed by the database id of the reference image
+and carry the id of the user collection they belong to, so every search can stay inside one user
+collection. A reindex fills a new collection beside the live one, then `alias_point` swaps the
+alias the readers follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+from pymilvus import DataType, MilvusClient, MilvusException
+
+ID_FIELD = "id"
+COLLECTION_ID_FIELD = "collection_id"
+VECTOR_FIELD = "vector"
+
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200
+MIN_SEARCH_EF = 64
+MAX_TOP_K = 16_384  # Milvus rejects larger limits
+# Metric name -> whether a larger Milvus distance means more similar.
+METRIC_HIGHER_IS_CLOSER = {"IP": True, "COSINE": True, "L2": False}
+
+NAME_PREFIX = "emb_"
+MAX_NAME_LENGTH = 255
+NAME_DIGEST_LENGTH = 8
+VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# gRPC refuses messages over 64 MiB by default; stay well below it.
+UPSERT_BATCH_BYTES = 16 * 2**20
+INDEX_POLL_SECONDS = 0.2
+
+# Status codes shared by Milvus Lite and Milvus standalone / cluster.
+COLLECTION_NOT_FOUND = 100
+COLLECTION_NOT_LOADED = 101
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One neighbour. `score`: higher = more similar (the inner product for IP, minus the squared
+    Euclidean distance for L2)."""
+
+    id: int
+    score: float
+
+
+class CollectionMissingError(LookupError):
+    """The descriptor-model version has no collection yet: call `collection_ensure` first."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    dim: int
+    metric: str
+
+
+def collection_name(model_version: str) -> str:
+    """Milvus name of the collection holding `model_version`'s vectors.
+
+    Readable prefix for people browsing Milvus, plus a digest of the raw version because
+    sanitising maps e.g. "sscd/1.0" and "sscd_1_0" to the same text.
+    """
+    if not model_version:
+        raise ValueError("model_version must be a non-empty string")
+    digest = hashlib.sha256(model_version.encode()).hexdigest()[:NAME_DIGEST_LENGTH]
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", model_version)
+    room = MAX_NAME_LENGTH - len(NAME_PREFIX) - len(digest) - 1
+    return f"{NAME_PREFIX}{readable[:room]}_{digest}"
+
+
+class VectorStore:
+    """Thin, typed access to Milvus for the pipeline. Not thread-safe; one per worker process."""
+
+    def __init__(self, *, uri: str, token: str = "", timeout: float = 30.0) -> None:
+        self._uri = uri
+        self._token = token
+        self._timeout = timeout
+        self._client: MilvusClient | None = None
+        self._client_pid: int | None = None
+        self._layouts: dict[str, _Layout] = {}
+        self._loaded: set[str] = set()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        self._layouts.clear()
+        self._loaded.clear()
+
+    # Collections
+
+    def collection_ensure(self, *, model_version: str, dim: int, metric: str = "IP") -> str:
+        """Create the collection if needed (idempotent), load it, and return its Milvus name."""
+        metric = _checked_metric(metric)
+        if dim < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        name = collection_name(model_version)
+        if not self._milvus.has_collection(name):
+            self._collection_create(name=name, dim=dim, metric=metric)
+        layout = self._layout(model_version)
+        if layout is None:
+            raise CollectionMissingError(f"{name} vanished right after it was created")
+        if (layout.dim, layout.metric) != (dim, metric):
+            raise ValueError(
+                f"collection {name} for {model_version!r} exists with dim={layout.dim}, "
+                f"metric={layout.metric}; asked for dim={dim}, metric={metric}"
+            )
+        self._load(name)
+        return name
+
+    def collection_exists(self, *, model_version: str) -> bool:
+        return bool(self._milvus.has_collection(collection_name(model_version)))
+
+    def collection_drop(self, *, model_version: str) -> None:
+        """Drop a collection no alias points at; dropping an unknown one does nothing."""
+        name = collection_name(model_version)
+        if not self._milvus.has_collection(name):
+            return
+        aliases = _alias_names(self._milvus.list_aliases(name))
+        if aliases:
+            raise ValueError(f"{name} is still the target of {aliases}; point them elsewhere first")
+        self._milvus.drop_collection(name)
+        self._forget(name)
+
+    def collection_flush(self, *, model_version: str, timeout: float = 600.0) -> None:
+        """Seal what was written and wait until the index covers it.
+
+        Call before pointing an alias at a freshly built collection, so that its first readers
+        get HNSW search rather than brute force over unindexed segments.
+        """
+        layout = self._require_layout(model_version)
+        self._milvus.flush(layout.name)
+        deadline = time.monotonic() + timeout
+        while self._milvus.describe_index(layout.name, VECTOR_FIELD)["pending_index_rows"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"index of {layout.name} not built after {timeout}s")
+            time.sleep(INDEX_POLL_SECONDS)
+
+    # Vectors
+
+    def vectors_upsert(
+        self,
+        *,
+        model_version: str,
+        ids: Sequence[int],
+        vectors: np.ndarray,
+        collection_ids: Sequence[int],
+    ) -> None:
+        """Insert or replace rows (idempotent: writing an id again replaces its row)."""
+        layout = self._require_layout(model_version)
+        matrix = _checked_matrix(vectors, layout, model_version)
+        row_ids = _checked_ids(ids, expected=len(matrix), what="ids")
+        owner_ids = _checked_ids(collection_ids, expected=len(matrix), what="collection_ids")
+        if len(set(row_ids.tolist())) != len(row_ids):
+            raise ValueError("ids contain duplicates; each row must appear once per upsert")
+        rows_per_batch = max(1, UPSERT_BATCH_BYTES // (4 * layout.dim))
+        for start in range(0, len(matrix), rows_per_batch):
+            stop = start + rows_per_batch
+            rows = _rows(row_ids[start:stop], owner_ids[start:stop], matrix[start:stop])
+            self._milvus.upsert(layout.name, rows)
+
+    def vectors_delete(self, *, model_version: str, ids: Sequence[int]) -> None:
+        layout = self._layout(model_version)
+        if layout is None or len(ids) == 0:
+            return
+        row_ids = [int(row_id) for row_id in ids]
+        self._run_loaded(layout, lambda: self._milvus.delete(layout.name, ids=row_ids))
+
+    def collection_vectors_delete(self, *, model_version: str, collection_id: int) -> None:
+        """Delete every row of one user collection."""
+        layout = self._layout(model_version)
+        if layout is None:
+            return
+        expression = _collection_filter(collection_id)
+        self._run_loaded(layout, lambda: self._milvus.delete(layout.name, filter=expression))
+
+    def vectors_search(
+        self,
+        *,
+        model_version: str,
+        vectors: np.ndarray,
+        top_k: int,
+        collection_id: int | None = None,
+    ) -> list[list[Hit]]:
+        """Nearest rows for each query vector, best first; one list per query, in query order."""
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise ValueError(f"top_k must be in 1..{MAX_TOP_K}, got {top_k}")
+        layout = self._layout(model_version)
+        if layout is None:
+            return [[] for _ in range(len(vectors))]
+        queries = _checked_matrix(vectors, layout, model_version)
+        if len(queries) == 0:
+            return []
+        try:
+            raw = self._run_loaded(layout, lambda: self._search(layout, queries, top_k, collection_id))
+        except CollectionMissingError:
+            return [[] for _ in range(len(queries))]
+        sign = 1.0 if METRIC_HIGHER_IS_CLOSER[layout.metric] else -1.0
+        return [[Hit(id=int(hit["id"]), score=sign * float(hit["distance"])) for hit in row] for row in raw]
+
+    def vectors_get(self, *, model_version: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors by id; ids that are not stored are absent from the result."""
+        layout = self._layout(model_version)
+        if layout is None or len(ids) == 0:
+            return {}
+        row_ids = [int(row_id) for row_id in ids]
+        rows = self._run_loaded(
+            layout, lambda: self._milvus.get(layout.name, ids=row_ids, output_fields=[VECTOR_FIELD])
+        )
+        return {int(row[ID_FIELD]): np.asarray(row[VECTOR_FIELD], dtype=np.float32) for row in rows}
+
+    def vectors_count(self, *, model_version: str, collection_id: int | None = None) -> int:
+        layout = self._layout(model_version)
+        if layout is None:
+            return 0
+        expression = "" if collection_id is None else _collection_filter(collection_id)
+        rows = self._run_loaded(
+            layout,
+            lambda: self._milvus.query(
+                layout.name, filter=expression, output_fields=["count(*)"], consistency_level="Strong"
+            ),
+        )
+        return int(rows[0]["count(*)"])
+
+    # Aliases
+
+    def alias_point(self, *, alias: str, model_version: str) -> None:
+        """Make `alias` name `model_version`'s collection; an existing alias moves atomically."""
+        _check_name(alias, what="alias")
+        layout = self._require_layout(model_version)
+        if alias in self._aliases():
+            self._milvus.alter_alias(layout.name, alias)
+            return
+        try:
+            self._milvus.create_alias(layout.name, alias)
+        except MilvusException:
+            # Another process created it between our listing and our create.
+            if alias not in self._aliases():
+                raise
+            self._milvus.alter_alias(layout.name, alias)
+
+    def alias_target(self, *, alias: str) -> str | None:
+        """Milvus name of the collection `alias` points at, or None when there is no such alias."""
+        if alias not in self._aliases():
+            return None
+        return str(self._milvus.describe_alias(alias)["collection_name"])
+
+    def alias_drop(self, *, alias: str) -> None:
+        """Removes `alias` (its collection stays); nothing happens when there is no such alias."""
+        if alias in self._aliases():
+            self._milvus.drop_alias(alias)
+
+    # Internals
+
+    @property
+    def _milvus(self) -> MilvusClient:
+        # A gRPC channel does not survive fork(): a forked Celery worker opens its own.
+        if self._client is None or self._client_pid != os.getpid():
+            self._client = MilvusClient(uri=self._uri, token=self._token, timeout=self._timeout)
+            self._client_pid = os.getpid()
+            self._layouts.clear()
+            self._loaded.clear()
+        return self._client
+
+    def _collection_create(self, *, name: str, dim: int, metric: str) -> None:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
+        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64)
+        schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
+        index_params = MilvusClient.prepare_index_params()
+        index_params.add_index(
+            field_name=VECTOR_FIELD,
+            index_type="HNSW",
+            metric_type=metric,
+            params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
+        )
+        try:
+            self._milvus.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+        except MilvusException:
+            # Two workers may race to create the same collection; losing that race is fine.
+            if not self._milvus.has_collection(name):
+                raise
+
+    def _layout(self, model_version: str) -> _Layout | None:
+        """Dimension and metric of the version's collection (cached), or None if it has none."""
+        cached = self._layouts.get(model_version)
+        if cached is not None:
+            return cached
+        name = collection_name(model_version)
+        if not self._milvus.has_collection(name):
+            return None
+        fields = self._milvus.describe_collection(name)["fields"]
+        vector_field = next(field for field in fields if field["name"] == VECTOR_FIELD)
+        metric = self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]
+        layout = _Layout(name=name, dim=int(vector_field["params"]["dim"]), metric=str(metric).upper())
+        self._layouts[model_version] = layout
+        return layout
+
+    def _require_layout(self, model_version: str) -> _Layout:
+        layout = self._layout(model_version)
+        if layout is None:
+            raise CollectionMissingError(
+                f"no collection for model version {model_version!r}; call collection_ensure first"
+            )
+        return layout
+
+    def _forget(self, name: str) -> None:
+        self._layouts = {version: layout for version, layout in self._layouts.items() if layout.name != name}
+        self._loaded.discard(name)
+
+    def _load(self, name: str) -> None:
+        self._milvus.load_collection(name)
+        self._loaded.add(name)
+
+    def _run_loaded(self, layout: _Layout, operation: Callable[[], T]) -> T:
+        """Run a read against a loaded collection, loading it again if the server released it."""
+        if layout.name not in self._loaded:
+            self._load(layout.name)
+        try:
+            return operation()
+        except MilvusException as error:
+            if error.code == COLLECTION_NOT_FOUND:
+                self._forget(layout.name)
+                raise CollectionMissingError(f"{layout.name} was dropped") from error
+            if error.code != COLLECTION_NOT_LOADED:
+                raise
+        # A restarted server comes back with every collection released.
+        self._load(layout.name)
+        return operation()
+
+    def _search(self, layout: _Layout, queries: np.ndarray, top_k: int, collection_id: int | None) -> list[list[dict]]:
+        return self._milvus.search(
+            layout.name,
+            data=list(queries),
+            limit=top_k,
+            filter="" if collection_id is None else _collection_filter(collection_id),
+            output_fields=[ID_FIELD],  # otherwise every hit drags its whole vector along
+            search_params={"metric_type": layout.metric, "params": {"ef": max(MIN_SEARCH_EF, 2 * top_k)}},
+            consistency_level="Strong",
+        )
+
+    def _aliases(self) -> list[str]:
+        return _alias_names(self._milvus.list_aliases())
+
+
+def _checked_metric(metric: str) -> str:
+    upper = metric.upper()
+    if upper not in METRIC_HIGHER_IS_CLOSER:
+        raise ValueError(f"metric must be one of {sorted(METRIC_HIGHER_IS_CLOSER)}, got {metric!r}")
+    return upper
+
+
+def _check_name(name: str, *, what: str) -> None:
+    if len(name) > MAX_NAME_LENGTH or not VALID_NAME.fullmatch(name):
+        raise ValueError(
+            f"{what} {name!r} is not a valid Milvus name (letters, digits, underscore; "
+            f"starts with a letter or underscore; at most {MAX_NAME_LENGTH} characters)"
+        )
+
+
+def _checked_matrix(vectors: np.ndarray, layout: _Layout, model_version: str) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[1] != layout.dim:
+        raise ValueError(f"vectors for {model_version!r} must have shape (n, {layout.dim}); got {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("vectors contain NaN or infinity")
+    return np.ascontiguousarray(matrix)
+
+
+def _checked_ids(values: Sequence[int], *, expected: int, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.int64).reshape(-1)
+    if len(array) != expected:
+        raise ValueError(f"{what} has {len(array)} entries for {expected} vectors")
+    return array
+
+
+def _rows(ids: np.ndarray, collection_ids: np.ndarray, vectors: np.ndarray) -> list[dict]:
+    return [
+        {ID_FIELD: int(row_id), COLLECTION_ID_FIELD: int(owner_id), VECTOR_FIELD: vector}
+        for row_id, owner_id, vector in zip(ids, collection_ids, vectors)
+    ]
+
+
+def _collection_filter(collection_id: int) -> str:
+    # int() keeps the expression free of anything but a number.
+    return f"{COLLECTION_ID_FIELD} == {int(collection_id)}"
+
+
+def _alias_names(listing: dict | list) -> list[str]:
+    # pymilvus returns {"aliases": [...], ...}; older releases returned the bare list.
+    names = listing.get("aliases", []) if isinstance(listing, dict) else listing
+    return [str(name) for name in names]

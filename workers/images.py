@@ -1,0 +1,27 @@
+"""Opening stored images on a worker; rows whose file cannot be read are failed with the reason."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from copydetect.imaging import ImageRejected, image_load
+from search import services
+from search.models import QueryImage, ReferenceImage
+
+PERMANENT_ERRORS = (ImageRejected, FileNotFoundError, ReferenceImage.DoesNotExist, QueryImage.DoesNotExist)
+
+
+def images_readable(references: list[ReferenceImage]) -> list[tuple[ReferenceImage, object]]:
+    readable = []
+    for reference in references:
+        try:
+            readable.append((reference, image_open(reference)))
+        except PERMANENT_ERRORS as exc:
+            services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error=str(exc))
+    return readable
+
+
+def image_open(row: ReferenceImage | QueryImage):
+    with default_storage.open(row.file.name, "rb") as handle:
+        return image_load(handle, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
