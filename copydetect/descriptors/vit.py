@@ -22,7 +22,16 @@ from PIL import Image
 from safetensors.torch import load_file
 from transformers import AutoImageProcessor, AutoModel, BaseImageProcessor
 
-from copydetect.descriptors.base import Descriptor, files_digest, images_to_normalised_nchw, text_digest, version_join
+from copydetect.descriptors.base import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Descriptor,
+    files_digest,
+    images_to_normalised_nchw,
+    text_digest,
+    version_join,
+)
+from copydetect.descriptors.vit_batch import encoded_embed
 
 POOLINGS = ("cls", "gem")
 GEM_POWER = 3.0
@@ -142,13 +151,47 @@ class VitDescriptor(Descriptor):
         return version_join("vit", *identity, self.pooling, size_tag)
 
     def _embed_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
-        pixels = self._pixels(images).to(self._device)
+        return self.pixels_forward(self._pixels(images).to(self._device))
+
+    def pixels_forward(self, pixels: torch.Tensor) -> np.ndarray:
+        """Raw features of normalised pixels already on the device (fp16 autocast on CUDA)."""
         with torch.inference_mode(), self._autocast():
             hidden = self._model(pixel_values=pixels, **self._forward_kwargs).last_hidden_state
             pooled = tokens_pool(hidden, pooling=self.pooling, prefix_tokens=self._prefix_tokens)
             if self._projection is not None:
                 pooled = self._projection(pooled)
         return pooled.float().cpu().numpy()
+
+    def embed_encoded(self, blobs: Sequence[bytes], *, batch_size: int | None = None) -> np.ndarray:
+        """Unit vectors straight from encoded files (the throughput path, see vit_batch): decoded on
+        the GPU where possible, squashed to the model's square side; batch size from free memory."""
+        mean, std = self.normalisation
+        return encoded_embed(
+            blobs,
+            forward=self.pixels_forward,
+            side=self.square_side,
+            device=self._device,
+            mean=mean,
+            std=std,
+            batch_size=batch_size,
+        )
+
+    @property
+    def square_side(self) -> int:
+        if self._image_size:
+            return self._image_size
+        size = getattr(self._processor, "crop_size", None) or getattr(self._processor, "size", None) or {}
+        return int(size.get("height") or size.get("shortest_edge") or DEFAULT_IMAGE_SIZE)
+
+    @property
+    def normalisation(self) -> tuple[Sequence[float], Sequence[float]]:
+        if self._processor is None:
+            return IMAGENET_MEAN, IMAGENET_STD
+        return tuple(self._processor.image_mean), tuple(self._processor.image_std)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
     def _pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
         if self._processor is None:
