@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import numpy as np
 import grpc
+import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 from pymilvus.exceptions import MilvusUnavailableException
 
