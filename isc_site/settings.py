@@ -114,8 +114,9 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.query_search": {"queue": "gpu"},
     "workers.tasks.reindex_*": {"queue": "default"},
 }
-# Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child.
-ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300)
+# Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
+# (Celery's failure signal then fails the row). A soft limit of 0 means none.
+ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300) or None
 ROW_TASK_TIME_LIMIT = env_int("ISC_ROW_TASK_TIME_LIMIT", 360)
 # The longest hard time limit of any task (the reindex: 6 h + 60 s).
 LONGEST_TASK_TIME_LIMIT = 6 * 3600 + 60

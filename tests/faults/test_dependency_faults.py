@@ -107,6 +107,10 @@ def test_restarting_milvus_shows_a_retrying_state_then_recovers_without_losing_a
     page = client.get(reverse("search:query_results", args=[query.id])).content.decode()
     assert "Search backend unavailable, retrying" in page
     assert "MilvusException" not in page and "The search failed" not in page
+    stack.settings.CELERY_BROKER_URL = stack.redis.url
+    health = client.get(reverse("health"))
+    assert health.status_code == 503 and health.json()["down"] == ["milvus"]
+    assert health.json()["checks"]["workers"]["ok"], "the worker still answers pings"
 
     stack.milvus.start()  # same port, same data directory
     restarted = time.monotonic()
@@ -127,6 +131,8 @@ def test_restarting_milvus_shows_a_retrying_state_then_recovers_without_losing_a
     assert best is not None and best.reference.original_name == "ref4002.jpg"
     ids = stack.milvus_ids()
     assert len(ids) == len(set(ids)) == 7, "nothing lost across the restart"
+    health = client.get(reverse("health"))
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.json()
     print(
         f"\nMilvus restart test: {time.monotonic() - started:.1f} s; "
         f"query finished {recovered_after:.1f} s after Milvus was started again"

@@ -74,3 +74,20 @@ def test_a_poison_image_that_kills_the_worker_is_failed_after_max_attempts(stack
     )
     assert worker.process.poll() is None, "the worker itself survived its children's deaths"
     print(f"\npoison test: {time.monotonic() - started:.1f} s; error shown: {bad.error!r}")
+
+
+def test_a_task_killed_by_its_hard_time_limit_fails_its_row_instead_of_staying_processing(stack):
+    started = time.monotonic()
+    # A one-second hard limit and no soft limit: loading the model alone takes longer, so the pool
+    # child is killed mid-task and only Celery's failure signal (in the worker's main process) is left
+    # to record it.
+    stack.worker_start(ISC_ROW_TASK_TIME_LIMIT="1", ISC_ROW_TASK_SOFT_TIME_LIMIT="0")
+    [reference] = stack.references_add(CollectionFactory(), [2100])
+
+    def failed():
+        reference.refresh_from_db()
+        return reference.status == ImageStatus.FAILED
+
+    wait_for(failed, timeout=120, what="the timed-out row to be failed")
+    assert reference.error == "Processing took longer than 1 s and was stopped."
+    print(f"\nhard time limit test: {time.monotonic() - started:.1f} s")
