@@ -67,10 +67,12 @@ def test_a_killed_worker_and_a_killed_milvus_are_restarted_with_a_log_line(tmp_p
         os.kill(first["worker"], signal.SIGKILL)
         os.kill(first["milvus-lite"], signal.SIGKILL)
         second = _wait(
-            lambda: (c := _children(stack.pid))
-            and c.get("worker") not in (None, first["worker"])
-            and c.get("milvus-lite") not in (None, first["milvus-lite"])
-            and c,
+            lambda: (
+                (c := _children(stack.pid))
+                and c.get("worker") not in (None, first["worker"])
+                and c.get("milvus-lite") not in (None, first["milvus-lite"])
+                and c
+            ),
             120,
             "the worker and Milvus to be started again",
         )

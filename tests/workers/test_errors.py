@@ -32,3 +32,15 @@ def test_rows_say_what_is_unavailable_in_plain_words():
     )
     assert "worker died" in failure_message(WorkerLostError("exitcode 9"), time_limit=360)
     assert "MilvusException" not in failure_message(VectorStoreUnavailable(), time_limit=360)
+
+
+def test_redis_hands_a_message_to_another_worker_only_after_the_longest_task_could_have_run(settings):
+    from isc_site.celery import app
+    from workers import tasks  # noqa: F401  registers every task
+
+    limits = [task.time_limit for name, task in app.tasks.items() if name.startswith("workers.") and task.time_limit]
+    assert limits, "the worker tasks declare hard time limits"
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > max(limits)
+    assert settings.ISC["STALE_AFTER_SECONDS"] > settings.ROW_TASK_TIME_LIMIT, (
+        "the sweeper never re-queues a running task"
+    )
