@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
 MIN_SIDE = 8
@@ -62,7 +63,7 @@ def image_decode(data: bytes, *, max_pixels: int) -> _DecodedImage:
                     raise ImageRejected(f"Unsupported image format {format_name or 'unknown'}.")
                 _check_pixels(width, height, max_pixels)
                 probe.load()
-                image = ImageOps.exif_transpose(probe).convert("RGB")
+                image = rgb_of(ImageOps.exif_transpose(probe))
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -72,6 +73,63 @@ def image_decode(data: bytes, *, max_pixels: int) -> _DecodedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"The image is truncated or corrupt ({exc}).") from None
     return _DecodedImage(image, format_name)
+
+
+# Transparent areas are shown over white, as on a web page; an RGBA reference and a flattened copy
+# of it then look alike.
+ALPHA_BACKGROUND = (255, 255, 255)
+SRGB_PROFILE = ImageCms.createProfile("sRGB")
+
+
+def rgb_of(image: Image.Image) -> Image.Image:
+    """8-bit RGB of any mode Pillow decodes, keeping what a viewer would see.
+
+    Pillow's own convert("RGB") clips 16- and 32-bit greyscale at 255 (a 16-bit PNG comes out
+    near-white), ignores palette transparency and converts CMYK without its colour profile.
+    """
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return Image.fromarray(_grey_8bit(np.asarray(image), mode), "L").convert("RGB")
+    if mode == "CMYK":
+        return _cmyk_to_rgb(image)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    elif mode in ("P", "PA"):
+        image = image.convert("RGBA" if mode == "PA" else "RGB")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _grey_8bit(values: np.ndarray, mode: str) -> np.ndarray:
+    """Maps high-bit-depth greyscale to 0-255: 16-bit by its full range, floats by 0-1 or 0-255."""
+    values = values.astype(np.float64)
+    if mode.startswith("I;16") or (mode == "I" and values.min() >= 0 and values.max() <= 65535):
+        scaled = values / 257.0
+    elif mode == "F" and values.min() >= 0 and values.max() <= 1.0:
+        scaled = values * 255.0
+    elif mode == "F" and values.min() >= 0 and values.max() <= 255.0:
+        scaled = values
+    else:  # an unusual range (negative, or beyond 16 bits): stretch what is there
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            return ImageCms.profileToProfile(
+                image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB_PROFILE, outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: the plain conversion below is still a faithful picture
+    return image.convert("RGB")
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import grpc
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus.exceptions import MilvusUnavailableException
 
 ID_FIELD = "id"
 COLLECTION_ID_FIELD = "collection_id"
@@ -59,6 +61,63 @@ class CollectionMissingError(LookupError):
     """The descriptor-model version has no collection yet: call `collection_ensure` first."""
 
 
+class VectorStoreUnavailable(ConnectionError):
+    """Milvus cannot be reached (down, restarting, network): a transient error, worth retrying.
+
+    The message is a plain sentence fit for a page; the pymilvus error is kept as `__cause__`.
+    """
+
+    def __init__(self, message: str = "The search backend is unavailable.") -> None:
+        super().__init__(message)
+
+
+# What pymilvus says when the server cannot be reached (codes and texts seen with pymilvus 3.0).
+_UNAVAILABLE_CODES = {2, 503}
+_UNAVAILABLE_TEXTS = ("fail connecting", "server unavailable", "unavailable", "connection", "deadline", "socket")
+
+
+def error_is_unavailable(error: BaseException) -> bool:
+    """Whether `error`, raised by pymilvus, means the server is out of reach rather than the request wrong."""
+    if isinstance(error, (ConnectionError, TimeoutError, MilvusUnavailableException)):
+        return True
+    if isinstance(error, grpc.RpcError):
+        code = error.code() if callable(getattr(error, "code", None)) else None
+        return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
+    if isinstance(error, MilvusException):
+        text = str(getattr(error, "message", "") or error).lower()
+        return error.code in _UNAVAILABLE_CODES and any(word in text for word in _UNAVAILABLE_TEXTS)
+    return False
+
+
+class _GuardedClient:
+    """Wraps a MilvusClient: a call that fails because the server is out of reach closes the client
+    and raises VectorStoreUnavailable, so the next call opens a fresh connection.
+
+    pymilvus recovers its own channel in place, but after a Milvus restart that recovery kept failing
+    for 20-55 s ("Connection recovery failed"); a new dedicated client works at once.
+    """
+
+    def __init__(self, client: MilvusClient, on_unavailable: Callable[[], None]) -> None:
+        self._client = client
+        self._on_unavailable = on_unavailable
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def guarded(*args, **kwargs):
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as error:
+                if not error_is_unavailable(error):
+                    raise
+                self._on_unavailable()
+                raise VectorStoreUnavailable() from error
+
+        return guarded
+
+
 @dataclass(frozen=True)
 class _Layout:
     name: str
@@ -87,17 +146,24 @@ class VectorStore:
         self._uri = uri
         self._token = token
         self._timeout = timeout
-        self._client: MilvusClient | None = None
+        self._client: _GuardedClient | None = None
         self._client_pid: int | None = None
         self._layouts: dict[str, _Layout] = {}
         self._loaded: set[str] = set()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        self._client = None
+        client, self._client = self._client, None
         self._layouts.clear()
         self._loaded.clear()
+        if client is not None:
+            try:
+                client._client.close()
+            except Exception:  # closing a connection to a dead server may fail; it is dropped either way
+                pass
+
+    def server_check(self) -> int:
+        """Raises VectorStoreUnavailable when Milvus cannot be reached; returns the number of collections."""
+        return len(self._milvus.list_collections())
 
     # Collections
 
@@ -262,17 +328,65 @@ class VectorStore:
         if alias in self._aliases():
             self._milvus.drop_alias(alias)
 
+    # Reconciliation
+
+    def vector_ids(self, *, model_version: str, batch_size: int = 5000) -> list[int]:
+        """Every id stored for `model_version` (empty when it has no collection), read in batches."""
+        layout = self._layout(model_version)
+        if layout is None:
+            return []
+        if layout.name not in self._loaded:
+            self._load(layout.name)
+        iterator = self._milvus.query_iterator(
+            layout.name, batch_size=batch_size, filter="", output_fields=[ID_FIELD], consistency_level="Strong"
+        )
+        ids: list[int] = []
+        try:
+            while batch := iterator.next():
+                ids.extend(int(row[ID_FIELD]) for row in batch)
+        finally:
+            iterator.close()
+        return ids
+
+    def collection_names(self) -> list[str]:
+        """Milvus names of every collection this store manages (those named by `collection_name`)."""
+        return sorted(name for name in self._milvus.list_collections() if str(name).startswith(NAME_PREFIX))
+
+    def alias_targets(self) -> set[str]:
+        """Milvus names of the collections some alias points at."""
+        return {str(self._milvus.describe_alias(alias)["collection_name"]) for alias in self._aliases()}
+
+    def collection_drop_named(self, name: str) -> None:
+        """Drop a managed collection by its Milvus name (for versions nobody remembers); refuses alias targets."""
+        if not name.startswith(NAME_PREFIX):
+            raise ValueError(f"{name} is not a collection this store manages")
+        if not self._milvus.has_collection(name):
+            return
+        aliases = _alias_names(self._milvus.list_aliases(name))
+        if aliases:
+            raise ValueError(f"{name} is still the target of {aliases}; point them elsewhere first")
+        self._milvus.drop_collection(name)
+        self._forget(name)
+
     # Internals
 
     @property
     def _milvus(self) -> MilvusClient:
         # A gRPC channel does not survive fork(): a forked Celery worker opens its own.
         if self._client is None or self._client_pid != os.getpid():
-            self._client = MilvusClient(uri=self._uri, token=self._token, timeout=self._timeout)
-            self._client_pid = os.getpid()
             self._layouts.clear()
             self._loaded.clear()
-        return self._client
+            try:
+                # Dedicated: pymilvus shares one channel per address otherwise, and a fresh client
+                # would inherit the broken channel after a restart.
+                client = MilvusClient(uri=self._uri, token=self._token, timeout=self._timeout, dedicated=True)
+            except Exception as error:
+                if error_is_unavailable(error):
+                    raise VectorStoreUnavailable() from error
+                raise
+            self._client = _GuardedClient(client, on_unavailable=self.close)
+            self._client_pid = os.getpid()
+        return self._client  # type: ignore[return-value]  # quacks like a MilvusClient
 
     def _collection_create(self, *, name: str, dim: int, metric: str) -> None:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)

@@ -114,7 +114,19 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.query_search": {"queue": "gpu"},
     "workers.tasks.reindex_*": {"queue": "default"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
+# (Celery's failure signal then fails the row). A soft limit of 0 means none.
+ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300) or None
+ROW_TASK_TIME_LIMIT = env_int("ISC_ROW_TASK_TIME_LIMIT", 360)
+# The longest hard time limit of any task (the reindex: 6 h + 60 s).
+LONGEST_TASK_TIME_LIMIT = 6 * 3600 + 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis hands an unacknowledged message to another worker after this long: it must exceed the
+    # longest task, or a running task would be started a second time.
+    "visibility_timeout": LONGEST_TASK_TIME_LIMIT + 3600,
+    # Publishing from a web request fails fast when Redis is down (the sweeper queues the row later).
+    "socket_connect_timeout": env_float("ISC_BROKER_CONNECT_TIMEOUT", 2.0),
+}
 
 # Copy detection
 ISC = {
@@ -140,6 +152,41 @@ ISC = {
     "IMPORT_ROOTS": env_list("ISC_IMPORT_ROOTS", [str(DATA_DIR / "import")]),
     "FEATURES_DIR": str(env_path("ISC_FEATURES_DIR", DATA_DIR / "features")),
     "WARM_UP": env_bool("ISC_WARM_UP", True),
+    # Job lifecycle (workers/tasks.py, the sweeper). A row claimed this many times without its worker
+    # ever reporting back (the worker died on it) is failed instead of being tried again.
+    "MAX_ATTEMPTS": env_int("ISC_MAX_ATTEMPTS", 3),
+    # Transient errors (Milvus, Redis, database unavailable) are retried with exponential back-off and
+    # full jitter, capped at RETRY_BACKOFF_MAX seconds, for about RETRY_FOR_SECONDS on average.
+    "RETRY_BACKOFF_MAX": env_int("ISC_RETRY_BACKOFF_MAX", 120),
+    "RETRY_FOR_SECONDS": env_int("ISC_RETRY_FOR_SECONDS", 1200),
+    # The sweeper queues rows never handed to the broker after QUEUE_GRACE_SECONDS, and re-queues rows
+    # left pending or processing for STALE_AFTER_SECONDS (above ROW_TASK_TIME_LIMIT, so a running task
+    # is never queued twice).
+    "QUEUE_GRACE_SECONDS": env_int("ISC_QUEUE_GRACE_SECONDS", 30),
+    "STALE_AFTER_SECONDS": env_int("ISC_STALE_AFTER_SECONDS", 15 * 60),
+    "SWEEP_INTERVAL_SECONDS": env_int("ISC_SWEEP_INTERVAL_SECONDS", 60),
+    "SWEEP_LIMIT": env_int("ISC_SWEEP_LIMIT", 1000),
+    "RECONCILE_INTERVAL_SECONDS": env_int("ISC_RECONCILE_INTERVAL_SECONDS", 3600),
+    # Reconciliation leaves files younger than this alone: an upload stores its file before its row.
+    "ORPHAN_FILE_GRACE_SECONDS": env_int("ISC_ORPHAN_FILE_GRACE_SECONDS", 3600),
+    # TEST-ONLY fault injection (tests/faults): a worker that is asked to process the image with this
+    # sha256 exits on the spot (os._exit), as a poison image that crashes a decoder would. Never set it
+    # in production.
+    "FAULT_EXIT_SHA256": env_str("ISC_FAULT_EXIT_SHA256", ""),
+}
+
+# Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).
+CELERY_BEAT_SCHEDULE = {
+    "rows-sweep": {
+        "task": "workers.tasks.rows_sweep",
+        "schedule": float(ISC["SWEEP_INTERVAL_SECONDS"]),
+        "options": {"queue": "default", "expires": float(ISC["SWEEP_INTERVAL_SECONDS"])},
+    },
+    "index-reconcile": {
+        "task": "workers.tasks.index_reconcile",
+        "schedule": float(ISC["RECONCILE_INTERVAL_SECONDS"]),
+        "options": {"queue": "default", "expires": float(ISC["RECONCILE_INTERVAL_SECONDS"])},
+    },
 }
 
 LOGGING = {

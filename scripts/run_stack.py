@@ -2,7 +2,11 @@
 
 Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
-Then one Celery worker (both queues) and Django's server on http://127.0.0.1:8000.
+Then one Celery worker (both queues), Celery beat (the sweeper and the reconciliation) and Django's
+server on http://127.0.0.1:8000.
+
+A child that exits (a killed worker, a crashed Milvus) is started again after a back-off that doubles
+from 1 s up to 60 s, and the log says so; a child that then stays up for 60 s starts from 1 s again.
 """
 
 from __future__ import annotations
@@ -45,12 +49,50 @@ def redis_command(port: int) -> list[str] | None:
     return [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA / "redis"), "--save", ""]
 
 
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 60.0
+HEALTHY_AFTER = 60.0  # seconds up before a child's back-off starts over
+
+
+class Child:
+    """One supervised process: restarted with a doubling back-off whenever it exits."""
+
+    def __init__(self, name: str, command: list[str]):
+        self.name = name
+        self.command = command
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.delay = RESTART_FIRST_DELAY
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        print(f"» starting {self.name}: {' '.join(self.command)}", flush=True)
+        self.process = subprocess.Popen(self.command, cwd=ROOT)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def supervise(self, now: float) -> None:
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                print(f"» restarting {self.name} (back-off was {self.delay:.0f} s)", flush=True)
+                self.delay = min(self.delay * 2, RESTART_MAX_DELAY)
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started_at >= HEALTHY_AFTER:
+            self.delay = RESTART_FIRST_DELAY
+        print(f"» {self.name} exited with {self.process.returncode}; restarting it in {self.delay:.0f} s", flush=True)
+        self.restart_at = now + self.delay
+
+
 def main() -> None:
-    children: list[tuple[str, subprocess.Popen]] = []
+    children: list[Child] = []
 
     def start(name: str, command: list[str]) -> None:
-        print(f"» starting {name}: {' '.join(command)}", flush=True)
-        children.append((name, subprocess.Popen(command, cwd=ROOT)))
+        child = Child(name, command)
+        child.start()
+        children.append(child)
 
     broker = urlparse(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
     if port_answers(broker.hostname or "127.0.0.1", broker.port or 6379):
@@ -86,14 +128,28 @@ def main() -> None:
         "worker",
         [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency, "--loglevel", "INFO"],
     )
+    (DATA / "celery").mkdir(parents=True, exist_ok=True)
+    start(
+        "beat",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "isc_site",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(DATA / "celery" / "beat-schedule"),
+        ],
+    )
     start("web", [str(BIN / "python"), "manage.py", "runserver", WEB_ADDRESS, "--noreload"])
     print(f"» open http://{WEB_ADDRESS}/ (Ctrl-C stops everything)", flush=True)
 
     def stop(*_args) -> None:
-        for _name, process in reversed(children):
-            if process.poll() is None:
-                process.terminate()
-        for _name, process in reversed(children):
+        running = [child.process for child in reversed(children) if child.process and child.process.poll() is None]
+        for process in running:
+            process.terminate()
+        for process in running:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -103,11 +159,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while True:
-        for name, process in children:
-            if process.poll() is not None:
-                print(f"» {name} exited with {process.returncode}; stopping the rest", flush=True)
-                stop()
-        time.sleep(1)
+        now = time.monotonic()
+        for child in children:
+            child.supervise(now)
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

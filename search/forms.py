@@ -17,10 +17,18 @@ class MultipleFileField(forms.FileField):
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
-        single_clean = super().clean
-        if isinstance(data, (list, tuple)):
-            return [single_clean(item, initial) for item in data]
-        return [single_clean(data, initial)]
+        items = [item for item in (data if isinstance(data, (list, tuple)) else [data]) if item]
+        if not items:
+            return [super().clean(None, initial)]  # raises "This field is required."
+        # Each file is judged on its own later (search/uploads.py files_read): an empty one is listed as
+        # rejected by name, and the others are still stored.
+        return [
+            item if _is_empty_upload(item) else super(MultipleFileField, self).clean(item, initial) for item in items
+        ]
+
+
+def _is_empty_upload(item) -> bool:
+    return bool(getattr(item, "name", "")) and getattr(item, "size", None) == 0
 
 
 def _check_size(uploaded) -> None:

@@ -44,7 +44,14 @@ class StoredImage(models.Model):
     height = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=ImageStatus.choices, default=ImageStatus.PENDING)
     error = models.TextField(blank=True)
+    # Claims whose worker never reported back (it died); at ISC["MAX_ATTEMPTS"] the row is failed.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Why a row that is not done is waiting, in plain words ("search backend unavailable, retrying").
+    notice = models.CharField(max_length=300, blank=True)
+    # Last hand-over to the broker (null: never queued, e.g. Redis was down) and last claim by a worker:
+    # the sweeper re-queues rows whose hand-over was lost or whose worker vanished.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     descriptor_version = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -56,6 +63,11 @@ class StoredImage(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    @property
+    def waiting(self) -> bool:
+        """Queued or being worked on: not done, not failed."""
+        return self.status in (ImageStatus.PENDING, ImageStatus.PROCESSING)
+
 
 class ReferenceImage(StoredImage):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="references")
@@ -65,7 +77,7 @@ class ReferenceImage(StoredImage):
         constraints = [
             models.UniqueConstraint(fields=["collection", "sha256"], name="unique_reference_bytes_per_collection")
         ]
-        indexes = [models.Index(fields=["collection", "status"])]
+        indexes = [models.Index(fields=["collection", "status"]), models.Index(fields=["status", "queued_at"])]
 
 
 class QueryImage(StoredImage):
@@ -76,7 +88,7 @@ class QueryImage(StoredImage):
         constraints = [
             models.UniqueConstraint(fields=["collection", "sha256"], name="unique_query_bytes_per_collection")
         ]
-        indexes = [models.Index(fields=["collection", "status"])]
+        indexes = [models.Index(fields=["collection", "status"]), models.Index(fields=["status", "queued_at"])]
 
 
 class Match(models.Model):

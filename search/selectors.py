@@ -29,6 +29,8 @@ class Progress:
     pending: int
     processing: int
     failed: int
+    # Why waiting rows wait, when a dependency is down ("Search backend unavailable, retrying ...").
+    notice: str = ""
 
     @property
     def finished(self) -> bool:
@@ -47,6 +49,11 @@ def reference_progress(*, collection: Collection) -> Progress:
         pending=counts.get(ImageStatus.PENDING, 0),
         processing=counts.get(ImageStatus.PROCESSING, 0),
         failed=counts.get(ImageStatus.FAILED, 0),
+        notice=collection.references.filter(status=ImageStatus.PENDING)
+        .exclude(notice="")
+        .values_list("notice", flat=True)
+        .first()
+        or "",
     )
 
 

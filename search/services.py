@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
@@ -138,24 +142,66 @@ def _stored_image_create(model, *, collection: Collection, payload: Payload, fac
 
 
 def _task_queue(row: ReferenceImage | QueryImage) -> None:
-    queue.task_send(queue.REFERENCE_INDEX if isinstance(row, ReferenceImage) else queue.QUERY_SEARCH, row.id)
+    stored_image_queue(model=type(row), image_id=row.id)
 
 
-def stored_image_claim(*, model, image_id: int, descriptor_version: str) -> bool:
-    """Marks a row as processing unless it is already done with this descriptor version.
+def stored_image_queue(*, model, image_id: int) -> bool:
+    """Hands the row to the broker; when Redis is down the row stays pending with no `queued_at`,
+    which the sweeper picks up once the broker answers again. Returns whether it was queued."""
+    task = queue.REFERENCE_INDEX if model is ReferenceImage else queue.QUERY_SEARCH
+    if not queue.task_send(task, image_id):
+        return False
+    model.objects.filter(id=image_id).update(queued_at=timezone.now())
+    return True
 
-    A conditional UPDATE, so two deliveries of the same task cannot both do the work twice
-    for a row that is finished; a row left in 'processing' by a killed worker can be claimed again.
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"
+    SKIPPED = "skipped"  # done with this version, failed, or deleted: nothing to do
+    GAVE_UP = "gave_up"  # claimed max_attempts times without the worker reporting back
+
+
+WORKER_DIED = "The worker died while processing this image"
+
+
+def stored_image_claim(*, model, image_id: int, descriptor_version: str, max_attempts: int | None = None) -> Claim:
+    """Marks a row as processing unless it is done with this descriptor version, failed, or gone.
+
+    A conditional UPDATE, so two deliveries of the same task cannot both do the work twice for a
+    finished row; a row left in 'processing' by a killed worker can be claimed again, until it has
+    been claimed `max_attempts` times without an outcome: then it is failed (a poison image).
     """
-    from django.db.models import F, Q
-
-    done = Q(status=ImageStatus.INDEXED, descriptor_version=descriptor_version)
-    claimed = (
-        model.objects.filter(id=image_id)
-        .exclude(done)
-        .update(status=ImageStatus.PROCESSING, attempts=F("attempts") + 1, error="")
+    max_attempts = settings.ISC["MAX_ATTEMPTS"] if max_attempts is None else max_attempts
+    due = model.objects.filter(id=image_id).exclude(
+        Q(status=ImageStatus.INDEXED, descriptor_version=descriptor_version) | Q(status=ImageStatus.FAILED)
     )
-    return claimed == 1
+    claimed = due.filter(attempts__lt=max_attempts).update(
+        status=ImageStatus.PROCESSING, attempts=F("attempts") + 1, error="", claimed_at=timezone.now()
+    )
+    if claimed:
+        return Claim.CLAIMED
+    if not due.exists():
+        return Claim.SKIPPED
+    attempts = due.values_list("attempts", flat=True).first()
+    logger.error("%s %s: claimed %s times without an outcome; failing it", model.__name__, image_id, attempts)
+    stored_image_fail(
+        model=model, image_id=image_id, error=f"{WORKER_DIED} ({attempts} attempts); it was not tried again."
+    )
+    return Claim.GAVE_UP
+
+
+def stored_image_release(*, model, image_id: int, notice: str) -> None:
+    """Back to pending after a transient error, with the reason shown on the page.
+
+    The claim ended with an outcome, so it does not count towards `MAX_ATTEMPTS`; the retry the
+    worker has just published counts as the row's latest hand-over to the broker.
+    """
+    model.objects.filter(id=image_id, status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING]).update(
+        status=ImageStatus.PENDING,
+        notice=notice[:300],
+        attempts=Greatest(F("attempts") - 1, 0),
+        queued_at=timezone.now(),
+    )
 
 
 def reference_indexed_mark(*, reference_id: int, descriptor_version: str, features_path: str) -> None:
@@ -165,11 +211,57 @@ def reference_indexed_mark(*, reference_id: int, descriptor_version: str, featur
         local_features=features_path,
         processed_at=timezone.now(),
         error="",
+        notice="",
+        attempts=0,
     )
 
 
-def stored_image_fail(*, model, image_id: int, error: str) -> None:
-    model.objects.filter(id=image_id).update(status=ImageStatus.FAILED, error=error[:2000], processed_at=timezone.now())
+def stored_image_fail(*, model, image_id: int, error: str, only_waiting: bool = False) -> None:
+    """Fails the row with a reason for the page; `only_waiting` leaves rows already done or failed alone."""
+    rows = model.objects.filter(id=image_id)
+    if only_waiting:
+        rows = rows.filter(status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING])
+    rows.update(status=ImageStatus.FAILED, error=error[:2000], notice="", processed_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    never_queued: int = 0
+    stale_pending: int = 0
+    stale_processing: int = 0
+    broker_down: bool = False
+
+    @property
+    def queued(self) -> int:
+        return self.never_queued + self.stale_pending + self.stale_processing
+
+
+def stored_images_sweep(*, model, grace_seconds: float, stale_after_seconds: float, limit: int = 1000) -> SweepReport:
+    """Queues rows that would otherwise wait forever: never handed to the broker (it was down),
+    pending past the deadline (the message was lost), or processing past it (the worker died).
+
+    Queueing a row twice is harmless: the claim skips a finished row.
+    """
+    now = timezone.now()
+    grace, stale = now - timedelta(seconds=grace_seconds), now - timedelta(seconds=stale_after_seconds)
+    kinds = {
+        "never_queued": Q(status=ImageStatus.PENDING, queued_at__isnull=True, created_at__lt=grace),
+        "stale_pending": Q(status=ImageStatus.PENDING, queued_at__lt=stale),
+        "stale_processing": Q(status=ImageStatus.PROCESSING, claimed_at__lt=stale)
+        & (Q(queued_at__isnull=True) | Q(queued_at__lt=stale)),
+    }
+    counts = dict.fromkeys(kinds, 0)
+    budget = limit
+    for kind, condition in kinds.items():
+        for image_id in model.objects.filter(condition).order_by("id").values_list("id", flat=True)[:budget]:
+            if not stored_image_queue(model=model, image_id=image_id):
+                # The broker is down: stop here, every row stays as it is for the next sweep.
+                return SweepReport(**counts, broker_down=True)
+            counts[kind] += 1
+            budget -= 1
+        if budget <= 0:
+            break
+    return SweepReport(**counts)
 
 
 @dataclass(frozen=True)
@@ -208,7 +300,11 @@ def query_results_record(
         query.search_ms = search_ms
         query.processed_at = timezone.now()
         query.error = ""
-        query.save(update_fields=["status", "descriptor_version", "search_ms", "processed_at", "error"])
+        query.notice = ""
+        query.attempts = 0
+        query.save(
+            update_fields=["status", "descriptor_version", "search_ms", "processed_at", "error", "notice", "attempts"]
+        )
 
 
 def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, reviews: dict) -> Match:
@@ -241,8 +337,11 @@ def match_review(*, match: Match, reviewer: AbstractBaseUser, decision: str) -> 
 
 
 def stored_image_retry(*, image: ReferenceImage | QueryImage) -> None:
-    """Puts a failed row back in the queue."""
-    type(image).objects.filter(id=image.id, status=ImageStatus.FAILED).update(status=ImageStatus.PENDING, error="")
+    """Puts a row that is not done (failed, or waiting for too long) back in the queue, with a fresh
+    attempt count."""
+    type(image).objects.filter(id=image.id).exclude(status=ImageStatus.INDEXED).update(
+        status=ImageStatus.PENDING, error="", notice="", attempts=0, queued_at=None
+    )
     image.refresh_from_db()
     transaction.on_commit(lambda: _task_queue(image))
 

@@ -44,6 +44,9 @@ def files_read(files: Iterable, *, limits: UploadLimits) -> Iterator[Payload | R
     """Reads Django UploadedFile objects (or anything with .name, .size and .read())."""
     for uploaded in files:
         name = Path(uploaded.name).name
+        if uploaded.size == 0:
+            yield Rejection(name, "The file is empty.")
+            continue
         if uploaded.size > limits.max_file_bytes:
             yield Rejection(name, _too_large(uploaded.size, limits.max_file_bytes))
             continue

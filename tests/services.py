@@ -67,6 +67,41 @@ class RedisServer:
             self.process.wait(timeout=20)
 
 
+class PrivateRedis:
+    """A redis-server of this test's own on a free port, without persistence, that can be stopped
+    and started again on the same port (a restart loses every queued message, as a crash would)."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        import shutil
+
+        executable = shutil.which("redis-server") or str(Path(sys.executable).with_name("redis-server"))
+        self.process = subprocess.Popen(
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
+_worker_count = 0
+
+
 class CeleryWorker:
     """A real `celery worker` process, configured through the environment like production."""
 
@@ -78,9 +113,11 @@ class CeleryWorker:
     def start(self, app, timeout: float = 120) -> "CeleryWorker":
         import os
 
+        global _worker_count
+        _worker_count += 1
         executable = Path(sys.executable).with_name("celery")
-        self.hostname = f"e2e-{os.getpid()}@{socket.gethostname()}"
-        self.log = open(self.log_path, "w")
+        self.hostname = f"e2e-{os.getpid()}-{_worker_count}@{socket.gethostname()}"
+        self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
             [
                 str(executable),
@@ -100,6 +137,8 @@ class CeleryWorker:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parent.parent,
+            # Its own process group, so that `kill` takes the pool children along.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -112,11 +151,27 @@ class CeleryWorker:
         self.stop()
         raise TimeoutError(f"the worker did not answer within {timeout}s:\n{self.log_path.read_text()[-3000:]}")
 
+    def kill(self) -> None:
+        """kill -9 of the worker and its pool children, as an OOM killer or a lost machine would."""
+        import signal
+
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.log.close()
+
     def stop(self) -> None:
+        import signal
+
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self.process:
+            try:  # pool children left behind by a worker that died first
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.log.close()

@@ -2,31 +2,61 @@
 
 Every task is safe to run twice: claims are conditional updates, Milvus writes are upserts and a
 query's matches are replaced in one transaction.
+
+Lifecycle of a row (see docs in README "Jobs that never get stuck"):
+- transient errors (Milvus, Redis, database unavailable) retry through Celery's autoretry with
+  exponential back-off and jitter; meanwhile the row is pending with a plain notice;
+- permanent errors (unreadable image, missing file, row gone) fail the row at once with the reason;
+- a worker that dies on a row (kill -9, segfault, hard time limit) is seen by the next claim or by
+  Celery's failure signal; after ISC["MAX_ATTEMPTS"] claims without an outcome the row is failed;
+- the beat job `rows_sweep` re-queues rows whose message was never sent or was lost.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_failure, worker_process_init
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import DatabaseError
 
 from copydetect import pipeline
+from copydetect.descriptors import Descriptor
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
-from search import services
-from search.models import ImageStatus, QueryImage, ReferenceImage
+from search import queue, services
+from search.models import QueryImage, ReferenceImage
 from workers import runtime
+from workers.errors import TRANSIENT_ERRORS, failure_message, gave_up_message, notice_for, retry_count
 from workers.images import PERMANENT_ERRORS, image_open
 
 logger = logging.getLogger(__name__)
 
-TASK_OPTIONS = dict(bind=True, acks_late=True, max_retries=3, soft_time_limit=300, time_limit=360)
+RETRY_OPTIONS = dict(
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=settings.ISC["RETRY_BACKOFF_MAX"],
+    retry_jitter=True,
+    max_retries=retry_count(
+        backoff_max=settings.ISC["RETRY_BACKOFF_MAX"], retry_for_seconds=settings.ISC["RETRY_FOR_SECONDS"]
+    ),
+)
+TASK_OPTIONS = dict(
+    bind=True,
+    acks_late=True,
+    soft_time_limit=settings.ROW_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.ROW_TASK_TIME_LIMIT,
+    **RETRY_OPTIONS,
+)
+# Task name -> the model whose row id is the task's first argument.
+ROW_TASKS = {queue.REFERENCE_INDEX: ReferenceImage, queue.QUERY_SEARCH: QueryImage}
 
 
 @worker_process_init.connect
@@ -39,14 +69,9 @@ def _engines_warm(**_kwargs) -> None:
             logger.exception("descriptor warm-up failed")
 
 
-@shared_task(**TASK_OPTIONS)
+@shared_task(name=queue.REFERENCE_INDEX, **TASK_OPTIONS)
 def reference_index(self, reference_id: int) -> str:
-    descriptor = runtime.descriptor_get()
-    if not services.stored_image_claim(
-        model=ReferenceImage, image_id=reference_id, descriptor_version=descriptor.version
-    ):
-        return "skipped"
-    try:
+    def work(descriptor: Descriptor) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
         image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
@@ -62,18 +87,14 @@ def reference_index(self, reference_id: int) -> str:
             reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
         )
         return "indexed"
-    except Exception as exc:
-        _failure_handle(self, exc, model=ReferenceImage, image_id=reference_id)
-        return "failed"
+
+    return _row_run(self, ReferenceImage, reference_id, work)
 
 
-@shared_task(**TASK_OPTIONS)
+@shared_task(name=queue.QUERY_SEARCH, **TASK_OPTIONS)
 def query_search(self, query_id: int) -> str:
-    descriptor = runtime.descriptor_get()
-    if not services.stored_image_claim(model=QueryImage, image_id=query_id, descriptor_version=descriptor.version):
-        return "skipped"
-    started = time.perf_counter()
-    try:
+    def work(descriptor: Descriptor) -> str:
+        started = time.perf_counter()
         query = QueryImage.objects.get(id=query_id)
         candidates = pipeline.query_search(
             image=image_open(query),
@@ -90,23 +111,131 @@ def query_search(self, query_id: int) -> str:
             search_ms=round((time.perf_counter() - started) * 1000),
         )
         return "searched"
-    except Exception as exc:
-        _failure_handle(self, exc, model=QueryImage, image_id=query_id)
-        return "failed"
+
+    return _row_run(self, QueryImage, query_id, work)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3)
+@shared_task(name=queue.REFERENCES_PURGE, bind=True, acks_late=True, **RETRY_OPTIONS)
 def references_purge(self, *, reference_ids: list[int], files: list[str], collection_id: int) -> None:
     """Removes what a deleted collection left outside the database: vectors and files."""
     descriptor = runtime.descriptor_get()
     store = runtime.vector_store_get()
-    try:
-        if store.collection_exists(model_version=descriptor.version):
-            store.collection_vectors_delete(model_version=descriptor.version, collection_id=collection_id)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    if store.collection_exists(model_version=descriptor.version):
+        store.collection_vectors_delete(model_version=descriptor.version, collection_id=collection_id)
     for name in files:
         default_storage.delete(name)
+
+
+@shared_task(name=queue.ROWS_SWEEP, bind=True, acks_late=True, soft_time_limit=120, time_limit=150)
+def rows_sweep(self) -> dict[str, int]:
+    """Beat job: queues rows that would otherwise wait forever (see services.stored_images_sweep)."""
+    isc = settings.ISC
+    counts: dict[str, int] = {}
+    for model in (ReferenceImage, QueryImage):
+        report = services.stored_images_sweep(
+            model=model,
+            grace_seconds=isc["QUEUE_GRACE_SECONDS"],
+            stale_after_seconds=isc["STALE_AFTER_SECONDS"],
+            limit=isc["SWEEP_LIMIT"],
+        )
+        name = model.__name__
+        counts.update(
+            {
+                f"{name}.never_queued": report.never_queued,
+                f"{name}.stale_pending": report.stale_pending,
+                f"{name}.stale_processing": report.stale_processing,
+            }
+        )
+        if report.broker_down:
+            logger.warning("sweep: the broker is down; %s rows queued before it stopped", report.queued)
+            break
+    if any(counts.values()):
+        logger.info("sweep: re-queued %s", ", ".join(f"{key}={value}" for key, value in counts.items() if value))
+    return counts
+
+
+@shared_task(name=queue.INDEX_RECONCILE, bind=True, acks_late=True, soft_time_limit=3000, time_limit=3300)
+def index_reconcile(self) -> dict[str, int]:
+    """Beat job: compares the database with Milvus and the disk (see workers/reconcile.py)."""
+    from workers import reconcile
+
+    return dataclasses.asdict(reconcile.reconcile_run())
+
+
+def _row_run(task, model, image_id: int, work: Callable[[Descriptor], str]) -> str:
+    """Claims the row, runs `work`, and turns every way it can end into a row state."""
+    descriptor = runtime.descriptor_get()
+    claim = services.stored_image_claim(model=model, image_id=image_id, descriptor_version=descriptor.version)
+    if claim != services.Claim.CLAIMED:
+        return str(claim)
+    _fault_injection_check(model, image_id)
+    try:
+        return work(descriptor)
+    except TRANSIENT_ERRORS as exc:
+        return _transient_handle(task, exc, model=model, image_id=image_id)
+    except SoftTimeLimitExceeded:
+        services.stored_image_fail(model=model, image_id=image_id, error="Processing took too long and was stopped.")
+        return "failed"
+    except PERMANENT_ERRORS as exc:
+        services.stored_image_fail(model=model, image_id=image_id, error=str(exc))
+        return "failed"
+    except Exception as exc:
+        logger.exception("%s %s failed", model.__name__, image_id)
+        services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+def _transient_handle(task, exc: BaseException, *, model, image_id: int) -> str:
+    """Shows why the row waits and re-raises, so that Celery's autoretry schedules the next try;
+    fails the row once the retries are used up (or at once when running eagerly, in-process)."""
+    retries = task.request.retries
+    if task.request.is_eager or retries >= task.max_retries:
+        logger.error("%s %s: %s; giving up after %s retries", model.__name__, image_id, exc, retries)
+        _row_update_safely(
+            services.stored_image_fail, model=model, image_id=image_id, error=gave_up_message(exc, retries=retries)
+        )
+        if task.request.is_eager:
+            return "failed"
+        raise exc
+    logger.warning(
+        "%s %s: %s: %s; retry %s of %s",
+        model.__name__,
+        image_id,
+        type(exc).__name__,
+        exc,
+        retries + 1,
+        task.max_retries,
+    )
+    _row_update_safely(services.stored_image_release, model=model, image_id=image_id, notice=notice_for(exc))
+    raise exc
+
+
+def _row_update_safely(update: Callable[..., None], **kwargs) -> None:
+    # The database may be what is down; the retry (or the sweeper) still comes.
+    try:
+        update(**kwargs)
+    except DatabaseError as exc:
+        logger.warning("could not record the row's state: %s", exc)
+
+
+def _fault_injection_check(model, image_id: int) -> None:
+    """TEST-ONLY seam (settings.ISC["FAULT_EXIT_SHA256"], empty in production): the worker process
+    exits on the spot for one chosen image, as a decoder crash on a poison image would."""
+    poison = settings.ISC["FAULT_EXIT_SHA256"]
+    if poison and model.objects.filter(id=image_id, sha256=poison).exists():
+        logger.error("fault injection: exiting on %s %s", model.__name__, image_id)
+        os._exit(70)
+
+
+@task_failure.connect
+def _row_task_failed(sender=None, exception=None, args=None, **_kwargs) -> None:
+    """Celery's failure signal, also sent by the worker's main process on a hard time limit and on a
+    lost worker it does not requeue: the row is failed instead of staying 'processing' forever."""
+    model = ROW_TASKS.get(getattr(sender, "name", ""))
+    if model is None or not args:
+        return
+    message = failure_message(exception, time_limit=settings.ROW_TASK_TIME_LIMIT)
+    _row_update_safely(services.stored_image_fail, model=model, image_id=int(args[0]), error=message, only_waiting=True)
 
 
 def _reference_features(reference_id: int) -> LocalFeatures | None:
@@ -133,21 +262,6 @@ def _reference_features(reference_id: int) -> LocalFeatures | None:
 def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
     # The two dataclasses carry the same fields; one belongs to the engines, the other to the site.
     return services.MatchResult(**dataclasses.asdict(candidate))
-
-
-def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
-    if isinstance(exc, SoftTimeLimitExceeded):
-        services.stored_image_fail(model=model, image_id=image_id, error="Processing took too long and was stopped.")
-        return
-    if isinstance(exc, PERMANENT_ERRORS):
-        services.stored_image_fail(model=model, image_id=image_id, error=str(exc))
-        return
-    if task.request.retries < task.max_retries and not task.request.is_eager:
-        logger.warning("%s %s: %s; retrying", model.__name__, image_id, exc)
-        model.objects.filter(id=image_id).update(status=ImageStatus.PENDING, error=f"Retrying after: {exc}"[:2000])
-        raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1))
-    logger.exception("%s %s failed", model.__name__, image_id)
-    services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
 
 
 # Registers the reindex tasks: Celery's autodiscovery imports only this module.

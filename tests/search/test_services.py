@@ -69,13 +69,15 @@ def test_claiming_is_conditional(media_root):
     reference = services.reference_images_add(
         collection=collection, items=[Payload("a.jpg", encode(scene(6)))]
     ).created[0]
-    assert services.stored_image_claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1")
+    claim = services.stored_image_claim
+    assert claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1") == services.Claim.CLAIMED
     services.reference_indexed_mark(reference_id=reference.id, descriptor_version="v1", features_path="f.npz")
-    assert not services.stored_image_claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1")
+    assert claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1") == services.Claim.SKIPPED
     # A new model version makes the row due again.
-    assert services.stored_image_claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v2")
+    assert claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v2") == services.Claim.CLAIMED
     reference.refresh_from_db()
-    assert (reference.status, reference.attempts) == (ImageStatus.PROCESSING, 2)
+    assert (reference.status, reference.attempts) == (ImageStatus.PROCESSING, 1)
+    assert claim(model=ReferenceImage, image_id=reference.id + 999, descriptor_version="v1") == services.Claim.SKIPPED
 
 
 def _result(reference_id: int, score: float) -> services.MatchResult:

@@ -1,0 +1,148 @@
+"""Reconciliation: the database is the truth; Milvus and the disk are brought in line with it.
+
+- references the database calls indexed for the live descriptor version whose vector Milvus lacks
+  are queued again (marked pending first, so the page does not claim they are searchable);
+- vectors whose reference row no longer exists are deleted;
+- collections of dead versions are dropped: managed collections that are neither the current
+  descriptor version's, nor an alias target, nor the target of a queued or running reindex;
+- feature files and media files that no row refers to are removed (only when older than a grace
+  period, because an upload stores its file a moment before its row).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from copydetect.vector_store import collection_name
+from search import services
+from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
+from workers import runtime
+
+logger = logging.getLogger(__name__)
+
+MEDIA_FOLDERS = ("references", "queries")  # where services store uploads
+DELETE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    descriptor_version: str
+    database_indexed: int
+    milvus_vectors: int
+    missing_requeued: int
+    orphan_vectors_deleted: int
+    dead_collections_dropped: int
+    orphan_feature_files_removed: int
+    orphan_media_files_removed: int
+
+    def summary(self) -> str:
+        return (
+            f"version {self.descriptor_version}: {self.database_indexed} indexed in the database, "
+            f"{self.milvus_vectors} vectors in Milvus; re-queued {self.missing_requeued} missing, "
+            f"deleted {self.orphan_vectors_deleted} orphan vectors, dropped {self.dead_collections_dropped} "
+            f"dead collections, removed {self.orphan_feature_files_removed} feature files and "
+            f"{self.orphan_media_files_removed} media files"
+        )
+
+
+def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = None) -> ReconcileReport:
+    grace = settings.ISC["ORPHAN_FILE_GRACE_SECONDS"] if file_grace_seconds is None else file_grace_seconds
+    descriptor = runtime.descriptor_get()
+    store = runtime.vector_store_get()
+    version = descriptor.version
+
+    # Read Milvus before the database: a reference indexed in between is then in the database only
+    # (re-queued, harmless), never in Milvus only (which would delete a fresh vector).
+    milvus_ids = set(store.vector_ids(model_version=version))
+    indexed = set(
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED, descriptor_version=version).values_list(
+            "id", flat=True
+        )
+    )
+    existing = set(ReferenceImage.objects.filter(id__in=milvus_ids).values_list("id", flat=True))
+    missing = sorted(indexed - milvus_ids)
+    orphans = sorted(milvus_ids - existing)
+
+    if not dry_run:
+        for reference_id in missing:
+            ReferenceImage.objects.filter(id=reference_id, status=ImageStatus.INDEXED).update(
+                status=ImageStatus.PENDING, notice="Its vector was missing from the index; indexing again.", attempts=0
+            )
+            services.stored_image_queue(model=ReferenceImage, image_id=reference_id)
+        for start in range(0, len(orphans), DELETE_BATCH):
+            store.vectors_delete(model_version=version, ids=orphans[start : start + DELETE_BATCH])
+
+    dead = _dead_collections(store, version)
+    if not dry_run:
+        for name in dead:
+            store.collection_drop_named(name)
+
+    features = _orphan_feature_files(grace)
+    media = _orphan_media_files(grace)
+    if not dry_run:
+        for path in features:
+            path.unlink(missing_ok=True)
+        for name in media:
+            default_storage.delete(name)
+
+    report = ReconcileReport(
+        descriptor_version=version,
+        database_indexed=len(indexed),
+        milvus_vectors=len(milvus_ids),
+        missing_requeued=len(missing),
+        orphan_vectors_deleted=len(orphans),
+        dead_collections_dropped=len(dead),
+        orphan_feature_files_removed=len(features),
+        orphan_media_files_removed=len(media),
+    )
+    logger.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.summary())
+    return report
+
+
+def _dead_collections(store, version: str) -> list[str]:
+    keep = {collection_name(version)} | store.alias_targets()
+    # A reindex fills its new collection before the alias moves: it is alive while the job is.
+    active = ReindexJob.objects.filter(state__in=[ReindexJob.State.QUEUED, ReindexJob.State.RUNNING])
+    keep |= {collection_name(v) for v in active.values_list("descriptor_version", flat=True) if v}
+    return [name for name in store.collection_names() if name not in keep]
+
+
+def _orphan_feature_files(grace_seconds: float) -> list[Path]:
+    root = Path(settings.ISC["FEATURES_DIR"])
+    if not root.is_dir():
+        return []
+    known = set(ReferenceImage.objects.values_list("sha256", flat=True))
+    cutoff = time.time() - grace_seconds
+    return [path for path in root.glob("*/*.npz") if path.stem not in known and path.stat().st_mtime < cutoff]
+
+
+def _orphan_media_files(grace_seconds: float) -> list[str]:
+    known = set(ReferenceImage.objects.values_list("file", flat=True)) | set(
+        QueryImage.objects.values_list("file", flat=True)
+    )
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    orphans = []
+    for folder in MEDIA_FOLDERS:
+        for name in _storage_files(folder):
+            if name not in known and default_storage.get_modified_time(name) < cutoff:
+                orphans.append(name)
+    return orphans
+
+
+def _storage_files(folder: str) -> list[str]:
+    """Every file under `folder` in the default storage (any backend with listdir)."""
+    if not default_storage.exists(folder):
+        return []
+    directories, files = default_storage.listdir(folder)
+    names = [f"{folder}/{name}" for name in files]
+    for directory in directories:
+        names.extend(_storage_files(f"{folder}/{directory}"))
+    return names
