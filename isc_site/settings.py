@@ -115,6 +115,10 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.reindex_*": {"queue": "default"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    # A reindex whose worker died (kill -9, lost host) continues from its last finished batch.
+    "reindex-resume-stale": {"task": "workers.tasks.reindex_resume_stale", "schedule": 60.0},
+}
 
 # Copy detection
 ISC = {
@@ -140,6 +144,16 @@ ISC = {
     "IMPORT_ROOTS": env_list("ISC_IMPORT_ROOTS", [str(DATA_DIR / "import")]),
     "FEATURES_DIR": str(env_path("ISC_FEATURES_DIR", DATA_DIR / "features")),
     "WARM_UP": env_bool("ISC_WARM_UP", True),
+    # Reindex: the Milvus alias kept on the live version, references per batch (one short task each),
+    # silence after which a job counts as stale and is resumed from its cursor, and whether the
+    # replaced version's collection is kept for `manage.py reindex --rollback` (dropped by default).
+    "LIVE_ALIAS": env_str("ISC_LIVE_ALIAS", "live_index"),
+    "REINDEX_BATCH_SIZE": env_int("ISC_REINDEX_BATCH_SIZE", 32),
+    "REINDEX_STALE_SECONDS": env_int("ISC_REINDEX_STALE_SECONDS", 600),
+    "REINDEX_KEEP_OLD": env_bool("ISC_REINDEX_KEEP_OLD", False),
+    # False only for private, throw-away indexes (the DISC21 track commands): searches then use the
+    # workers' own descriptor version instead of the live-version record of the site's database.
+    "FOLLOW_LIVE_VERSION": env_bool("ISC_FOLLOW_LIVE_VERSION", True),
 }
 
 LOGGING = {

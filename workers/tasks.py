@@ -50,14 +50,15 @@ def reference_index(self, reference_id: int) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
         image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
-        pipeline.reference_index(
-            image=image,
-            reference_id=reference.id,
-            collection_id=reference.collection_id,
-            descriptor=descriptor,
-            store=runtime.vector_store_get(),
-            features_path=features_path,
-        )
+        for target in runtime.index_descriptors_get():  # the live version, and ours when a reindex builds it
+            pipeline.reference_index(
+                image=image,
+                reference_id=reference.id,
+                collection_id=reference.collection_id,
+                descriptor=target,
+                store=runtime.vector_store_get(),
+                features_path=features_path,
+            )
         services.reference_indexed_mark(
             reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
         )
@@ -69,7 +70,7 @@ def reference_index(self, reference_id: int) -> str:
 
 @shared_task(**TASK_OPTIONS)
 def query_search(self, query_id: int) -> str:
-    descriptor = runtime.descriptor_get()
+    descriptor = runtime.search_descriptor_get()  # the live version's model, not necessarily ours
     if not services.stored_image_claim(model=QueryImage, image_id=query_id, descriptor_version=descriptor.version):
         return "skipped"
     started = time.perf_counter()
@@ -81,7 +82,7 @@ def query_search(self, query_id: int) -> str:
             descriptor=descriptor,
             store=runtime.vector_store_get(),
             reference_features=_reference_features,
-            settings=runtime.search_settings_get(),
+            settings=runtime.search_settings_get(descriptor.name),
         )
         services.query_results_record(
             query_id=query_id,
