@@ -3,7 +3,7 @@
 A reindex is a row advanced by batches. Each batch reads `cursor` (the last reference id done), embeds
 the next `batch_size` references and moves the cursor with a conditional UPDATE, so a batch that is
 delivered twice moves it once, and a killed worker loses at most the batch it was on. The live version
-changes only when the new collection holds every reference (`reindex_job_complete`).
+changes only when the new collection holds every reference (`reindex_version_switch`).
 
 No engine is imported here: the site enqueues by task name, the worker passes versions in as strings.
 """
@@ -203,29 +203,34 @@ def reindex_references_to_check(*, after_id: int, limit: int) -> list[tuple[int,
     return list(rows)
 
 
-def reindex_job_complete(*, job_id: int, keep_old: bool) -> str | None:
-    """Makes the job's version live (the caller has checked and flushed its collection, and moved the
-    alias). Returns the replaced version when its collection should now be dropped."""
+def reindex_version_switch(*, job_id: int) -> str | None:
+    """Makes the job's version live (the caller has checked and flushed its collection and moved the
+    alias); idempotent. Returns the version it replaced (None when the job refreshed the live one)."""
     with transaction.atomic():
         job = ReindexJob.objects.select_for_update().get(id=job_id)
         if job.state != ReindexJob.State.RUNNING:
             return None
-        now = timezone.now()
         replaced = IndexVersion.objects.filter(state=IndexVersion.State.LIVE).exclude(version=job.descriptor_version)
-        old_versions = list(replaced.values_list("version", flat=True))
         replaced.update(state=IndexVersion.State.RETIRED)
-        IndexVersion.objects.update_or_create(
-            version=job.descriptor_version,
-            defaults={"descriptor_name": job.descriptor_name, "state": IndexVersion.State.LIVE, "live_since": now},
+        row, _ = IndexVersion.objects.get_or_create(
+            version=job.descriptor_version, defaults={"descriptor_name": job.descriptor_name}
         )
-        job.state = ReindexJob.State.DONE
-        job.finished_at = now
-        job.heartbeat_at = now
-        job.total = job.done
-        job.save(update_fields=["state", "finished_at", "heartbeat_at", "total"])
-    if old_versions and not keep_old:
-        return old_versions[0]
+        if row.state != IndexVersion.State.LIVE:
+            row.state = IndexVersion.State.LIVE
+            row.live_since = timezone.now()
+            row.load_error = ""
+            row.save(update_fields=["state", "live_since", "load_error"])
+    if job.source_version and job.source_version != job.descriptor_version:
+        return job.source_version
     return None
+
+
+def reindex_job_finish(*, job_id: int, note: str = "") -> None:
+    now = timezone.now()
+    changes = {"note": note} if note else {}
+    ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING).update(
+        state=ReindexJob.State.DONE, finished_at=now, heartbeat_at=now, total=F("done"), **changes
+    )
 
 
 def reindex_job_fail(*, job_id: int, error: str) -> None:

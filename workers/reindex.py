@@ -123,12 +123,20 @@ def reindex_finish(*, job: ReindexJob, descriptor: Descriptor, store: VectorStor
             raise RuntimeError(f"{len(still)} references are still missing from {descriptor.version}")
     store.collection_flush(model_version=descriptor.version)
     store.alias_point(alias=runtime.live_alias(), model_version=descriptor.version)
-    replaced = reindex_services.reindex_job_complete(job_id=job.id, keep_old=settings.ISC["REINDEX_KEEP_OLD"])
-    logger.info("reindex #%s done: %s is live", job.id, descriptor.version)
-    if replaced:
-        store.collection_drop(model_version=replaced)
-        reindex_services.index_version_dropped_mark(version=replaced)
-        logger.info("reindex #%s: dropped the replaced version %s", job.id, replaced)
+    replaced = reindex_services.reindex_version_switch(job_id=job.id)
+    logger.info("reindex #%s: %s is live", job.id, descriptor.version)
+    # Dropped before the job says done: a crash in between repeats this step, drop included.
+    note = ""
+    if replaced and not settings.ISC["REINDEX_KEEP_OLD"]:
+        try:
+            store.collection_drop(model_version=replaced)
+        except ValueError as exc:  # another alias (e.g. one made by hand) still names it: leave it be
+            note = f"The replaced version {replaced} was kept: {exc}."
+            logger.warning("reindex #%s: %s", job.id, note)
+        else:
+            reindex_services.index_version_dropped_mark(version=replaced)
+            logger.info("reindex #%s: dropped the replaced version %s", job.id, replaced)
+    reindex_services.reindex_job_finish(job_id=job.id, note=note)
 
 
 def references_missing(*, version: str, store: VectorStore) -> list[ReferenceImage]:
