@@ -119,6 +119,9 @@ class IndexVersion(models.Model):
 
     version = models.CharField(max_length=120, unique=True)
     descriptor_name = models.CharField(max_length=40)
+    # Where its model was loaded from ({"vit_model": dir, "fusion_dir": dir}): a worker configured
+    # with a newer model can still load this one to embed queries until a reindex replaces it.
+    model_files = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.BUILDING)
     # Why a worker could not load this version's model (e.g. its weights changed under the same name).
     load_error = models.TextField(blank=True)

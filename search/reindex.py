@@ -32,7 +32,9 @@ def index_version_live_get() -> IndexVersion | None:
     return IndexVersion.objects.filter(state=IndexVersion.State.LIVE).first()
 
 
-def index_version_live_ensure(*, version: str, descriptor_name: str) -> tuple[IndexVersion, bool]:
+def index_version_live_ensure(
+    *, version: str, descriptor_name: str, model_files: dict | None = None
+) -> tuple[IndexVersion, bool]:
     """The live version, or `version` made live when there is none yet (a fresh installation).
 
     Returns the row and whether it was made live now (the caller then points the Milvus alias at it).
@@ -42,7 +44,9 @@ def index_version_live_ensure(*, version: str, descriptor_name: str) -> tuple[In
         return live, False
     try:
         with transaction.atomic():
-            row, _ = IndexVersion.objects.get_or_create(version=version, defaults={"descriptor_name": descriptor_name})
+            row, _ = IndexVersion.objects.get_or_create(
+                version=version, defaults={"descriptor_name": descriptor_name, "model_files": model_files or {}}
+            )
             row.state = IndexVersion.State.LIVE
             row.live_since = timezone.now()
             row.save(update_fields=["state", "live_since"])
@@ -141,7 +145,9 @@ def reindex_job_start(*, batch_size: int | None = None, enqueue: bool = True) ->
     return job, True
 
 
-def reindex_job_begin(*, job_id: int, descriptor_version: str, descriptor_name: str) -> ReindexJob | None:
+def reindex_job_begin(
+    *, job_id: int, descriptor_version: str, descriptor_name: str, model_files: dict | None = None
+) -> ReindexJob | None:
     """The first batch claims a queued job for the version its worker runs; None if someone else did."""
     now = timezone.now()
     live = index_version_live_get()
@@ -162,8 +168,9 @@ def reindex_job_begin(*, job_id: int, descriptor_version: str, descriptor_name: 
             row, _ = IndexVersion.objects.get_or_create(
                 version=descriptor_version, defaults={"descriptor_name": descriptor_name}
             )
-            if row.state != IndexVersion.State.LIVE:
-                IndexVersion.objects.filter(id=row.id).update(state=IndexVersion.State.BUILDING, load_error="")
+            IndexVersion.objects.filter(id=row.id).update(
+                state=IndexVersion.State.BUILDING, load_error="", model_files=model_files or {}
+            )
         else:
             ReindexJob.objects.filter(id=job_id).update(
                 note="The workers run the live version already: its collection is refreshed in place."

@@ -87,7 +87,10 @@ def reindex_step(*, job_id: int, cursor: int) -> int | None:
     if job.state == ReindexJob.State.QUEUED:
         runtime.live_version_get()  # a fresh installation gets its live version before anything is replaced
         job = reindex_services.reindex_job_begin(
-            job_id=job_id, descriptor_version=descriptor.version, descriptor_name=descriptor.name
+            job_id=job_id,
+            descriptor_version=descriptor.version,
+            descriptor_name=descriptor.name,
+            model_files=runtime.descriptor_model_files(descriptor.name),
         )
         if job is None:
             return None

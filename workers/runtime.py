@@ -48,11 +48,30 @@ def descriptor_get() -> Descriptor:
     return descriptor_named(settings.ISC["DESCRIPTOR"])
 
 
+def descriptor_named(name: str, model_files: dict | None = None) -> Descriptor:
+    """The descriptor `name`, loaded from `model_files` (as recorded on an index version) or else from
+    the configured files; each distinct model is loaded once per process."""
+    current = descriptor_model_files(name)
+    files = {**current, **{key: value for key, value in (model_files or {}).items() if value}}
+    return _descriptor_load(name, files.get("vit_model"), files.get("fusion_dir"))
+
+
+def descriptor_model_files(name: str) -> dict:
+    """The files the configured `name` loads, recorded with its index version."""
+    files = {}
+    if name in VIT_DESCRIPTOR_NAMES:
+        files["vit_model"] = vit_model_get()
+    if name == "fused":
+        files["fusion_dir"] = settings.ISC["FUSION_DIR"]
+    return files
+
+
 @functools.lru_cache(maxsize=4)
-def descriptor_named(name: str) -> Descriptor:
+def _descriptor_load(name: str, vit_model: str | None, fusion_dir: str | None) -> Descriptor:
     isc = settings.ISC
-    vit_model = vit_model_get() if name in VIT_DESCRIPTOR_NAMES else None
-    return descriptor_build(name=name, vit_model=vit_model, fusion_dir=isc["FUSION_DIR"], device=isc["DEVICE"])
+    return descriptor_build(
+        name=name, vit_model=vit_model, fusion_dir=fusion_dir or isc["FUSION_DIR"], device=isc["DEVICE"]
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +113,9 @@ def live_version_get() -> str:
         return descriptor.version
     from search import reindex
 
-    row, created = reindex.index_version_live_ensure(version=descriptor.version, descriptor_name=descriptor.name)
+    row, created = reindex.index_version_live_ensure(
+        version=descriptor.version, descriptor_name=descriptor.name, model_files=descriptor_model_files(descriptor.name)
+    )
     if created:
         store = vector_store_get()
         store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
@@ -117,7 +138,7 @@ def live_descriptor_get() -> Descriptor | None:
     error = _load_errors.get(version)
     if error is None:
         try:
-            candidate = descriptor_named(row.descriptor_name)
+            candidate = descriptor_named(row.descriptor_name, row.model_files)
         except Exception as exc:  # any failure to build is the same fact: this version cannot be served
             error = f"loading {row.descriptor_name!r} failed: {type(exc).__name__}: {exc}"
         else:
@@ -150,7 +171,7 @@ def index_descriptors_get() -> list[Descriptor]:
 
 def engines_reset() -> None:
     """Forgets the cached engines (tests, or after the settings changed in-process)."""
-    descriptor_named.cache_clear()
+    _descriptor_load.cache_clear()
     vector_store_get.cache_clear()
     calibration_get.cache_clear()
     _load_errors.clear()
