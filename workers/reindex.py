@@ -16,10 +16,11 @@ from datetime import timedelta
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
-from copydetect.vector_store import VectorStore
+from copydetect.vector_store import MilvusException, VectorStore
 from search import queue
 from search import reindex as reindex_services
 from search.models import ImageStatus, ReferenceImage, ReindexJob
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 BATCH_SOFT_TIME_LIMIT = 240  # a batch of 32 takes ~1-3 s on 2 CPU cores; far below the 1 h visibility timeout
 BATCH_TIME_LIMIT = 300
 CHECK_PAGE = 1000  # reference ids checked against the new collection per Milvus query before the swap
-TRANSIENT_RETRIES = 10
+# Back-off 2, 4, … 60 s: 15 tries span about 11 minutes of Milvus or database downtime.
+TRANSIENT_RETRIES = 15
+TRANSIENT_ERRORS = (MilvusException, OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 @shared_task(
@@ -54,7 +57,8 @@ def reindex_run(self, job_id: int, cursor: int = 0) -> str:
         logger.error("reindex #%s: batch after %s ran past %s s", job_id, cursor, BATCH_SOFT_TIME_LIMIT)
         return "stopped"
     except Exception as exc:
-        if self.request.is_eager or self.request.retries >= self.max_retries:
+        transient = isinstance(exc, TRANSIENT_ERRORS)
+        if not transient or self.request.is_eager or self.request.retries >= self.max_retries:
             logger.exception("reindex #%s failed", job_id)
             reindex_services.reindex_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
             return "failed"

@@ -188,10 +188,24 @@ def test_command_runs_here_with_a_progress_bar_and_lists_jobs(model_change, vers
     captured = capsys.readouterr()
     assert "done: 3 references" in captured.out and f"live is {versions[NEW]}" in captured.out
     assert "3/3" in captured.err, "tqdm draws on stderr"
+    call_command("reindex", "--wait")  # eager: runs as it is queued; the version is live already
+    assert "refreshed in place" in capsys.readouterr().out
+    assert _count(versions[NEW]) == 3
     call_command("reindex", "--status")
     out = capsys.readouterr().out
     assert f"Live version: {versions[NEW]}" in out
     assert "done     3/3 (100 %)" in out and f"→ {versions[NEW]} (from {versions[OLD]})" in out
+
+
+def test_a_worker_running_another_model_fails_the_job_with_the_reason(model_change, versions):
+    from workers.reindex import reindex_run
+
+    _references(CollectionFactory(), [880])
+    job = ReindexJob.objects.create(state="running", descriptor_version="vit_0123456789", batch_size=2)
+    assert reindex_run.apply(args=(job.id, 0)).get() == "failed"
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert job.error.startswith(f"This worker runs {versions[OLD]}, but reindex #{job.id} builds vit_0123456789")
 
 
 def test_the_page_shows_progress_and_polls_while_a_job_runs(model_change, versions, client):
