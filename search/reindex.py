@@ -94,8 +94,13 @@ def index_version_rollback_plan() -> Rollback:
     return Rollback(previous=live.version, restored=retired.version)
 
 
+def index_version_get(*, version: str) -> IndexVersion | None:
+    return IndexVersion.objects.filter(version=version).first()
+
+
 def index_version_rollback(*, plan: Rollback) -> None:
-    """Records the rollback in the database (the caller has moved the Milvus alias already)."""
+    """Records the rollback in the database (the caller has filled the restored collection with the
+    references added since, and moved the Milvus alias)."""
     with transaction.atomic():
         IndexVersion.objects.filter(version=plan.previous, state=IndexVersion.State.LIVE).update(
             state=IndexVersion.State.RETIRED
@@ -103,6 +108,7 @@ def index_version_rollback(*, plan: Rollback) -> None:
         IndexVersion.objects.filter(version=plan.restored).update(
             state=IndexVersion.State.LIVE, live_since=timezone.now()
         )
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=plan.restored)
 
 
 def index_version_dropped_mark(*, version: str) -> None:
@@ -227,6 +233,8 @@ def reindex_version_switch(*, job_id: int) -> str | None:
             row.live_since = timezone.now()
             row.load_error = ""
             row.save(update_fields=["state", "live_since", "load_error"])
+        # The caller checked that the collection holds every one of them.
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=job.descriptor_version)
     if job.source_version and job.source_version != job.descriptor_version:
         return job.source_version
     return None

@@ -11,6 +11,7 @@ moved and the live-version row switched; the replaced collection is dropped unle
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
@@ -161,15 +162,35 @@ def references_missing(*, version: str, store: VectorStore) -> list[ReferenceIma
     return list(ReferenceImage.objects.filter(id__in=missing_ids).order_by("id"))
 
 
-def index_rollback() -> reindex_services.Rollback:
-    """Moves the live alias and record back to the version kept by the last reindex."""
+@dataclass(frozen=True)
+class RollbackOutcome:
+    plan: reindex_services.Rollback
+    filled: int  # references added after the swap, embedded into the restored version now
+
+
+def index_rollback() -> RollbackOutcome:
+    """Moves the live alias and record back to the version kept by the last reindex, after embedding
+    into it the references uploaded since the swap (they went to the newer version only)."""
     plan = reindex_services.index_version_rollback_plan()
     store = runtime.vector_store_get()
     if not store.collection_exists(model_version=plan.restored):
         raise ValueError(f"The collection of {plan.restored} is gone from Milvus; it cannot be restored.")
+    row = reindex_services.index_version_get(version=plan.restored)
+    try:
+        descriptor = runtime.descriptor_named(row.descriptor_name, row.model_files)
+    except Exception as exc:
+        raise ValueError(f"Cannot roll back to {plan.restored}: its model does not load here ({exc}).") from exc
+    if descriptor.version != plan.restored:
+        raise ValueError(
+            f"Cannot roll back to {plan.restored}: its model files changed (they now give {descriptor.version})."
+        )
+    missing = references_missing(version=plan.restored, store=store)
+    for start in range(0, len(missing), settings.ISC["REINDEX_BATCH_SIZE"]):
+        _references_embed(missing[start : start + settings.ISC["REINDEX_BATCH_SIZE"]], descriptor, store)
+    store.collection_flush(model_version=plan.restored)
     store.alias_point(alias=runtime.live_alias(), model_version=plan.restored)
     reindex_services.index_version_rollback(plan=plan)
-    return plan
+    return RollbackOutcome(plan=plan, filled=len(missing))
 
 
 def _references_embed(references: list[ReferenceImage], descriptor: Descriptor, store: VectorStore) -> None:

@@ -146,14 +146,19 @@ def test_keeping_the_old_version_allows_a_rollback(model_change, versions, capsy
     call_command("reindex")  # eager: the whole chain runs now
     assert reindex.index_version_live_get().version == versions[NEW]
     assert runtime.vector_store_get().collection_exists(model_version=versions[OLD])
+    (late,) = _references(collection, [833])  # after the swap: written to the new version only
+    capsys.readouterr()
     call_command("reindex", "--rollback")
     out = capsys.readouterr().out
     assert f"the live index is {versions[OLD]} again (was {versions[NEW]})" in out
+    assert "1 references added since the swap were embedded into it first" in out
     assert reindex.index_version_live_get().version == versions[OLD]
     store = runtime.vector_store_get()
     assert store.alias_target(alias=runtime.live_alias()) == collection_name(versions[OLD])
-    query = _query(collection, "q.jpg", edited_copy(scene(831)))
+    assert _count(versions[OLD]) == 4
+    query = _query(collection, "q.jpg", edited_copy(scene(833)))
     assert query.descriptor_version == versions[OLD]
+    assert query.matches.order_by("rank").first().reference_id == late.id
 
 
 def test_without_a_kept_version_rollback_says_why(model_change):

@@ -119,12 +119,15 @@ class Command(BaseCommand):
         from workers.reindex import index_rollback
 
         try:
-            plan = index_rollback()
+            outcome = index_rollback()
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        plan = outcome.plan
         self.stdout.write(
             self.style.SUCCESS(f"Rolled back: the live index is {plan.restored} again (was {plan.previous}).")
         )
+        if outcome.filled:
+            self.stdout.write(f"{outcome.filled} references added since the swap were embedded into it first.")
         self.stdout.write(
             "The workers may run the newer model: queries are embedded with the live version's model when it "
             "loads, and new references are written to both versions."
