@@ -299,6 +299,17 @@ class ReindexProgress:
     def finished(self) -> bool:
         return self.job.state not in ReindexJob.ACTIVE_STATES
 
+    @property
+    def eta_text(self) -> str:
+        """Time left in words ("about 6 min"), or "" while there is no speed to go by."""
+        if self.eta_seconds is None:
+            return ""
+        seconds = round(self.eta_seconds)
+        if seconds < 90:
+            return f"{seconds} s"
+        minutes = round(seconds / 60)
+        return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
 
 def reindex_progress(*, job: ReindexJob) -> ReindexProgress:
     percent = 100 if job.total == 0 else min(100, round(100 * job.done / job.total))

@@ -1,5 +1,6 @@
 """Reindex and live-version records, database only (no model, no Milvus): the bookkeeping of a job."""
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -69,6 +70,11 @@ def test_progress_gives_speed_and_time_left_since_the_job_last_started():
     assert progress.percent == 30 and not progress.finished
     assert 1.9 < progress.images_per_second <= 2.0  # 20 images in a little over 10 s
     assert progress.eta_seconds == pytest.approx(70 / progress.images_per_second)
+    assert progress.eta_text == f"{round(progress.eta_seconds)} s"
+    slow = reindex.reindex_progress(job=_running_job(total=100_000, rate_since=timezone.now() - timedelta(seconds=10)))
+    assert slow.eta_seconds is None and slow.eta_text == ""  # nothing done since it started: no speed yet
+    long = dataclasses.replace(progress, eta_seconds=7_500)
+    assert (long.eta_text, dataclasses.replace(progress, eta_seconds=400).eta_text) == ("2 h 05 min", "7 min")
     queued = reindex.reindex_progress(job=ReindexJob.objects.create(total=0))
     assert (queued.percent, queued.images_per_second, queued.eta_seconds) == (100, None, None)
 
