@@ -133,6 +133,13 @@ def test_the_reindex_page_is_for_staff(client):
     assert client.get(reverse("search:reindex")).status_code == 302
 
 
+def test_the_page_says_when_the_workers_run_another_model_than_the_live_index(client):
+    client.force_login(UserFactory(is_staff=True))
+    IndexVersion.objects.create(version=OLD, descriptor_name="sscd_distilled", state="live", live_since=timezone.now())
+    page = client.get(reverse("search:reindex")).content.decode()
+    assert "was built with <code>sscd_distilled</code>" in page and settings.ISC["DESCRIPTOR"] == "sscd"
+
+
 def test_starting_from_the_page_twice_gives_one_job(client):
     client.force_login(UserFactory(is_staff=True))
     _references(2)
