@@ -287,6 +287,24 @@ class VectorStore:
         )
         return {int(row[ID_FIELD]): np.asarray(row[VECTOR_FIELD], dtype=np.float32) for row in rows}
 
+    def vectors_present(self, *, model_version: str, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` the version's collection holds (ids only: no vectors cross the wire)."""
+        layout = self._layout(model_version)
+        if layout is None or len(ids) == 0:
+            return set()
+        row_ids = [int(row_id) for row_id in ids]
+        rows = self._run_loaded(
+            layout,
+            lambda: self._milvus.query(
+                layout.name,
+                filter=f"{ID_FIELD} in {row_ids}",
+                output_fields=[ID_FIELD],
+                limit=len(row_ids),
+                consistency_level="Strong",
+            ),
+        )
+        return {int(row[ID_FIELD]) for row in rows}
+
     def vectors_count(self, *, model_version: str, collection_id: int | None = None) -> int:
         layout = self._layout(model_version)
         if layout is None:

@@ -17,7 +17,6 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from copydetect.vector_store import VectorStore, collection_name
-from search.models import ImageStatus, ReferenceImage
 
 QUEUES = ("gpu", "default")
 # kombu's Redis transport keeps one list per queue and priority step (the plain name is priority 0).
@@ -80,26 +79,23 @@ def _broker_check() -> dict:
 
 
 def _milvus_check() -> dict:
-    descriptor = settings.ISC["DESCRIPTOR"]
-    alias = f"live_{descriptor}"  # workers.runtime.live_alias; not imported: the site stays off the worker code
+    from search.reindex import index_version_live_get
+
+    alias = settings.ISC["LIVE_ALIAS"]
     store = VectorStore(
         uri=settings.ISC["MILVUS_URI"], token=settings.ISC["MILVUS_TOKEN"], timeout=CHECK_TIMEOUT_SECONDS
     )
     try:
         store.server_check()
-        latest = (
-            ReferenceImage.objects.filter(status=ImageStatus.INDEXED)
-            .order_by("-processed_at")
-            .values_list("descriptor_version", flat=True)
-            .first()
-        )
+        live = index_version_live_get()
         target = store.alias_target(alias=alias)
-        live_collection = target or (collection_name(latest) if latest else None)
+        live_collection = collection_name(live.version) if live else target
         return {
-            "descriptor": descriptor,
+            "descriptor": settings.ISC["DESCRIPTOR"],
             "live_alias": alias,
+            "alias_target": target,
             "live_collection": live_collection,
-            "live_version": latest,
+            "live_version": live.version if live else None,
             "live_collection_exists": bool(live_collection) and live_collection in store.collection_names(),
         }
     finally:

@@ -118,8 +118,8 @@ CELERY_TASK_ROUTES = {
 # (Celery's failure signal then fails the row). A soft limit of 0 means none.
 ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300) or None
 ROW_TASK_TIME_LIMIT = env_int("ISC_ROW_TASK_TIME_LIMIT", 360)
-# The longest hard time limit of any task (the reindex: 6 h + 60 s).
-LONGEST_TASK_TIME_LIMIT = 6 * 3600 + 60
+# The longest hard time limit of any task: the reconciliation (3,300 s; row tasks 360 s, reindex batches 300 s).
+LONGEST_TASK_TIME_LIMIT = max(ROW_TASK_TIME_LIMIT, 3300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis hands an unacknowledged message to another worker after this long: it must exceed the
     # longest task, or a running task would be started a second time.
@@ -173,6 +173,16 @@ ISC = {
     # sha256 exits on the spot (os._exit), as a poison image that crashes a decoder would. Never set it
     # in production.
     "FAULT_EXIT_SHA256": env_str("ISC_FAULT_EXIT_SHA256", ""),
+    # Reindex: the Milvus alias kept on the live version, references per batch (one short task each),
+    # silence after which a job counts as stale and is resumed from its cursor, and whether the
+    # replaced version's collection is kept for `manage.py reindex --rollback` (dropped by default).
+    "LIVE_ALIAS": env_str("ISC_LIVE_ALIAS", "live_index"),
+    "REINDEX_BATCH_SIZE": env_int("ISC_REINDEX_BATCH_SIZE", 32),
+    "REINDEX_STALE_SECONDS": env_int("ISC_REINDEX_STALE_SECONDS", 600),
+    "REINDEX_KEEP_OLD": env_bool("ISC_REINDEX_KEEP_OLD", False),
+    # False only for private, throw-away indexes (the DISC21 track commands): searches then use the
+    # workers' own descriptor version instead of the live-version record of the site's database.
+    "FOLLOW_LIVE_VERSION": env_bool("ISC_FOLLOW_LIVE_VERSION", True),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).
@@ -186,6 +196,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.index_reconcile",
         "schedule": float(ISC["RECONCILE_INTERVAL_SECONDS"]),
         "options": {"queue": "default", "expires": float(ISC["RECONCILE_INTERVAL_SECONDS"])},
+    },
+    # A reindex whose worker died (kill -9, lost host) continues from its last finished batch.
+    "reindex-resume-stale": {
+        "task": "workers.tasks.reindex_resume_stale",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 60.0},
     },
 }
 

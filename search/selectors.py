@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from search.models import Collection, ImageStatus, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision
+from search.models import Collection, ImageStatus, Match, QueryImage, ReferenceImage, ReviewDecision
 
 
 def collection_list(*, user: AbstractBaseUser) -> QuerySet[Collection]:
@@ -157,7 +157,3 @@ def review_counts(*, user: AbstractBaseUser) -> dict[str, int]:
     counts = {decision: 0 for decision in ReviewDecision.values}
     counts.update(dict(rows))
     return counts
-
-
-def reindex_job_latest() -> ReindexJob | None:
-    return ReindexJob.objects.first()

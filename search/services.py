@@ -26,7 +26,6 @@ from search.models import (
     Match,
     QueryImage,
     ReferenceImage,
-    ReindexJob,
     ReviewDecision,
 )
 from search.uploads import Payload, Rejection, UploadLimits
@@ -344,13 +343,6 @@ def stored_image_retry(*, image: ReferenceImage | QueryImage) -> None:
     )
     image.refresh_from_db()
     transaction.on_commit(lambda: _task_queue(image))
-
-
-def reindex_start() -> ReindexJob:
-    job = ReindexJob.objects.create(total=ReferenceImage.objects.count())
-
-    transaction.on_commit(lambda: queue.task_send(queue.REINDEX_RUN, job.id))
-    return job
 
 
 def features_path_for(*, sha256: str) -> Path:

@@ -79,6 +79,8 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
             "SEARCH_TOP_K": options.top_k,
             "VIT_MODEL": options.vit_model or settings.ISC["VIT_MODEL"],
             "FUSION_DIR": options.fusion_dir or settings.ISC["FUSION_DIR"],
+            # A private Milvus: the site's live-version record does not describe it.
+            "FOLLOW_LIVE_VERSION": False,
         }
         app.conf.task_always_eager = True
         runtime.engines_reset()

@@ -18,5 +18,6 @@ urlpatterns = [
     path("review/", views.review_dashboard, name="review_dashboard"),
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),
+    path("reindex/progress/", views.reindex_progress, name="reindex_progress"),
     path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
 ]

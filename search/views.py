@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
+from search import reindex as reindex_services
 from search import selectors, services
 from search.forms import (
     CollectionForm,
@@ -188,7 +189,12 @@ def query_results(request: HttpRequest, query_id: int) -> HttpResponse:
 
 
 def _query_context(query) -> dict:
-    return {"query": query, "collection": query.collection, "views": selectors.match_views(query=query)}
+    return {
+        "query": query,
+        "collection": query.collection,
+        "views": selectors.match_views(query=query),
+        "index_note": reindex_services.query_index_note(query=query),
+    }
 
 
 @login_required
@@ -239,13 +245,36 @@ def match_review(request: HttpRequest, match_id: int) -> HttpResponse:
     return redirect("search:review_dashboard")
 
 
-@user_passes_test(lambda user: user.is_staff)
+def _staff(user) -> bool:
+    return user.is_staff
+
+
+@user_passes_test(_staff)
 def reindex(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        services.reindex_start()
-        messages.success(request, "Reindex queued: the corpus is re-embedded beside the live index, then swapped.")
+        job, created = reindex_services.reindex_job_start()
+        if created:
+            messages.success(
+                request, "Reindex queued: the corpus is re-embedded beside the live index, which answers until then."
+            )
+        else:
+            messages.info(request, f"Reindex #{job.id} is already under way; it is shown below.")
         return redirect("search:reindex")
-    return render(request, "search/reindex.html", {"job": selectors.reindex_job_latest()})
+    return render(request, "search/reindex.html", _reindex_context())
+
+
+@user_passes_test(_staff)
+def reindex_progress(request: HttpRequest) -> HttpResponse:
+    return render(request, "search/_reindex_progress.html", _reindex_context())
+
+
+def _reindex_context() -> dict:
+    return {
+        "status": reindex_services.index_status(),
+        "jobs": reindex_services.reindex_job_list(limit=10),
+        "configured_descriptor": settings.ISC["DESCRIPTOR"],
+        "keep_old": settings.ISC["REINDEX_KEEP_OLD"],
+    }
 
 
 def _form_errors(form) -> str:

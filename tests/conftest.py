@@ -31,11 +31,10 @@ def isc_settings(settings, tmp_path, media_root, milvus_uri):
     runtime.vector_store_get.cache_clear()
     yield settings
     store = runtime.vector_store_get()
-    descriptor = runtime.descriptor_get()
-    store.alias_drop(alias=runtime.live_alias(descriptor.name))
+    store.alias_drop(alias=runtime.live_alias())
     # Row ids restart in every test database: drop what this test indexed so nothing leaks into the next.
-    store.collection_drop(model_version=descriptor.version)
-    runtime.vector_store_get.cache_clear()
+    store.collection_drop(model_version=runtime.descriptor_get().version)
+    runtime.engines_reset()
 
 
 @pytest.fixture

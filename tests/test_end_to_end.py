@@ -42,7 +42,9 @@ def live_worker(tmp_path, milvus_uri, settings):
     from copydetect.descriptors import descriptor_build
     from copydetect.vector_store import VectorStore
 
-    VectorStore(uri=milvus_uri).collection_drop(model_version=descriptor_build(name=settings.ISC["DESCRIPTOR"]).version)
+    store = VectorStore(uri=milvus_uri)
+    store.alias_drop(alias=settings.ISC["LIVE_ALIAS"])  # the worker made its version live; free it first
+    store.collection_drop(model_version=descriptor_build(name=settings.ISC["DESCRIPTOR"]).version)
 
 
 def _broker_switch(app, url: str) -> None:

@@ -39,7 +39,7 @@ def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(client, b
     assert body["checks"]["database"]["ok"] and body["checks"]["milvus"]["ok"]
     assert body["checks"]["broker"]["queue_depth"] == {"gpu": 2, "default": 0}
     assert not body["checks"]["workers"]["ok"]
-    assert body["checks"]["milvus"]["live_alias"] == "live_sscd"
+    assert body["checks"]["milvus"]["live_alias"] == isc_settings.ISC["LIVE_ALIAS"]
 
 
 def test_milvus_down_is_a_503_naming_it(client, broker, settings):

@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from copydetect.vector_store import collection_name
 from search import services
-from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
+from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
+from search.reindex import index_version_live_get
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -55,18 +56,16 @@ class ReconcileReport:
 
 def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = None) -> ReconcileReport:
     grace = settings.ISC["ORPHAN_FILE_GRACE_SECONDS"] if file_grace_seconds is None else file_grace_seconds
-    descriptor = runtime.descriptor_get()
     store = runtime.vector_store_get()
-    version = descriptor.version
+    live = index_version_live_get()
+    # Searches read the live version; every indexed reference belongs there (uploads during a reindex
+    # are written to both versions).
+    version = live.version if live is not None else runtime.descriptor_get().version
 
     # Read Milvus before the database: a reference indexed in between is then in the database only
     # (re-queued, harmless), never in Milvus only (which would delete a fresh vector).
     milvus_ids = set(store.vector_ids(model_version=version))
-    indexed = set(
-        ReferenceImage.objects.filter(status=ImageStatus.INDEXED, descriptor_version=version).values_list(
-            "id", flat=True
-        )
-    )
+    indexed = set(ReferenceImage.objects.filter(status=ImageStatus.INDEXED).values_list("id", flat=True))
     existing = set(ReferenceImage.objects.filter(id__in=milvus_ids).values_list("id", flat=True))
     missing = sorted(indexed - milvus_ids)
     orphans = sorted(milvus_ids - existing)
@@ -108,7 +107,12 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
 
 
 def _dead_collections(store, version: str) -> list[str]:
-    keep = {collection_name(version)} | store.alias_targets()
+    keep = {collection_name(version), collection_name(runtime.descriptor_get().version)} | store.alias_targets()
+    # Versions being built, and retired ones kept for `reindex --rollback`.
+    kept_states = [IndexVersion.State.LIVE, IndexVersion.State.BUILDING, IndexVersion.State.RETIRED]
+    keep |= {
+        collection_name(v) for v in IndexVersion.objects.filter(state__in=kept_states).values_list("version", flat=True)
+    }
     # A reindex fills its new collection before the alias moves: it is alive while the job is.
     active = ReindexJob.objects.filter(state__in=[ReindexJob.State.QUEUED, ReindexJob.State.RUNNING])
     keep |= {collection_name(v) for v in active.values_list("descriptor_version", flat=True) if v}

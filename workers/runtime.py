@@ -43,12 +43,35 @@ def vit_model_get(configured: str | None = None) -> str | None:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def descriptor_get() -> Descriptor:
+    """The descriptor this worker is configured with: what it indexes into and what a reindex builds."""
+    return descriptor_named(settings.ISC["DESCRIPTOR"])
+
+
+def descriptor_named(name: str, model_files: dict | None = None) -> Descriptor:
+    """The descriptor `name`, loaded from `model_files` (as recorded on an index version) or else from
+    the configured files; each distinct model is loaded once per process."""
+    current = descriptor_model_files(name)
+    files = {**current, **{key: value for key, value in (model_files or {}).items() if value}}
+    return _descriptor_load(name, files.get("vit_model"), files.get("fusion_dir"))
+
+
+def descriptor_model_files(name: str) -> dict:
+    """The files the configured `name` loads, recorded with its index version."""
+    files = {}
+    if name in VIT_DESCRIPTOR_NAMES:
+        files["vit_model"] = vit_model_get()
+    if name == "fused":
+        files["fusion_dir"] = settings.ISC["FUSION_DIR"]
+    return files
+
+
+@functools.lru_cache(maxsize=4)
+def _descriptor_load(name: str, vit_model: str | None, fusion_dir: str | None) -> Descriptor:
     isc = settings.ISC
-    name = isc["DESCRIPTOR"]
-    vit_model = vit_model_get() if name in VIT_DESCRIPTOR_NAMES else None
-    return descriptor_build(name=name, vit_model=vit_model, fusion_dir=isc["FUSION_DIR"], device=isc["DEVICE"])
+    return descriptor_build(
+        name=name, vit_model=vit_model, fusion_dir=fusion_dir or isc["FUSION_DIR"], device=isc["DEVICE"]
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,13 +79,15 @@ def vector_store_get() -> VectorStore:
     return VectorStore(uri=settings.ISC["MILVUS_URI"], token=settings.ISC["MILVUS_TOKEN"])
 
 
-def search_settings_get() -> SearchSettings:
+def search_settings_get(descriptor_name: str | None = None) -> SearchSettings:
+    """Search settings; the score calibration is the one of the descriptor that embeds the query."""
     isc = settings.ISC
+    name = descriptor_name or search_descriptor_get().name
     return SearchSettings(
         top_k=isc["SEARCH_TOP_K"],
         verify_top_k=isc["VERIFY_TOP_K"],
         query_views=tuple(isc["QUERY_VIEWS"]),
-        calibration=calibration_get(isc["DESCRIPTOR"]) if isc["VERIFY_TOP_K"] > 0 else None,
+        calibration=calibration_get(name) if isc["VERIFY_TOP_K"] > 0 else None,
     )
 
 
@@ -71,12 +96,82 @@ def calibration_get(descriptor_name: str) -> ScoreCalibration | None:
     return calibration_find(Path(settings.ISC["CALIBRATION_DIR"]), descriptor_name)
 
 
-def live_alias(descriptor_name: str) -> str:
-    return f"live_{descriptor_name}"
+def live_alias() -> str:
+    """The Milvus alias kept on the live version's collection (one for the whole index, whatever the model)."""
+    return settings.ISC["LIVE_ALIAS"]
+
+
+# Which version answers and which versions are written. The live-version row decides, not the
+# worker's own setting: after a model change the workers run the new descriptor while the live
+# index still holds the old one, and a query must be embedded by the model its index was built with.
+
+
+def live_version_get() -> str:
+    """The live version; on a fresh installation (no record yet) this worker's version becomes live."""
+    descriptor = descriptor_get()
+    if not settings.ISC["FOLLOW_LIVE_VERSION"]:
+        return descriptor.version
+    from search import reindex
+
+    row, created = reindex.index_version_live_ensure(
+        version=descriptor.version, descriptor_name=descriptor.name, model_files=descriptor_model_files(descriptor.name)
+    )
+    if created:
+        store = vector_store_get()
+        store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
+        store.alias_point(alias=live_alias(), model_version=descriptor.version)
+    return row.version
+
+
+def live_descriptor_get() -> Descriptor | None:
+    """The descriptor of the live version, or None when this worker cannot load that exact model."""
+    own = descriptor_get()
+    version = live_version_get()
+    if version == own.version:
+        return own
+    from search import reindex
+    from search.models import IndexVersion
+
+    row = IndexVersion.objects.filter(version=version).first()
+    if row is None:
+        return None
+    error = _load_errors.get(version)
+    if error is None:
+        try:
+            candidate = descriptor_named(row.descriptor_name, row.model_files)
+        except Exception as exc:  # any failure to build is the same fact: this version cannot be served
+            error = f"loading {row.descriptor_name!r} failed: {type(exc).__name__}: {exc}"
+        else:
+            if candidate.version == version:
+                return candidate
+            error = f"the {row.descriptor_name!r} model here is {candidate.version}, not {version} (its files changed)"
+        _load_errors[version] = error
+        logger.error("live index %s cannot be served by this worker: %s", version, error)
+    reindex.index_version_load_error_record(version=version, error=error)
+    return None
+
+
+_load_errors: dict[str, str] = {}
+
+
+def search_descriptor_get() -> Descriptor:
+    """What a query is embedded with, and so which collection it searches: the live version's model,
+    or, only when that model cannot be loaded here, this worker's own (the query page then says so)."""
+    return live_descriptor_get() or descriptor_get()
+
+
+def index_descriptors_get() -> list[Descriptor]:
+    """Every version a new reference must reach: the live one (when loadable here) and this worker's
+    own, which is the one a reindex builds. So a reference uploaded during a reindex is searchable at
+    once and is still there after the swap."""
+    own = descriptor_get()
+    live = live_descriptor_get()
+    return [own] if live is None or live.version == own.version else [live, own]
 
 
 def engines_reset() -> None:
     """Forgets the cached engines (tests, or after the settings changed in-process)."""
-    descriptor_get.cache_clear()
+    _descriptor_load.cache_clear()
     vector_store_get.cache_clear()
     calibration_get.cache_clear()
+    _load_errors.clear()

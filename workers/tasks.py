@@ -75,14 +75,15 @@ def reference_index(self, reference_id: int) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
         image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
-        pipeline.reference_index(
-            image=image,
-            reference_id=reference.id,
-            collection_id=reference.collection_id,
-            descriptor=descriptor,
-            store=runtime.vector_store_get(),
-            features_path=features_path,
-        )
+        for target in runtime.index_descriptors_get():  # the live version, and ours when a reindex builds it
+            pipeline.reference_index(
+                image=image,
+                reference_id=reference.id,
+                collection_id=reference.collection_id,
+                descriptor=target,
+                store=runtime.vector_store_get(),
+                features_path=features_path,
+            )
         services.reference_indexed_mark(
             reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
         )
@@ -102,7 +103,7 @@ def query_search(self, query_id: int) -> str:
             descriptor=descriptor,
             store=runtime.vector_store_get(),
             reference_features=_reference_features,
-            settings=runtime.search_settings_get(),
+            settings=runtime.search_settings_get(descriptor.name),
         )
         services.query_results_record(
             query_id=query_id,
@@ -112,16 +113,18 @@ def query_search(self, query_id: int) -> str:
         )
         return "searched"
 
-    return _row_run(self, QueryImage, query_id, work)
+    # The live version's model, not necessarily the worker's own (a reindex may be building that).
+    return _row_run(self, QueryImage, query_id, work, descriptor_get=runtime.search_descriptor_get)
 
 
 @shared_task(name=queue.REFERENCES_PURGE, bind=True, acks_late=True, **RETRY_OPTIONS)
 def references_purge(self, *, reference_ids: list[int], files: list[str], collection_id: int) -> None:
     """Removes what a deleted collection left outside the database: vectors and files."""
-    descriptor = runtime.descriptor_get()
     store = runtime.vector_store_get()
-    if store.collection_exists(model_version=descriptor.version):
-        store.collection_vectors_delete(model_version=descriptor.version, collection_id=collection_id)
+    # Every version that still receives writes: the live one, and the one a reindex is building.
+    for version in {descriptor.version for descriptor in runtime.index_descriptors_get()}:
+        if store.collection_exists(model_version=version):
+            store.collection_vectors_delete(model_version=version, collection_id=collection_id)
     for name in files:
         default_storage.delete(name)
 
@@ -162,9 +165,11 @@ def index_reconcile(self) -> dict[str, int]:
     return dataclasses.asdict(reconcile.reconcile_run())
 
 
-def _row_run(task, model, image_id: int, work: Callable[[Descriptor], str]) -> str:
+def _row_run(
+    task, model, image_id: int, work: Callable[[Descriptor], str], *, descriptor_get=runtime.descriptor_get
+) -> str:
     """Claims the row, runs `work`, and turns every way it can end into a row state."""
-    descriptor = runtime.descriptor_get()
+    descriptor = descriptor_get()
     claim = services.stored_image_claim(model=model, image_id=image_id, descriptor_version=descriptor.version)
     if claim != services.Claim.CLAIMED:
         return str(claim)

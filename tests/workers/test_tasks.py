@@ -77,13 +77,15 @@ def test_a_query_against_an_empty_collection_finishes_with_no_matches(isc_settin
 
 
 def test_reindex_embeds_every_reference_and_points_the_live_alias(isc_settings, eager_tasks):
+    from search import reindex
+
     collection = CollectionFactory()
     _references(collection, [600, 601, 602])
-    job = services.reindex_start()
+    job, _ = reindex.reindex_job_start()
     job.refresh_from_db()
     descriptor = runtime.descriptor_get()
     assert (job.state, job.done, job.total, job.descriptor_version) == ("done", 3, 3, descriptor.version)
     store = runtime.vector_store_get()
     from copydetect.vector_store import collection_name
 
-    assert store.alias_target(alias=runtime.live_alias(descriptor.name)) == collection_name(descriptor.version)
+    assert store.alias_target(alias=runtime.live_alias()) == collection_name(descriptor.version)

@@ -1,0 +1,377 @@
+"""Reindex and live-version records: services (writes) and selectors (reads) the site and workers share.
+
+A reindex is a row advanced by batches. Each batch reads `cursor` (the last reference id done), embeds
+the next `batch_size` references and moves the cursor with a conditional UPDATE, so a batch that is
+delivered twice moves it once, and a killed worker loses at most the batch it was on. The live version
+changes only when the new collection holds every reference (`reindex_version_switch`).
+
+No engine is imported here: the site enqueues by task name, the worker passes versions in as strings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from search import queue
+from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
+
+logger = logging.getLogger(__name__)
+
+
+# Live version
+
+
+def index_version_live_get() -> IndexVersion | None:
+    return IndexVersion.objects.filter(state=IndexVersion.State.LIVE).first()
+
+
+def index_version_live_ensure(
+    *, version: str, descriptor_name: str, model_files: dict | None = None
+) -> tuple[IndexVersion, bool]:
+    """The live version, or `version` made live when there is none yet (a fresh installation).
+
+    Returns the row and whether it was made live now (the caller then points the Milvus alias at it).
+    """
+    live = index_version_live_get()
+    if live is not None:
+        return live, False
+    try:
+        with transaction.atomic():
+            row, _ = IndexVersion.objects.get_or_create(
+                version=version, defaults={"descriptor_name": descriptor_name, "model_files": model_files or {}}
+            )
+            row.state = IndexVersion.State.LIVE
+            row.live_since = timezone.now()
+            row.save(update_fields=["state", "live_since"])
+    except IntegrityError:
+        # Another worker made its version live first; that one stands.
+        return index_version_live_get(), False
+    logger.info("no live index version yet: %s is live from now on", version)
+    return row, True
+
+
+def index_version_load_error_record(*, version: str, error: str) -> None:
+    IndexVersion.objects.filter(version=version).exclude(load_error=error[:2000]).update(load_error=error[:2000])
+
+
+def index_versions_building() -> list[str]:
+    """Versions that active reindex jobs are filling (writes to the live version must reach them too)."""
+    live = index_version_live_get()
+    versions = (
+        ReindexJob.objects.filter(state__in=ReindexJob.ACTIVE_STATES)
+        .exclude(descriptor_version="")
+        .values_list("descriptor_version", flat=True)
+    )
+    return sorted({version for version in versions if live is None or version != live.version})
+
+
+@dataclass(frozen=True)
+class Rollback:
+    previous: str
+    restored: str
+
+
+def index_version_rollback_plan() -> Rollback:
+    """What `--rollback` would do: the live version and the retired one it would bring back."""
+    live = index_version_live_get()
+    if live is None:
+        raise ValueError("There is no live index version to roll back from.")
+    retired = _rollback_candidate()
+    if retired is None:
+        raise ValueError(
+            "No earlier version was kept, so there is nothing to roll back to "
+            "(set ISC_REINDEX_KEEP_OLD=1 before a reindex to keep the replaced version)."
+        )
+    if ReindexJob.objects.filter(state__in=ReindexJob.ACTIVE_STATES).exists():
+        raise ValueError("A reindex is running; wait for it to finish before rolling back.")
+    return Rollback(previous=live.version, restored=retired.version)
+
+
+def index_version_get(*, version: str) -> IndexVersion | None:
+    return IndexVersion.objects.filter(version=version).first()
+
+
+def index_version_rollback(*, plan: Rollback) -> None:
+    """Records the rollback in the database (the caller has filled the restored collection with the
+    references added since, and moved the Milvus alias)."""
+    with transaction.atomic():
+        IndexVersion.objects.filter(version=plan.previous, state=IndexVersion.State.LIVE).update(
+            state=IndexVersion.State.RETIRED
+        )
+        IndexVersion.objects.filter(version=plan.restored).update(
+            state=IndexVersion.State.LIVE, live_since=timezone.now()
+        )
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=plan.restored)
+
+
+def index_version_dropped_mark(*, version: str) -> None:
+    IndexVersion.objects.filter(version=version).exclude(state=IndexVersion.State.LIVE).update(
+        state=IndexVersion.State.DROPPED
+    )
+
+
+# Jobs
+
+
+def reindex_job_active() -> ReindexJob | None:
+    return ReindexJob.objects.filter(state__in=ReindexJob.ACTIVE_STATES).order_by("created_at").first()
+
+
+def reindex_job_latest() -> ReindexJob | None:
+    return ReindexJob.objects.first()
+
+
+def reindex_job_list(*, limit: int = 10) -> list[ReindexJob]:
+    return list(ReindexJob.objects.all()[:limit])
+
+
+def reindex_job_start(*, batch_size: int | None = None, enqueue: bool = True) -> tuple[ReindexJob, bool]:
+    """Queues a reindex to the workers' descriptor version; one at a time, so a running job is returned
+    instead of a second one. Returns the job and whether it is new. `enqueue=False`: the caller runs
+    the batches itself (`manage.py reindex --here`)."""
+    with transaction.atomic():
+        active = reindex_job_active()
+        if active is not None:
+            return active, False
+        live = index_version_live_get()
+        job = ReindexJob.objects.create(
+            total=ReferenceImage.objects.count(),
+            batch_size=batch_size or settings.ISC["REINDEX_BATCH_SIZE"],
+            source_version=live.version if live else "",
+        )
+        if enqueue:
+            transaction.on_commit(lambda: queue.task_send(queue.REINDEX_RUN, job.id, 0))
+    return job, True
+
+
+def reindex_job_begin(
+    *, job_id: int, descriptor_version: str, descriptor_name: str, model_files: dict | None = None
+) -> ReindexJob | None:
+    """The first batch claims a queued job for the version its worker runs; None if someone else did."""
+    now = timezone.now()
+    live = index_version_live_get()
+    with transaction.atomic():
+        claimed = ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.QUEUED).update(
+            state=ReindexJob.State.RUNNING,
+            descriptor_version=descriptor_version,
+            descriptor_name=descriptor_name,
+            source_version=live.version if live else "",
+            started_at=now,
+            heartbeat_at=now,
+            rate_since=now,
+            rate_since_done=0,
+        )
+        if not claimed:
+            return None
+        if live is None or live.version != descriptor_version:
+            row, _ = IndexVersion.objects.get_or_create(
+                version=descriptor_version, defaults={"descriptor_name": descriptor_name}
+            )
+            IndexVersion.objects.filter(id=row.id).update(
+                state=IndexVersion.State.BUILDING, load_error="", model_files=model_files or {}
+            )
+        else:
+            ReindexJob.objects.filter(id=job_id).update(
+                note="The workers run the live version already: its collection is refreshed in place."
+            )
+    return ReindexJob.objects.get(id=job_id)
+
+
+def reindex_job_heartbeat(*, job_id: int) -> None:
+    ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def reindex_batch_references(*, job: ReindexJob, cursor: int) -> list[ReferenceImage]:
+    return list(ReferenceImage.objects.filter(id__gt=cursor).order_by("id")[: job.batch_size])
+
+
+def reindex_batch_record(*, job_id: int, cursor_from: int, cursor_to: int, processed: int) -> bool:
+    """Moves the cursor past one batch, unless another delivery of the same batch did so already."""
+    remaining = ReferenceImage.objects.filter(id__gt=cursor_to).count()
+    advanced = ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING, cursor=cursor_from).update(
+        cursor=cursor_to,
+        done=F("done") + processed,
+        # Uploads during the job raise the total: the cursor will reach them too.
+        total=F("done") + processed + remaining,
+        heartbeat_at=timezone.now(),
+    )
+    return advanced == 1
+
+
+def reindex_references_to_check(*, after_id: int, limit: int) -> list[tuple[int, int]]:
+    """(reference id, collection id) of every reference a finished collection must hold, page by page."""
+    rows = (
+        ReferenceImage.objects.filter(id__gt=after_id)
+        .exclude(status=ImageStatus.FAILED)
+        .order_by("id")
+        .values_list("id", "collection_id")[:limit]
+    )
+    return list(rows)
+
+
+def reindex_version_switch(*, job_id: int) -> str | None:
+    """Makes the job's version live (the caller has checked and flushed its collection and moved the
+    alias); idempotent. Returns the version it replaced (None when the job refreshed the live one)."""
+    with transaction.atomic():
+        job = ReindexJob.objects.select_for_update().get(id=job_id)
+        if job.state != ReindexJob.State.RUNNING:
+            return None
+        replaced = IndexVersion.objects.filter(state=IndexVersion.State.LIVE).exclude(version=job.descriptor_version)
+        replaced.update(state=IndexVersion.State.RETIRED)
+        row, _ = IndexVersion.objects.get_or_create(
+            version=job.descriptor_version, defaults={"descriptor_name": job.descriptor_name}
+        )
+        if row.state != IndexVersion.State.LIVE:
+            row.state = IndexVersion.State.LIVE
+            row.live_since = timezone.now()
+            row.load_error = ""
+            row.save(update_fields=["state", "live_since", "load_error"])
+        # The caller checked that the collection holds every one of them.
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=job.descriptor_version)
+    if job.source_version and job.source_version != job.descriptor_version:
+        return job.source_version
+    return None
+
+
+def reindex_job_finish(*, job_id: int, note: str = "") -> None:
+    now = timezone.now()
+    changes = {"note": note} if note else {}
+    ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING).update(
+        state=ReindexJob.State.DONE, finished_at=now, heartbeat_at=now, total=F("done"), **changes
+    )
+
+
+def reindex_job_fail(*, job_id: int, error: str) -> None:
+    ReindexJob.objects.filter(id=job_id, state__in=ReindexJob.ACTIVE_STATES).update(
+        state=ReindexJob.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    # The half-built version stays on record as building no more; its collection is harmless.
+    IndexVersion.objects.filter(
+        state=IndexVersion.State.BUILDING,
+        version__in=ReindexJob.objects.filter(id=job_id).values("descriptor_version"),
+    ).exclude(
+        version__in=ReindexJob.objects.filter(state__in=ReindexJob.ACTIVE_STATES).values("descriptor_version")
+    ).update(state=IndexVersion.State.RETIRED)
+
+
+def reindex_jobs_resume_stale(*, older_than: timedelta) -> int:
+    """Re-queues the current batch of every job silent for longer than `older_than` (its worker died).
+
+    Safe alongside a worker that is merely slow: the batch carries the cursor it expects, so whichever
+    delivery moves the cursor first wins and the other does nothing.
+    """
+    now = timezone.now()
+    deadline = now - older_than
+    resumed = 0
+    for job in ReindexJob.objects.filter(state__in=ReindexJob.ACTIVE_STATES):
+        last_sign = job.heartbeat_at or job.created_at
+        if last_sign > deadline:
+            continue
+        touched = ReindexJob.objects.filter(id=job.id, state=job.state, cursor=job.cursor).update(
+            heartbeat_at=now, rate_since=now, rate_since_done=job.done, resumes=F("resumes") + 1
+        )
+        if not touched:
+            continue
+        logger.warning("reindex #%s silent since %s: resuming after reference %s", job.id, last_sign, job.cursor)
+        queue.task_send(queue.REINDEX_RUN, job.id, job.cursor)
+        resumed += 1
+    return resumed
+
+
+# What pages and the command show
+
+
+@dataclass(frozen=True)
+class ReindexProgress:
+    job: ReindexJob
+    percent: int
+    images_per_second: float | None
+    eta_seconds: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.job.state not in ReindexJob.ACTIVE_STATES
+
+    @property
+    def eta_text(self) -> str:
+        """Time left in words ("about 6 min"), or "" while there is no speed to go by."""
+        if self.eta_seconds is None:
+            return ""
+        seconds = round(self.eta_seconds)
+        if seconds < 90:
+            return f"{seconds} s"
+        minutes = round(seconds / 60)
+        return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def reindex_progress(*, job: ReindexJob) -> ReindexProgress:
+    percent = 100 if job.total == 0 else min(100, round(100 * job.done / job.total))
+    rate = eta = None
+    if job.state == ReindexJob.State.RUNNING and job.rate_since is not None:
+        elapsed = (timezone.now() - job.rate_since).total_seconds()
+        done_since = job.done - job.rate_since_done
+        if elapsed > 0 and done_since > 0:
+            rate = done_since / elapsed
+            eta = max(0, job.total - job.done) / rate
+    elif job.state == ReindexJob.State.DONE and job.started_at and job.finished_at:
+        elapsed = (job.finished_at - job.started_at).total_seconds()
+        rate = job.done / elapsed if elapsed > 0 and job.done else None
+    return ReindexProgress(job=job, percent=percent, images_per_second=rate, eta_seconds=eta)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    live: IndexVersion | None
+    active: ReindexProgress | None
+    latest: ReindexProgress | None
+    rollback_to: IndexVersion | None
+
+
+def index_status() -> IndexStatus:
+    active = reindex_job_active()
+    latest = reindex_job_latest()
+    return IndexStatus(
+        live=index_version_live_get(),
+        active=reindex_progress(job=active) if active else None,
+        latest=reindex_progress(job=latest) if latest else None,
+        rollback_to=_rollback_candidate(),
+    )
+
+
+def _rollback_candidate() -> IndexVersion | None:
+    # Only a version that was live once: a failed build is retired too, but never answered a query.
+    retired = IndexVersion.objects.filter(state=IndexVersion.State.RETIRED, live_since__isnull=False)
+    return retired.order_by("-live_since").first()
+
+
+def query_index_note(*, query: QueryImage) -> str:
+    """One sentence for the query page: which index answered, and what a running reindex changes."""
+    answered = query.descriptor_version
+    if not answered:
+        return ""
+    status = index_status()
+    live = status.live.version if status.live else ""
+    active = status.active
+    if answered == live:
+        note = f"Searched with the live index {answered}."
+        if active and active.job.descriptor_version and active.job.descriptor_version != live:
+            note += (
+                f" A reindex to {active.job.descriptor_version} is {active.percent} % done;"
+                " it takes over once it holds every reference."
+            )
+        return note
+    if active and answered == active.job.descriptor_version:
+        reason = status.live.load_error if status.live and status.live.load_error else "its model is not loadable"
+        return (
+            f"Searched with {answered}, the index being built ({active.percent} % done), because the live index "
+            f"{live} cannot be used by the workers: {reason}. Copies among references not reindexed yet are missed;"
+            " search again when the reindex is done."
+        )
+    return f"Searched with {answered}; the live index is now {live or 'not set'}. Search again to use it."
