@@ -113,6 +113,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "files/"
 MEDIA_ROOT = env_path("ISC_MEDIA_ROOT", DATA_DIR / "media")
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "search:collection_list"
 LOGOUT_REDIRECT_URL = "login"
