@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
-from search import queue
+from search import media, queue
 from search.audit import audit_record
 from search.models import (
     AuditAction,
@@ -139,9 +139,19 @@ def collection_delete(*, actor: AbstractBaseUser, collection: Collection) -> Non
             "queries": collection.queries.count(),
         },
     )
+    hashes = {
+        *collection.references.values_list("sha256", flat=True),
+        *collection.queries.values_list("sha256", flat=True),
+    }
     collection.delete()
+    # Thumbnails and previews are shared by content; only those no other collection still shows go.
+    still_used = {
+        *ReferenceImage.objects.filter(sha256__in=hashes).values_list("sha256", flat=True),
+        *QueryImage.objects.filter(sha256__in=hashes).values_list("sha256", flat=True),
+    }
 
     def purge() -> None:
+        media.derived_purge(sha256s=sorted(hashes - still_used))
         queue.task_send(queue.REFERENCES_PURGE, reference_ids=reference_ids, files=files, collection_id=collection_id)
 
     transaction.on_commit(purge)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from search import services
+from search import media, services
 from search.models import Role
 from search.uploads import Payload
 from tests.factories import UserFactory, collection_for
@@ -127,3 +127,18 @@ def test_another_team_and_visitors_get_no_file(client, media_root, settings):
         assert response.status_code == 404 and "X-Accel-Redirect" not in response
     assert client.get(reverse("search:image_file", args=["reference", reference.id, "huge"])).status_code == 404
     assert client.get(reverse("search:image_file", args=["other", reference.id, "thumb"])).status_code == 404
+
+
+def test_deleting_a_collection_drops_derivatives_no_other_collection_shows(
+    isc_settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    media_root = isc_settings.MEDIA_ROOT
+    shared, alone = encode(scene(20)), encode(scene(21))
+    first, second = collection_for(UserFactory()), collection_for(UserFactory())
+    kept = _reference(second, shared, "s.jpg")
+    for reference in (_reference(first, shared, "s.jpg"), _reference(first, alone, "a.jpg")):
+        media.derived_file(image=reference, variant="thumb")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.collection_delete(actor=first.created_by, collection=first)
+    left = [p.name for p in (media_root / "derived").rglob("*.jpg")]
+    assert left == [f"{kept.sha256}_256.jpg"]
