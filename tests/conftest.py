@@ -47,3 +47,9 @@ def eager_tasks():
     app.conf.task_eager_propagates = True
     yield app
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at its production cost takes ~0.3 s a user on these CPUs; tests create hundreds of users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
