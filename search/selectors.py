@@ -39,6 +39,12 @@ def team_list(*, user: AbstractBaseUser) -> QuerySet[Team]:
     )
 
 
+def team_ids_with_role(*, user: AbstractBaseUser, minimum: Role) -> set[int]:
+    """Ids of the user's teams where their role is `minimum` or higher (for showing or hiding actions)."""
+    rows = Membership.objects.filter(user_id=user.pk).values_list("team_id", "role")
+    return {team_id for team_id, role in rows if Role(role).at_least(minimum)}
+
+
 def team_admin_list(*, user: AbstractBaseUser) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user_id=user.pk, memberships__role=Role.ADMIN)
 

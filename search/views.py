@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
-from search import media, selectors, services, teams
+from search import media, permissions, selectors, services, teams
 from search.forms import (
     CollectionCreateForm,
     CollectionForm,
@@ -244,6 +244,7 @@ def review_dashboard(request: HttpRequest) -> HttpResponse:
             "decision": decision,
             "decisions": ReviewDecision,
             "counts": selectors.review_counts(user=request.user),
+            "reviewable_team_ids": selectors.team_ids_with_role(user=request.user, minimum=permissions.REVIEW),
         },
     )
 

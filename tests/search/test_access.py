@@ -202,3 +202,13 @@ def test_the_reindex_page_stays_staff_only(client, teams):
     mine, _ = teams
     client.force_login(mine.admin)
     assert client.get(reverse("search:reindex")).status_code == 302
+
+
+def test_a_403_says_which_role_is_needed_and_viewers_see_no_verdict_buttons(client, teams):
+    mine, _ = teams
+    client.force_login(mine.member(Role.VIEWER))
+    response = client.post(reverse("search:match_review", args=[mine.match.id]), {"decision": "rejected"})
+    assert response.status_code == 403 and "moderator role or higher" in response.content.decode()
+    assert "Confirm copy" not in client.get(reverse("search:review_dashboard")).content.decode()
+    client.force_login(mine.member(Role.MODERATOR))
+    assert "Confirm copy" in client.get(reverse("search:review_dashboard")).content.decode()
