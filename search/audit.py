@@ -1,5 +1,6 @@
 """The one way to write to the audit log. Callers record in the same transaction as the change, so an
-event exists exactly when the change does."""
+event exists exactly when the change does (an upload batch, stored image by image, is recorded once,
+after the batch, with the ids it created)."""
 
 from __future__ import annotations
 
