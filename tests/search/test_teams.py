@@ -36,6 +36,7 @@ def test_an_admin_creates_an_account_that_can_log_in(admin_client):
     assert response.status_code == 302
     assert Membership.objects.get(team=team, user__username="mo").role == Role.MODERATOR
     client.logout()
+    assert client.login(username="mo", password=PASSWORD), "client.login works with the throttle off in tests"
     assert client.post(reverse("login"), {"username": "mo", "password": PASSWORD}).status_code == 302
     assert AuditEvent.objects.filter(team=team, action=AuditAction.MEMBER_ADD, after__user="mo").exists()
 
@@ -132,6 +133,7 @@ def test_folder_import_reads_only_the_teams_own_root(admin_client, media_root, s
 
 
 def test_failed_logins_are_throttled(client, settings):
+    settings.AXES_ENABLED = True
     settings.AXES_FAILURE_LIMIT = 3
     UserFactory(username="target")
     for _ in range(2):
