@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "search",
 ]
 
@@ -42,7 +43,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes first: it counts failed logins and refuses further attempts before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Locked after this many failures for one username from one address, for AXES_COOLOFF_TIME hours;
+# a successful login resets the count.
+AXES_FAILURE_LIMIT = env_int("ISC_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("ISC_LOGIN_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLED = env_bool("ISC_LOGIN_THROTTLE", True)
+AXES_CLIENT_IP_CALLABLE = "isc_site.client_ip.client_ip"
+ISC_BEHIND_PROXY = env_bool("ISC_BEHIND_PROXY", False)
+
 
 ROOT_URLCONF = "isc_site.urls"
 WSGI_APPLICATION = "isc_site.wsgi.application"
@@ -57,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "search.context_processors.site_flags",
             ],
         },
     },
@@ -88,8 +109,16 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # Development serves straight from the source folders; production runs collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
+# Never served directly: search.views.image_file checks team membership first (see ISC MEDIA_ACCEL_PREFIX).
+MEDIA_URL = "files/"
 MEDIA_ROOT = env_path("ISC_MEDIA_ROOT", DATA_DIR / "media")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "search:collection_list"
@@ -183,6 +212,12 @@ ISC = {
     # False only for private, throw-away indexes (the DISC21 track commands): searches then use the
     # workers' own descriptor version instead of the live-version record of the site's database.
     "FOLLOW_LIVE_VERSION": env_bool("ISC_FOLLOW_LIVE_VERSION", True),
+    # Off: accounts come from team admins (members page, invite links). On: anyone may sign up and gets a
+    # team of their own.
+    "OPEN_SIGNUP": env_bool("ISC_OPEN_SIGNUP", False),
+    # e.g. "/protected/": image responses carry X-Accel-Redirect to <prefix><path under MEDIA_ROOT> and
+    # nginx sends the file from an `internal` location (deploy/nginx.conf). Empty: Django streams the file.
+    "MEDIA_ACCEL_PREFIX": env_str("ISC_MEDIA_ACCEL_PREFIX", ""),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).

@@ -1,11 +1,41 @@
 from django.contrib import admin
 
-from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob
+from search.models import (
+    AuditEvent,
+    Collection,
+    Invite,
+    Match,
+    Membership,
+    QueryImage,
+    ReferenceImage,
+    ReindexJob,
+    Team,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ["team", "role", "created_by", "created_at", "expires_at", "accepted_by"]
+    readonly_fields = ["token_sha256"]
 
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "match_threshold", "created_at"]
+    list_display = ["name", "team", "created_by", "match_threshold", "created_at"]
+    list_filter = ["team"]
 
 
 @admin.register(ReferenceImage, QueryImage)
@@ -19,6 +49,25 @@ class StoredImageAdmin(admin.ModelAdmin):
 class MatchAdmin(admin.ModelAdmin):
     list_display = ["query", "reference", "rank", "final_score", "descriptor_similarity", "inliers", "review"]
     list_filter = ["review", "verified"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the log is append-only, so the admin can look but never add, change or delete."""
+
+    list_display = ["created_at", "team", "actor_username", "action", "target_type", "target_id", "target_repr"]
+    list_filter = ["action", "team"]
+    search_fields = ["actor_username", "target_repr"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 admin.site.register(ReindexJob)

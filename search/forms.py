@@ -2,7 +2,8 @@ from django import forms
 from django.conf import settings
 
 from search import evaluation
-from search.models import Collection
+from search.models import AuditAction, Collection, Role, Team
+from search.selectors import collection_list
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -51,6 +52,42 @@ class CollectionForm(forms.ModelForm):
         if not 0.0 <= value <= 1.0:
             raise forms.ValidationError("The threshold is a score between 0 and 1.")
         return value
+
+
+class CollectionCreateForm(CollectionForm):
+    """A new collection, in one of the teams the user administers."""
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None)
+
+    class Meta(CollectionForm.Meta):
+        fields = ["team", "name", "description", "match_threshold"]
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams.order_by("name")
+
+
+class MemberCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Tell them; they can change it after logging in.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(choices=[("", "any action"), *AuditAction.choices], required=False)
+    actor = forms.TypedChoiceField(coerce=int, required=False, label="User")
+    collection = forms.TypedChoiceField(coerce=int, required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+
+    def __init__(self, *args, actors, collections, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["actor"].choices = [("", "anyone"), *actors]
+        self.fields["collection"].choices = [("", "any collection"), *collections]
 
 
 class ReferenceFilesForm(forms.Form):
@@ -108,7 +145,7 @@ class EvaluationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["collection"].queryset = Collection.objects.filter(owner=user).order_by("name")
+        self.fields["collection"].queryset = collection_list(user=user).order_by("name")
 
     def clean_ground_truth(self):
         return _csv_parse(self.cleaned_data["ground_truth"], evaluation.ground_truth_parse)

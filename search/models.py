@@ -1,7 +1,9 @@
-"""What the site stores: collections of reference images, queries, and the matches found for them."""
+"""What the site stores: teams and their members, collections of reference images, queries, the matches
+found for them, and the append-only audit log of who did what."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ImageStatus(models.TextChoices):
@@ -17,8 +19,98 @@ class ReviewDecision(models.TextChoices):
     REJECTED = "rejected", "Not a copy"
 
 
+class Role(models.TextChoices):
+    """Ordered: each role can do everything the roles before it can."""
+
+    VIEWER = "viewer", "Viewer"
+    UPLOADER = "uploader", "Uploader"
+    MODERATOR = "moderator", "Moderator"
+    ADMIN = "admin", "Admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def at_least(self, minimum: "Role") -> bool:
+        return self.rank >= Role(minimum).rank
+
+
+class Team(models.Model):
+    """Who holds what: collections, their images and matches, and the audit log belong to a team."""
+
+    name = models.CharField(max_length=200, unique=True)
+    # Also the team's folder under each ISC_IMPORT_ROOTS entry, so it never changes once created.
+    slug = models.SlugField(max_length=60, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_membership_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    def at_least(self, minimum: Role) -> bool:
+        return Role(self.role).at_least(minimum)
+
+    # For templates, which cannot pass arguments.
+    @property
+    def can_upload(self) -> bool:
+        return self.at_least(Role.UPLOADER)
+
+    @property
+    def can_review(self) -> bool:
+        return self.at_least(Role.MODERATOR)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.at_least(Role.ADMIN)
+
+
+class Invite(models.Model):
+    """A single-use link that lets its holder join a team with a role (creating an account if needed).
+
+    Only the SHA-256 of the token is stored; the link itself is shown once, to the admin who made it.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.VIEWER)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def usable(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
 class Collection(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="collections")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # A match at or above this final score counts as a copy (shown as such, queued for review).
@@ -27,7 +119,7 @@ class Collection(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_collection_name_per_owner")]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_collection_name_per_team")]
 
     def __str__(self) -> str:
         return self.name
@@ -192,3 +284,80 @@ class ReindexJob(models.Model):
 
     def __str__(self) -> str:
         return f"reindex #{self.id} {self.state} {self.done}/{self.total}"
+
+
+class AuditAction(models.TextChoices):
+    TEAM_CREATE = "team.create", "Team created"
+    MEMBER_ADD = "member.add", "Member added"
+    MEMBER_ROLE = "member.role", "Member role changed"
+    MEMBER_REMOVE = "member.remove", "Member removed"
+    INVITE_CREATE = "invite.create", "Invite created"
+    INVITE_ACCEPT = "invite.accept", "Invite accepted"
+    COLLECTION_CREATE = "collection.create", "Collection created"
+    COLLECTION_UPDATE = "collection.update", "Collection settings changed"
+    THRESHOLD_CHANGE = "collection.threshold", "Threshold changed"
+    COLLECTION_DELETE = "collection.delete", "Collection deleted"
+    REFERENCES_UPLOAD = "references.upload", "References uploaded"
+    REFERENCES_IMPORT = "references.import", "Server folder imported"
+    REFERENCE_DELETE = "reference.delete", "Reference deleted"
+    QUERY_UPLOAD = "query.upload", "Query uploaded"
+    IMAGE_RETRY = "image.retry", "Failed image queued again"
+    MATCH_VERDICT = "match.verdict", "Verdict"
+    MATCH_UNDO = "match.undo", "Verdict undone"
+    REINDEX_START = "reindex.start", "Reindex started"
+
+
+class AuditImmutable(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Rows are only ever inserted; bulk changes through the ORM are refused like single ones."""
+
+    def update(self, **kwargs):
+        raise AuditImmutable("Audit events cannot be changed.")
+
+    def delete(self):
+        raise AuditImmutable("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """One thing someone did. Targets are named, not linked, so deleting them keeps the record."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The team whose data it touched; null only for site-wide actions (a reindex).
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept when the account is deleted later; empty for actions of the system itself.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=60)  # model label, e.g. "search.match"
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    # The collection the target lives in (a plain id: it outlives the collection), for filtering.
+    collection_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"]),
+            models.Index(fields=["team", "action"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_username or 'system'} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditImmutable("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutable("Audit events cannot be deleted.")

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from search import queue
-from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
+from search.audit import audit_record
+from search.models import AuditAction, ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +134,9 @@ def reindex_job_list(*, limit: int = 10) -> list[ReindexJob]:
     return list(ReindexJob.objects.all()[:limit])
 
 
-def reindex_job_start(*, batch_size: int | None = None, enqueue: bool = True) -> tuple[ReindexJob, bool]:
+def reindex_job_start(
+    *, actor: AbstractBaseUser | None = None, batch_size: int | None = None, enqueue: bool = True
+) -> tuple[ReindexJob, bool]:
     """Queues a reindex to the workers' descriptor version; one at a time, so a running job is returned
     instead of a second one. Returns the job and whether it is new. `enqueue=False`: the caller runs
     the batches itself (`manage.py reindex --here`)."""
@@ -145,6 +149,14 @@ def reindex_job_start(*, batch_size: int | None = None, enqueue: bool = True) ->
             total=ReferenceImage.objects.count(),
             batch_size=batch_size or settings.ISC["REINDEX_BATCH_SIZE"],
             source_version=live.version if live else "",
+        )
+        # Site-wide (every team's references), so its audit event has no team; the page is staff-only.
+        audit_record(
+            actor=actor,
+            team=None,
+            action=AuditAction.REINDEX_START,
+            target=job,
+            after={"total": job.total, "source_version": job.source_version},
         )
         if enqueue:
             transaction.on_commit(lambda: queue.task_send(queue.REINDEX_RUN, job.id, 0))

@@ -3,23 +3,83 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from search.models import Collection, ImageStatus, Match, QueryImage, ReferenceImage, ReviewDecision
+from search.models import (
+    AuditEvent,
+    Collection,
+    ImageStatus,
+    Match,
+    Membership,
+    QueryImage,
+    ReferenceImage,
+    ReviewDecision,
+    Role,
+    Team,
+)
+
+
+def team_ids_of(user: AbstractBaseUser) -> QuerySet:
+    """The teams whose data `user` may see (a subquery, so each scoped read stays one SQL statement)."""
+    return Membership.objects.filter(user_id=user.pk).values("team_id")
+
+
+def team_list(*, user: AbstractBaseUser) -> QuerySet[Team]:
+    """The user's teams, each with `role` (the user's) and `member_count`."""
+    role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+    return Team.objects.filter(id__in=team_ids_of(user)).annotate(
+        role=Subquery(role), member_count=Count("memberships", distinct=True)
+    )
+
+
+def team_ids_with_role(*, user: AbstractBaseUser, minimum: Role) -> set[int]:
+    """Ids of the user's teams where their role is `minimum` or higher (for showing or hiding actions)."""
+    rows = Membership.objects.filter(user_id=user.pk).values_list("team_id", "role")
+    return {team_id for team_id, role in rows if Role(role).at_least(minimum)}
+
+
+def team_admin_list(*, user: AbstractBaseUser) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user_id=user.pk, memberships__role=Role.ADMIN)
+
+
+def team_get(*, user: AbstractBaseUser, slug: str) -> tuple[Team, Membership]:
+    """The team and the user's membership of it; 404 for a team the user is not in."""
+    membership = get_object_or_404(Membership.objects.select_related("team"), team__slug=slug, user_id=user.pk)
+    return membership.team, membership
+
+
+def membership_list(*, team: Team) -> QuerySet[Membership]:
+    return team.memberships.select_related("user").order_by("user__username")
+
+
+def membership_get(*, team: Team, membership_id: int) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user", "team"), id=membership_id, team=team)
+
+
+def membership_for(*, user: AbstractBaseUser, collection: Collection) -> Membership:
+    """The user's membership of the collection's team (the collection was fetched through the user)."""
+    return Membership.objects.select_related("team").get(user_id=user.pk, team_id=collection.team_id)
 
 
 def collection_list(*, user: AbstractBaseUser) -> QuerySet[Collection]:
-    return Collection.objects.filter(owner=user).annotate(
-        reference_count=Count("references", distinct=True),
-        query_count=Count("queries", distinct=True),
+    return (
+        Collection.objects.filter(team__in=team_ids_of(user))
+        .select_related("team")
+        .annotate(
+            reference_count=Count("references", distinct=True),
+            query_count=Count("queries", distinct=True),
+        )
     )
 
 
 def collection_get(*, user: AbstractBaseUser, collection_id: int) -> Collection:
-    return get_object_or_404(Collection, id=collection_id, owner=user)
+    return get_object_or_404(Collection.objects.select_related("team"), id=collection_id, team__in=team_ids_of(user))
 
 
 @dataclass(frozen=True)
@@ -69,18 +129,33 @@ def query_list(*, collection: Collection) -> QuerySet[QueryImage]:
 
 
 def query_get(*, user: AbstractBaseUser, query_id: int) -> QueryImage:
-    return get_object_or_404(QueryImage.objects.select_related("collection"), id=query_id, collection__owner=user)
+    return get_object_or_404(
+        QueryImage.objects.select_related("collection__team"), id=query_id, collection__team__in=team_ids_of(user)
+    )
 
 
 def reference_get(*, user: AbstractBaseUser, reference_id: int) -> ReferenceImage:
     return get_object_or_404(
-        ReferenceImage.objects.select_related("collection"), id=reference_id, collection__owner=user
+        ReferenceImage.objects.select_related("collection__team"),
+        id=reference_id,
+        collection__team__in=team_ids_of(user),
     )
+
+
+def stored_image_get(*, user: AbstractBaseUser, kind: str, image_id: int) -> ReferenceImage | QueryImage:
+    """A reference ('reference') or query ('query') image of one of the user's teams; 404 otherwise."""
+    if kind == "query":
+        return query_get(user=user, query_id=image_id)
+    if kind == "reference":
+        return reference_get(user=user, reference_id=image_id)
+    raise Http404("Unknown image kind.")
 
 
 def match_get(*, user: AbstractBaseUser, match_id: int) -> Match:
     return get_object_or_404(
-        Match.objects.select_related("query__collection"), id=match_id, query__collection__owner=user
+        Match.objects.select_related("query__collection__team"),
+        id=match_id,
+        query__collection__team__in=team_ids_of(user),
     )
 
 
@@ -139,7 +214,7 @@ def review_queue(*, user: AbstractBaseUser, decision: str = ReviewDecision.UNREV
     """Matches at or above their collection's threshold, strongest first."""
     return (
         Match.objects.filter(
-            query__collection__owner=user,
+            query__collection__team__in=team_ids_of(user),
             final_score__gte=F("query__collection__match_threshold"),
             review=decision,
         )
@@ -150,10 +225,39 @@ def review_queue(*, user: AbstractBaseUser, decision: str = ReviewDecision.UNREV
 
 def review_counts(*, user: AbstractBaseUser) -> dict[str, int]:
     rows = (
-        Match.objects.filter(query__collection__owner=user, final_score__gte=F("query__collection__match_threshold"))
+        Match.objects.filter(
+            query__collection__team__in=team_ids_of(user),
+            final_score__gte=F("query__collection__match_threshold"),
+        )
         .values_list("review")
         .annotate(n=Count("id"))
     )
     counts = {decision: 0 for decision in ReviewDecision.values}
     counts.update(dict(rows))
     return counts
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str = ""
+    actor_id: int | None = None
+    collection_id: int | None = None
+    since: date | None = None
+    until: date | None = None  # inclusive: the whole day
+
+
+def audit_event_list(*, team: Team, filters: AuditFilter = AuditFilter()) -> QuerySet[AuditEvent]:
+    """The team's audit log, newest first. Callers check that the user is the team's admin."""
+    events = AuditEvent.objects.filter(team=team)
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.actor_id:
+        events = events.filter(actor_id=filters.actor_id)
+    if filters.collection_id:
+        events = events.filter(collection_id=filters.collection_id)
+    zone = timezone.get_current_timezone()
+    if filters.since:
+        events = events.filter(created_at__gte=datetime.combine(filters.since, time.min, tzinfo=zone))
+    if filters.until:
+        events = events.filter(created_at__lte=datetime.combine(filters.until, time.max, tzinfo=zone))
+    return events.order_by("-created_at", "-id")

@@ -19,15 +19,19 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
-from search import queue
+from search import media, queue
+from search.audit import audit_record
 from search.models import (
+    AuditAction,
     Collection,
     ImageStatus,
     Match,
     QueryImage,
     ReferenceImage,
     ReviewDecision,
+    Team,
 )
+from search.permissions import MANAGE, REVIEW, UPLOAD, role_require
 from search.uploads import Payload, Rejection, UploadLimits
 
 logger = logging.getLogger(__name__)
@@ -58,35 +62,138 @@ def upload_limits() -> UploadLimits:
     )
 
 
+@transaction.atomic
 def collection_create(
-    *, owner: AbstractBaseUser, name: str, description: str = "", match_threshold: float | None = None
+    *,
+    actor: AbstractBaseUser,
+    team: Team,
+    name: str,
+    description: str = "",
+    match_threshold: float | None = None,
 ) -> Collection:
+    role_require(user=actor, team=team, minimum=MANAGE)
     threshold = settings.ISC["DEFAULT_THRESHOLD"] if match_threshold is None else match_threshold
-    return Collection.objects.create(owner=owner, name=name.strip(), description=description, match_threshold=threshold)
+    collection = Collection.objects.create(
+        team=team, created_by=actor, name=name.strip(), description=description, match_threshold=threshold
+    )
+    audit_record(
+        actor=actor, team=team, action=AuditAction.COLLECTION_CREATE, target=collection, after=_settings_of(collection)
+    )
+    return collection
 
 
-def collection_update(*, collection: Collection, name: str, description: str, match_threshold: float) -> Collection:
+def _settings_of(collection: Collection) -> dict:
+    return {
+        "name": collection.name,
+        "description": collection.description,
+        "match_threshold": collection.match_threshold,
+    }
+
+
+@transaction.atomic
+def collection_update(
+    *, actor: AbstractBaseUser, collection: Collection, name: str, description: str, match_threshold: float
+) -> Collection:
+    """Settings and threshold; a threshold change is its own audit event (dashboards and the review queue
+    read it), the other fields one 'settings changed' event."""
+    role_require(user=actor, team=collection.team_id, minimum=MANAGE)
+    before = _settings_of(Collection.objects.select_for_update().get(id=collection.id))
     collection.name = name.strip()
     collection.description = description
     collection.match_threshold = match_threshold
     collection.save(update_fields=["name", "description", "match_threshold"])
+    after = _settings_of(collection)
+    if before["match_threshold"] != after["match_threshold"]:
+        audit_record(
+            actor=actor,
+            team=collection.team,
+            action=AuditAction.THRESHOLD_CHANGE,
+            target=collection,
+            before={"match_threshold": before["match_threshold"]},
+            after={"match_threshold": after["match_threshold"]},
+        )
+    changed = [key for key in ("name", "description") if before[key] != after[key]]
+    if changed:
+        audit_record(
+            actor=actor,
+            team=collection.team,
+            action=AuditAction.COLLECTION_UPDATE,
+            target=collection,
+            before={key: before[key] for key in changed},
+            after={key: after[key] for key in changed},
+        )
     return collection
 
 
-def collection_delete(*, collection: Collection) -> None:
+@transaction.atomic
+def collection_delete(*, actor: AbstractBaseUser, collection: Collection) -> None:
+    role_require(user=actor, team=collection.team_id, minimum=MANAGE)
     reference_ids = list(collection.references.values_list("id", flat=True))
     files = [*collection.references.values_list("file", flat=True), *collection.queries.values_list("file", flat=True)]
     collection_id = collection.id
+    audit_record(
+        actor=actor,
+        team=collection.team,
+        action=AuditAction.COLLECTION_DELETE,
+        target=collection,
+        before={
+            **_settings_of(collection),
+            "references": len(reference_ids),
+            "queries": collection.queries.count(),
+        },
+    )
+    hashes = {
+        *collection.references.values_list("sha256", flat=True),
+        *collection.queries.values_list("sha256", flat=True),
+    }
     collection.delete()
+    # Thumbnails and previews are shared by content; only those no other collection still shows go.
+    still_used = {
+        *ReferenceImage.objects.filter(sha256__in=hashes).values_list("sha256", flat=True),
+        *QueryImage.objects.filter(sha256__in=hashes).values_list("sha256", flat=True),
+    }
 
     def purge() -> None:
+        media.derived_purge(sha256s=sorted(hashes - still_used))
         queue.task_send(queue.REFERENCES_PURGE, reference_ids=reference_ids, files=files, collection_id=collection_id)
 
     transaction.on_commit(purge)
 
 
-def reference_images_add(*, collection: Collection, items: Iterable[Payload | Rejection]) -> UploadReport:
-    """Stores each acceptable image once per collection and queues it for indexing."""
+AUDITED_IDS_MAX = 1000
+
+
+def reference_images_add(
+    *, actor: AbstractBaseUser, collection: Collection, items: Iterable[Payload | Rejection], source: str = "files"
+) -> UploadReport:
+    """Stores each acceptable image once per collection and queues it for indexing.
+
+    Uploads (files, zip) need the uploader role; importing a server folder ('folder') needs the admin role.
+    """
+    role_require(user=actor, team=collection.team_id, minimum=MANAGE if source == "folder" else UPLOAD)
+    report = _reference_images_store(collection=collection, items=items)
+    audit_record(
+        actor=actor,
+        team=collection.team,
+        action=AuditAction.REFERENCES_IMPORT if source == "folder" else AuditAction.REFERENCES_UPLOAD,
+        target=collection,
+        after={
+            "source": source,
+            "created": len(report.created),
+            "duplicates": len(report.duplicates),
+            "rejected": len(report.rejected),
+            "reference_ids": [reference.id for reference in report.created[:AUDITED_IDS_MAX]],
+        },
+    )
+    return report
+
+
+def team_import_root(*, team: Team) -> list[Path]:
+    """Where a team's admins may import server folders from: <root>/<team slug>/ under each ISC_IMPORT_ROOTS."""
+    return [Path(root) / team.slug for root in settings.ISC["IMPORT_ROOTS"]]
+
+
+def _reference_images_store(*, collection: Collection, items: Iterable[Payload | Rejection]) -> UploadReport:
     report = UploadReport()
     for item in items:
         if isinstance(item, Rejection):
@@ -105,10 +212,20 @@ def reference_images_add(*, collection: Collection, items: Iterable[Payload | Re
     return report
 
 
-def query_image_add(*, collection: Collection, payload: Payload) -> tuple[QueryImage, bool]:
+def query_image_add(*, actor: AbstractBaseUser, collection: Collection, payload: Payload) -> tuple[QueryImage, bool]:
     """Returns the query row and whether it is new; the same bytes again give the earlier query."""
+    role_require(user=actor, team=collection.team_id, minimum=UPLOAD)
     facts = image_inspect(payload.data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
-    return _stored_image_create(QueryImage, collection=collection, payload=payload, facts=facts)
+    query, created = _stored_image_create(QueryImage, collection=collection, payload=payload, facts=facts)
+    if created:
+        audit_record(
+            actor=actor,
+            team=collection.team,
+            action=AuditAction.QUERY_UPLOAD,
+            target=query,
+            after={"name": query.original_name, "sha256": query.sha256},
+        )
+    return query, created
 
 
 def _stored_image_create(model, *, collection: Collection, payload: Payload, facts: ImageFacts):
@@ -325,23 +442,57 @@ def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, 
     )
 
 
+@transaction.atomic
 def match_review(*, match: Match, reviewer: AbstractBaseUser, decision: str) -> Match:
+    """A verdict (confirmed / rejected), or its undo (back to unreviewed); needs the moderator role."""
     if decision not in ReviewDecision.values:
         raise ValueError(f"Unknown review decision {decision!r}.")
+    collection = match.query.collection
+    role_require(user=reviewer, team=collection.team_id, minimum=REVIEW)
+    before = _verdict_of(match)
     match.review = decision
     match.reviewed_by = reviewer
     match.reviewed_at = timezone.now() if decision != ReviewDecision.UNREVIEWED else None
     match.save(update_fields=["review", "reviewed_by", "reviewed_at"])
+    audit_record(
+        actor=reviewer,
+        team=collection.team,
+        action=AuditAction.MATCH_UNDO if decision == ReviewDecision.UNREVIEWED else AuditAction.MATCH_VERDICT,
+        target=match,
+        before=before,
+        after=_verdict_of(match),
+    )
     return match
 
 
-def stored_image_retry(*, image: ReferenceImage | QueryImage) -> None:
+def _verdict_of(match: Match) -> dict:
+    return {
+        "review": match.review,
+        "reviewed_by": match.reviewed_by.get_username() if match.reviewed_by_id else None,
+        "final_score": match.final_score,
+        "query_id": match.query_id,
+        "reference_id": match.reference_id,
+    }
+
+
+@transaction.atomic
+def stored_image_retry(*, actor: AbstractBaseUser, image: ReferenceImage | QueryImage) -> None:
     """Puts a row that is not done (failed, or waiting for too long) back in the queue, with a fresh
     attempt count."""
+    role_require(user=actor, team=image.collection.team_id, minimum=UPLOAD)
+    before = {"status": image.status, "error": image.error}
     type(image).objects.filter(id=image.id).exclude(status=ImageStatus.INDEXED).update(
         status=ImageStatus.PENDING, error="", notice="", attempts=0, queued_at=None
     )
     image.refresh_from_db()
+    audit_record(
+        actor=actor,
+        team=image.collection.team,
+        action=AuditAction.IMAGE_RETRY,
+        target=image,
+        before=before,
+        after={"status": image.status},
+    )
     transaction.on_commit(lambda: _task_queue(image))
 
 

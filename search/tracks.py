@@ -17,12 +17,13 @@ from django.core.management import call_command
 from django.db import transaction
 
 from copydetect.metrics import Prediction
-from search import services
-from search.models import Collection, ImageStatus, Match
+from search import services, teams
+from search.models import Collection, ImageStatus, Match, Membership, Role, Team
 from search.uploads import IMAGE_SUFFIXES, Payload
 
 logger = logging.getLogger(__name__)
 TRACK_USER = "isc-track-runner"
+TRACK_TEAM = "DISC21 tracks"
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,15 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
 def track_collection_create() -> Collection:
     call_command("migrate", verbosity=0, interactive=False)
     user, _ = get_user_model().objects.get_or_create(username=TRACK_USER, defaults={"is_active": False})
+    team = Team.objects.filter(name=TRACK_TEAM).first() or teams.team_create(name=TRACK_TEAM, creator=user)
+    Membership.objects.update_or_create(team=team, user=user, defaults={"role": Role.ADMIN})
     return services.collection_create(
-        owner=user, name=f"DISC21 track {time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns()}"
+        actor=user, team=team, name=f"DISC21 track {time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns()}"
     )
+
+
+def _runner(collection: Collection):
+    return collection.created_by
 
 
 def references_load(
@@ -105,7 +112,9 @@ def references_load(
     """Indexes every file; returns reference row id → the file stems stored as that row."""
     stems_by_row: dict[int, list[str]] = {}
     for path in files:
-        report = services.reference_images_add(collection=collection, items=[Payload(path.name, path.read_bytes())])
+        report = services.reference_images_add(
+            actor=_runner(collection), collection=collection, items=[Payload(path.name, path.read_bytes())]
+        )
         progress(1)
         for rejection in report.rejected:
             logger.warning("reference %s rejected: %s", rejection.name, rejection.reason)
@@ -133,7 +142,9 @@ def queries_search(
     stems_by_row: dict[int, list[str]] = {}
     for path in files:
         try:
-            query, _ = services.query_image_add(collection=collection, payload=Payload(path.name, path.read_bytes()))
+            query, _ = services.query_image_add(
+                actor=_runner(collection), collection=collection, payload=Payload(path.name, path.read_bytes())
+            )
         except ValueError as exc:
             logger.warning("query %s rejected: %s", path.name, exc)
             progress(1)
@@ -178,4 +189,4 @@ def candidate_rows(*, collection: Collection, reference_stems, query_stems) -> l
 
 def track_collection_delete(collection: Collection) -> None:
     with transaction.atomic():
-        services.collection_delete(collection=collection)
+        services.collection_delete(actor=_runner(collection), collection=collection)

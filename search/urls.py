@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation
+from search import views, views_evaluation, views_teams
 
 app_name = "search"
 urlpatterns = [
@@ -20,4 +20,17 @@ urlpatterns = [
     path("reindex/", views.reindex, name="reindex"),
     path("reindex/progress/", views.reindex_progress, name="reindex_progress"),
     path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
+    path("files/<str:kind>/<int:image_id>/<str:variant>/", views.image_file, name="image_file"),
+    path("teams/", views_teams.team_list, name="team_list"),
+    path("teams/<slug:team_slug>/members/", views_teams.team_members, name="team_members"),
+    path("teams/<slug:team_slug>/members/<int:membership_id>/role/", views_teams.member_role, name="member_role"),
+    path(
+        "teams/<slug:team_slug>/members/<int:membership_id>/remove/",
+        views_teams.member_remove,
+        name="member_remove",
+    ),
+    path("teams/<slug:team_slug>/invites/", views_teams.invite_create, name="invite_create"),
+    path("teams/<slug:team_slug>/audit/", views_teams.audit_log, name="audit_log"),
+    path("teams/<slug:team_slug>/audit.csv", views_teams.audit_csv, name="audit_csv"),
+    path("invites/<str:token>/", views_teams.invite_accept, name="invite_accept"),
 ]

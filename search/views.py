@@ -1,6 +1,7 @@
 """Thin views: validate the input, call one service or selector, render."""
 
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,15 +10,16 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
+from search import media, permissions, selectors, services, teams
 from search import reindex as reindex_services
-from search import selectors, services
 from search.forms import (
+    CollectionCreateForm,
     CollectionForm,
     QueryForm,
     ReferenceFilesForm,
@@ -32,31 +34,44 @@ REFERENCES_PER_PAGE = 60
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    """Off unless ISC_OPEN_SIGNUP=1; otherwise accounts come from a team admin (members page, invite links)."""
+    if not settings.ISC["OPEN_SIGNUP"]:
+        raise Http404("Sign-up is closed; ask a team admin for an invite.")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
+        user, _ = teams.account_with_team_create(
+            username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("search:collection_list")
     return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required
 def collection_list(request: HttpRequest) -> HttpResponse:
-    form = CollectionForm(request.POST or None, initial={"match_threshold": settings.ISC["DEFAULT_THRESHOLD"]})
+    admin_teams = selectors.team_admin_list(user=request.user)
+    form = CollectionCreateForm(
+        request.POST or None, teams=admin_teams, initial={"match_threshold": settings.ISC["DEFAULT_THRESHOLD"]}
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            collection = services.collection_create(owner=request.user, **form.cleaned_data)
+            collection = services.collection_create(actor=request.user, **form.cleaned_data)
         except IntegrityError:
-            form.add_error("name", "You already have a collection with this name.")
+            form.add_error("name", "This team already has a collection with this name.")
         else:
             return redirect("search:collection_detail", collection_id=collection.id)
     collections = selectors.collection_list(user=request.user)
-    return render(request, "search/collection_list.html", {"collections": collections, "form": form})
+    return render(
+        request,
+        "search/collection_list.html",
+        {"collections": collections, "form": form if admin_teams.exists() else None},
+    )
 
 
 @login_required
 def collection_detail(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
+    membership = selectors.membership_for(user=request.user, collection=collection)
     status = request.GET.get("status") or None
     references = Paginator(selectors.reference_list(collection=collection, status=status), REFERENCES_PER_PAGE)
     return render(
@@ -74,7 +89,8 @@ def collection_detail(request: HttpRequest, collection_id: int) -> HttpResponse:
             "folder_form": ReferenceFolderForm(),
             "query_form": QueryForm(),
             "settings_form": CollectionForm(instance=collection),
-            "import_roots": settings.ISC["IMPORT_ROOTS"],
+            "import_roots": services.team_import_root(team=collection.team),
+            "membership": membership,
         },
     )
 
@@ -92,7 +108,7 @@ def collection_settings(request: HttpRequest, collection_id: int) -> HttpRespons
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
     form = CollectionForm(request.POST, instance=collection)
     if form.is_valid():
-        services.collection_update(collection=collection, **form.cleaned_data)
+        services.collection_update(actor=request.user, collection=collection, **form.cleaned_data)
         messages.success(request, "Settings saved.")
     else:
         messages.error(request, _form_errors(form))
@@ -103,7 +119,7 @@ def collection_settings(request: HttpRequest, collection_id: int) -> HttpRespons
 @require_POST
 def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
-    services.collection_delete(collection=collection)
+    services.collection_delete(actor=request.user, collection=collection)
     messages.success(request, f"Collection “{collection.name}” deleted.")
     return redirect("search:collection_list")
 
@@ -114,12 +130,14 @@ def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
     source = request.POST.get("source", "files")
     try:
-        items = _upload_items(request, source)
+        items = _upload_items(request, source, collection)
     except UploadError as exc:
         messages.error(request, str(exc))
         return redirect("search:collection_detail", collection_id=collection.id)
     try:
-        report = services.reference_images_add(collection=collection, items=items)
+        report = services.reference_images_add(
+            actor=request.user, collection=collection, items=items, source="folder" if source == "folder" else "files"
+        )
     except UploadError as exc:
         messages.error(request, str(exc))
         return redirect("search:collection_detail", collection_id=collection.id)
@@ -127,7 +145,7 @@ def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     return redirect("search:collection_detail", collection_id=collection.id)
 
 
-def _upload_items(request: HttpRequest, source: str):
+def _upload_items(request: HttpRequest, source: str, collection):
     limits = services.upload_limits()
     if source == "zip":
         form = ReferenceZipForm(request.POST, request.FILES)
@@ -138,7 +156,8 @@ def _upload_items(request: HttpRequest, source: str):
         form = ReferenceFolderForm(request.POST)
         if not form.is_valid():
             raise UploadError(_form_errors(form))
-        roots = [Path(root) for root in settings.ISC["IMPORT_ROOTS"]]
+        # Lazy: the folder is only resolved and read once the service has checked the admin role.
+        roots = services.team_import_root(team=collection.team)
         return folder_read(Path(form.cleaned_data["folder"]), allowed_roots=roots, limits=limits)
     form = ReferenceFilesForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -166,7 +185,7 @@ def query_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     uploaded = form.cleaned_data["image"]
     try:
         query, created = services.query_image_add(
-            collection=collection, payload=Payload(Path(uploaded.name).name, uploaded.read())
+            actor=request.user, collection=collection, payload=Payload(Path(uploaded.name).name, uploaded.read())
         )
     except ImageRejected as exc:
         messages.error(request, f"{uploaded.name}: {exc}")
@@ -179,21 +198,22 @@ def query_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
 @login_required
 def query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
     query = selectors.query_get(user=request.user, query_id=query_id)
-    return render(request, "search/query_detail.html", _query_context(query))
+    return render(request, "search/query_detail.html", _query_context(request, query))
 
 
 @login_required
 def query_results(request: HttpRequest, query_id: int) -> HttpResponse:
     query = selectors.query_get(user=request.user, query_id=query_id)
-    return render(request, "search/_query_results.html", _query_context(query))
+    return render(request, "search/_query_results.html", _query_context(request, query))
 
 
-def _query_context(query) -> dict:
+def _query_context(request: HttpRequest, query) -> dict:
     return {
         "query": query,
         "collection": query.collection,
         "views": selectors.match_views(query=query),
         "index_note": reindex_services.query_index_note(query=query),
+        "membership": selectors.membership_for(user=request.user, collection=query.collection),
     }
 
 
@@ -205,7 +225,7 @@ def image_retry(request: HttpRequest, kind: str, image_id: int) -> HttpResponse:
         if kind == "query"
         else selectors.reference_get(user=request.user, reference_id=image_id)
     )
-    services.stored_image_retry(image=image)
+    services.stored_image_retry(actor=request.user, image=image)
     messages.info(request, f"{image.original_name} is queued again.")
     if kind == "query":
         return redirect("search:query_detail", query_id=image.id)
@@ -226,6 +246,7 @@ def review_dashboard(request: HttpRequest) -> HttpResponse:
             "decision": decision,
             "decisions": ReviewDecision,
             "counts": selectors.review_counts(user=request.user),
+            "reviewable_team_ids": selectors.team_ids_with_role(user=request.user, minimum=permissions.REVIEW),
         },
     )
 
@@ -252,7 +273,7 @@ def _staff(user) -> bool:
 @user_passes_test(_staff)
 def reindex(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        job, created = reindex_services.reindex_job_start()
+        job, created = reindex_services.reindex_job_start(actor=request.user)
         if created:
             messages.success(
                 request, "Reindex queued: the corpus is re-embedded beside the live index, which answers until then."
@@ -275,6 +296,39 @@ def _reindex_context() -> dict:
         "configured_descriptor": settings.ISC["DESCRIPTOR"],
         "keep_old": settings.ISC["REINDEX_KEEP_OLD"],
     }
+
+
+@login_required
+def image_file(request: HttpRequest, kind: str, image_id: int, variant: str) -> HttpResponse:
+    """An image of one of the user's teams: the original, its 256 px thumbnail or its web-safe preview."""
+    image = selectors.stored_image_get(user=request.user, kind=kind, image_id=image_id)
+    if variant == "original":
+        stored = media.original_file(image=image)
+    elif variant in media.VARIANT_SIZES:
+        try:
+            stored = media.derived_file(image=image, variant=variant)
+        except (FileNotFoundError, ImageRejected):
+            raise Http404("The image file is missing or unreadable.") from None
+    else:
+        raise Http404("Unknown image variant.")
+    return _media_response(stored)
+
+
+def _media_response(stored: media.MediaFile) -> HttpResponse:
+    """With ISC_MEDIA_ACCEL_PREFIX set, the web server (nginx 'internal' location) sends the bytes."""
+    prefix = settings.ISC["MEDIA_ACCEL_PREFIX"]
+    if prefix:
+        response = HttpResponse(content_type=stored.content_type)
+        response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(stored.relative)
+    else:
+        try:
+            response = FileResponse(stored.path.open("rb"), content_type=stored.content_type)
+        except FileNotFoundError:
+            raise Http404("The image file is missing.") from None
+    # Private: shared caches must not keep a team's images; names are content hashes, so a day is safe.
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _form_errors(form) -> str:

@@ -46,3 +46,16 @@ def eager_tasks():
     app.conf.task_eager_propagates = True
     yield app
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at its production cost takes ~0.3 s a user on these CPUs; tests create hundreds of users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def login_throttle_off(settings):
+    """django-axes needs the request in authenticate(), which Django's `client.login()` does not pass; the
+    throttle's own tests (tests/search/test_teams.py) switch it back on."""
+    settings.AXES_ENABLED = False

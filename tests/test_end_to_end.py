@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from search.models import ImageStatus, QueryImage
-from tests.factories import UserFactory
+from search.models import ImageStatus, QueryImage, Role
+from tests.factories import UserFactory, team_with
 from tests.images import edited_copy, encode, scene
 from tests.services import CeleryWorker, RedisServer
 
@@ -72,9 +72,11 @@ def _wait(predicate, timeout: float, what: str):
 
 
 def test_upload_references_and_a_copy_then_see_the_true_reference_first(client, live_worker):
-    client.force_login(UserFactory())
+    user = UserFactory()
+    team = team_with(user, Role.ADMIN)
+    client.force_login(user)
     response = client.post(
-        reverse("search:collection_list"), {"name": "Known", "description": "", "match_threshold": 0.5}
+        reverse("search:collection_list"), {"team": team.id, "name": "Known", "description": "", "match_threshold": 0.5}
     )
     collection_url = response.url
     collection_id = int(collection_url.rstrip("/").split("/")[-1])
@@ -105,6 +107,8 @@ def test_upload_references_and_a_copy_then_see_the_true_reference_first(client, 
     assert views[0].match.reference.original_name == "ref703.jpg"
     assert views[0].is_copy and views[0].match.inliers >= 8, "verification found a consistent geometry"
     assert "<line" in page.content.decode(), "the matched keypoints are drawn"
+    preview = client.get(reverse("search:image_file", args=["query", query.id, "preview"]))
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg", "drawn over the preview"
 
     # A smooth noise field: procedural stripes or cell mosaics resemble each other globally even
     # when unrelated, which no real photo collection does.

@@ -92,7 +92,9 @@ def _kill_9(worker: CeleryWorker) -> None:
 
 
 def _search(collection, seed: int, name: str) -> QueryImage:
-    query, _ = services.query_image_add(collection=collection, payload=Payload(name, encode(edited_copy(scene(seed)))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload(name, encode(edited_copy(scene(seed))))
+    )
     _wait(
         lambda: QueryImage.objects.get(id=query.id).status in (ImageStatus.INDEXED, ImageStatus.FAILED),
         60,
@@ -113,7 +115,9 @@ def test_a_reindex_killed_with_sigkill_resumes_completes_and_searches_answer_thr
     first = stack(OLD)
     seeds = range(900, 900 + REFERENCES)
     services.reference_images_add(
-        collection=collection, items=[Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds]
+        actor=collection.created_by,
+        collection=collection,
+        items=[Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds],
     )
     _wait(
         lambda: ReferenceImage.objects.filter(status=ImageStatus.INDEXED).count() == REFERENCES,

@@ -95,7 +95,9 @@ class FaultStack:
     def references_add(self, collection: Collection, seeds, prefix: str = "ref") -> list[ReferenceImage]:
         items = [Payload(f"{prefix}{seed}.jpg", encode(scene(seed))) for seed in seeds]
         with transaction.atomic():  # queued on commit, as a web request does
-            return services.reference_images_add(collection=collection, items=items).created
+            return services.reference_images_add(
+                actor=collection.created_by, collection=collection, items=items
+            ).created
 
     def status_counts(self, model=ReferenceImage) -> dict[str, int]:
         counts = dict.fromkeys(ImageStatus.values, 0)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from search.models import ImageStatus, QueryImage, ReferenceImage
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import CollectionFactory, UserFactory, collection_for
 from tests.faults.conftest import upload, wait_for
 from tests.images import edited_copy, encode, scene
 
@@ -52,7 +52,7 @@ def test_an_upload_while_the_broker_is_down_is_queued_by_the_sweeper_once_it_is_
     stack.worker_start()
     user = UserFactory()
     client.force_login(user)
-    collection = CollectionFactory(owner=user)
+    collection = collection_for(user)
     stack.redis.stop()
     files = [upload(f"down{seed}.jpg", encode(scene(seed))) for seed in (3100, 3101, 3102)]
     response = client.post(
@@ -82,7 +82,7 @@ def test_restarting_milvus_shows_a_retrying_state_then_recovers_without_losing_a
     stack.worker_start()
     user = UserFactory()
     client.force_login(user)
-    collection = CollectionFactory(owner=user)
+    collection = collection_for(user)
     stack.references_add(collection, range(4000, 4006))
     wait_for(
         lambda: ReferenceImage.objects.filter(status=ImageStatus.INDEXED).count() == 6,

@@ -58,7 +58,9 @@ def test_a_poison_image_that_kills_the_worker_is_failed_after_max_attempts(stack
     collection = CollectionFactory()
     good = stack.references_add(collection, [2002, 2003])
     with transaction.atomic():
-        [bad] = services.reference_images_add(collection=collection, items=[Payload("poison.jpg", poison)]).created
+        [bad] = services.reference_images_add(
+            actor=collection.created_by, collection=collection, items=[Payload("poison.jpg", poison)]
+        ).created
 
     def poison_failed():
         bad.refresh_from_db()

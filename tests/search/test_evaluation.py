@@ -8,7 +8,7 @@ from django.urls import reverse
 from search import services
 from search.evaluation import QueryEdits, edits_parse, ground_truth_parse
 from search.uploads import Payload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import UserFactory, collection_for
 from tests.images import encode, scene
 
 pytestmark = pytest.mark.django_db
@@ -53,13 +53,17 @@ def _image(seed: int) -> bytes:
 
 
 def _collection_with_matches(owner, candidates=CANDIDATES, references=("R1", "R2", "R3", "R4")):
-    collection = CollectionFactory(owner=owner, match_threshold=0.75)
+    collection = collection_for(owner, match_threshold=0.75)
     report = services.reference_images_add(
-        collection=collection, items=[Payload(f"{name}.jpg", _image(seed)) for seed, name in enumerate(references)]
+        actor=collection.created_by,
+        collection=collection,
+        items=[Payload(f"{name}.jpg", _image(seed)) for seed, name in enumerate(references)],
     )
     reference_ids = {reference.original_name.removesuffix(".jpg"): reference.id for reference in report.created}
     for seed, (query_name, results) in enumerate(candidates.items(), start=100):
-        query, _ = services.query_image_add(collection=collection, payload=Payload(f"{query_name}.png", _image(seed)))
+        query, _ = services.query_image_add(
+            actor=collection.created_by, collection=collection, payload=Payload(f"{query_name}.png", _image(seed))
+        )
         services.query_results_record(
             query_id=query.id,
             descriptor_version="v",
@@ -94,8 +98,8 @@ def test_the_page_needs_a_login(client):
 
 
 def test_the_nav_links_to_the_page_and_the_form_lists_only_my_collections(client, moderator):
-    CollectionFactory(owner=moderator, name="Mine")
-    CollectionFactory(owner=UserFactory(), name="Theirs")
+    collection_for(moderator, name="Mine")
+    collection_for(UserFactory(), name="Theirs")
     page = client.get(reverse("search:evaluation")).content.decode()
     assert f'href="{reverse("search:evaluation")}"' in page
     assert "Mine" in page and "Theirs" not in page
@@ -139,7 +143,9 @@ def test_scores_a_small_collection_as_worked_out_by_hand(client, moderator, medi
     assert "not in candidates" in page and "score 0.700 · rank #2" in page
     q3 = collection.queries.get(original_name="Q3.png")
     assert reverse("search:query_detail", args=[q3.id]) in page
-    assert q3.file.url in page and collection.references.get(original_name="R3.jpg").file.url in page
+    r3 = collection.references.get(original_name="R3.jpg")
+    assert reverse("search:image_file", args=["query", q3.id, "thumb"]) in page
+    assert reverse("search:image_file", args=["reference", r3.id, "thumb"]) in page
     assert "Q9" in page and "Q7" in page, "the mismatched ids are named"
 
 
@@ -176,7 +182,7 @@ def test_a_true_reference_missing_from_the_collection_is_a_miss_and_is_reported(
     ],
 )
 def test_a_malformed_ground_truth_is_a_form_error(client, moderator, ground_truth, message):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     response = _evaluate(client, collection, ground_truth=ground_truth, edits=None)
     assert response.status_code == 200 and response.context["result"] is None
     assert any(message in error for error in response.context["form"].errors["ground_truth"])
@@ -184,7 +190,7 @@ def test_a_malformed_ground_truth_is_a_form_error(client, moderator, ground_trut
 
 
 def test_a_malformed_edits_file_is_a_form_error(client, moderator):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     response = _evaluate(client, collection, edits="query_id,families,difficulty\nQ1,crop,easy\nQ1,blur,hard\n")
     assert response.context["result"] is None
     assert response.context["form"].errors["edits"] == ["edits.csv:3: query Q1 listed twice (first on line 2)"]
@@ -193,7 +199,7 @@ def test_a_malformed_edits_file_is_a_form_error(client, moderator):
 
 
 def test_a_binary_upload_is_a_form_error_not_a_crash(client, moderator):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     upload = io.BytesIO(encode(scene(1, size=(32, 32))))
     upload.name = "ground_truth.csv"
     response = client.post(reverse("search:evaluation"), {"collection": collection.id, "ground_truth": upload})

@@ -37,8 +37,11 @@ def _broker_switch(app, url: str) -> None:
 
 
 def _reference(seed: int) -> ReferenceImage:
+    collection = CollectionFactory()
     return services.reference_images_add(
-        collection=CollectionFactory(), items=[Payload(f"r{seed}.jpg", encode(scene(seed)))]
+        actor=collection.created_by,
+        collection=collection,
+        items=[Payload(f"r{seed}.jpg", encode(scene(seed)))],
     ).created[0]
 
 

@@ -5,7 +5,7 @@ from copydetect.imaging import ImageRejected
 from search import services
 from search.models import ImageStatus, Match, QueryImage, ReferenceImage, ReviewDecision
 from search.uploads import Payload, Rejection
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import CollectionFactory, UserFactory, collection_for
 from tests.images import encode, scene
 
 pytestmark = pytest.mark.django_db
@@ -15,8 +15,12 @@ def test_references_are_stored_once_per_collection(media_root, django_capture_on
     collection = CollectionFactory()
     image = encode(scene(1))
     with django_capture_on_commit_callbacks() as queued:
-        first = services.reference_images_add(collection=collection, items=[Payload("a.jpg", image)])
-        second = services.reference_images_add(collection=collection, items=[Payload("again.jpg", image)])
+        first = services.reference_images_add(
+            actor=collection.created_by, collection=collection, items=[Payload("a.jpg", image)]
+        )
+        second = services.reference_images_add(
+            actor=collection.created_by, collection=collection, items=[Payload("again.jpg", image)]
+        )
     assert len(first.created) == 1 and second.duplicates == ["again.jpg"]
     reference = first.created[0]
     assert (reference.width, reference.height, reference.status) == (480, 360, ImageStatus.PENDING)
@@ -28,13 +32,21 @@ def test_references_are_stored_once_per_collection(media_root, django_capture_on
 def test_the_same_bytes_may_live_in_two_collections(media_root):
     image = encode(scene(2))
     for collection in (CollectionFactory(), CollectionFactory()):
-        assert len(services.reference_images_add(collection=collection, items=[Payload("x.jpg", image)]).created) == 1
+        assert (
+            len(
+                services.reference_images_add(
+                    actor=collection.created_by, collection=collection, items=[Payload("x.jpg", image)]
+                ).created
+            )
+            == 1
+        )
     assert ReferenceImage.objects.count() == 2
 
 
 def test_bad_files_are_reported_and_leave_nothing_behind(media_root):
     collection = CollectionFactory()
     report = services.reference_images_add(
+        actor=collection.created_by,
         collection=collection,
         items=[
             Payload("notes.txt", b"hello"),
@@ -53,21 +65,27 @@ def test_bad_files_are_reported_and_leave_nothing_behind(media_root):
 def test_a_repeated_query_returns_the_earlier_row(media_root):
     collection = CollectionFactory()
     data = encode(scene(5))
-    query, created = services.query_image_add(collection=collection, payload=Payload("q.jpg", data))
-    again, created_again = services.query_image_add(collection=collection, payload=Payload("q2.jpg", data))
+    query, created = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", data)
+    )
+    again, created_again = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q2.jpg", data)
+    )
     assert created and not created_again and again.id == query.id
 
 
 def test_a_non_image_query_is_refused_without_a_row(media_root):
     with pytest.raises(ImageRejected):
-        services.query_image_add(collection=CollectionFactory(), payload=Payload("q.gif", b"GIF89a junk"))
+        services.query_image_add(
+            actor=(empty := CollectionFactory()).created_by, collection=empty, payload=Payload("q.gif", b"GIF89a junk")
+        )
     assert QueryImage.objects.count() == 0
 
 
 def test_claiming_is_conditional(media_root):
     collection = CollectionFactory()
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("a.jpg", encode(scene(6)))]
+        actor=collection.created_by, collection=collection, items=[Payload("a.jpg", encode(scene(6)))]
     ).created[0]
     claim = services.stored_image_claim
     assert claim(model=ReferenceImage, image_id=reference.id, descriptor_version="v1") == services.Claim.CLAIMED
@@ -95,13 +113,17 @@ def _result(reference_id: int, score: float) -> services.MatchResult:
 def test_recording_results_twice_leaves_one_set_and_keeps_reviews(media_root):
     collection = CollectionFactory()
     refs = services.reference_images_add(
-        collection=collection, items=[Payload(f"{i}.jpg", encode(scene(10 + i))) for i in range(3)]
+        actor=collection.created_by,
+        collection=collection,
+        items=[Payload(f"{i}.jpg", encode(scene(10 + i))) for i in range(3)],
     ).created
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(20))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(scene(20)))
+    )
     results = [_result(refs[0].id, 0.9), _result(refs[1].id, 0.4)]
     services.query_results_record(query_id=query.id, descriptor_version="v1", results=results, search_ms=12)
     first = Match.objects.get(query=query, reference=refs[0])
-    services.match_review(match=first, reviewer=collection.owner, decision=ReviewDecision.CONFIRMED)
+    services.match_review(match=first, reviewer=collection.created_by, decision=ReviewDecision.CONFIRMED)
     services.query_results_record(query_id=query.id, descriptor_version="v1", results=results, search_ms=15)
     matches = list(query.matches.order_by("rank"))
     assert [(m.reference_id, m.rank) for m in matches] == [(refs[0].id, 1), (refs[1].id, 2)]
@@ -111,9 +133,13 @@ def test_recording_results_twice_leaves_one_set_and_keeps_reviews(media_root):
 
 
 def test_results_never_point_into_another_collection(media_root):
-    mine, theirs = CollectionFactory(), CollectionFactory(owner=UserFactory())
-    foreign = services.reference_images_add(collection=theirs, items=[Payload("t.jpg", encode(scene(30)))]).created[0]
-    query, _ = services.query_image_add(collection=mine, payload=Payload("q.jpg", encode(scene(31))))
+    mine, theirs = CollectionFactory(), collection_for(UserFactory())
+    foreign = services.reference_images_add(
+        actor=theirs.created_by, collection=theirs, items=[Payload("t.jpg", encode(scene(30)))]
+    ).created[0]
+    query, _ = services.query_image_add(
+        actor=mine.created_by, collection=mine, payload=Payload("q.jpg", encode(scene(31)))
+    )
     services.query_results_record(
         query_id=query.id, descriptor_version="v1", results=[_result(foreign.id, 0.99)], search_ms=1
     )
@@ -123,7 +149,7 @@ def test_results_never_point_into_another_collection(media_root):
 def test_failing_a_row_keeps_the_reason(media_root):
     collection = CollectionFactory()
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("a.jpg", encode(scene(7)))]
+        actor=collection.created_by, collection=collection, items=[Payload("a.jpg", encode(scene(7)))]
     ).created[0]
     services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error="The image is truncated")
     reference.refresh_from_db()

@@ -56,7 +56,7 @@ def test_isc_match_ranks_the_true_references_first_and_cleans_up(tiny_benchmark,
     assert metrics.micro_ap == pytest.approx(1.0)
     rows = list(csv.DictReader(open(candidates)))
     assert {"descriptor_similarity", "inliers", "verification_score", "final_score"} <= set(rows[0])
-    assert not Collection.objects.exclude(owner__username="isc-track-runner").exists()
+    assert not Collection.objects.exclude(created_by__username="isc-track-runner").exists()
     assert not Collection.objects.exists(), "the temporary collection is deleted afterwards"
 
 

@@ -5,9 +5,9 @@ import pytest
 from django.urls import reverse
 
 from search import services
-from search.models import Collection, QueryImage, ReferenceImage
+from search.models import AuditAction, AuditEvent, Collection, Membership, QueryImage, ReferenceImage, Role
 from search.uploads import Payload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import UserFactory, collection_for, team_with
 from tests.images import encode, scene
 
 pytestmark = pytest.mark.django_db
@@ -29,32 +29,54 @@ def test_pages_need_a_login(client):
     assert response.status_code == 302 and "/accounts/login/" in response.url
 
 
-def test_signing_up_logs_the_user_in(client):
+def test_sign_up_is_closed_by_default(client):
+    assert client.get(reverse("search:signup")).status_code == 404
+    assert "Sign up" not in client.get(reverse("login")).content.decode()
+
+
+def test_open_sign_up_logs_the_user_in_with_a_team_of_their_own(client, settings):
+    settings.ISC = {**settings.ISC, "OPEN_SIGNUP": True}
     response = client.post(
         reverse("search:signup"),
         {"username": "ana", "password1": "a-long-Passphrase-42", "password2": "a-long-Passphrase-42"},
         follow=True,
     )
     assert response.context["user"].username == "ana"
+    membership = Membership.objects.get(user__username="ana")
+    assert (membership.team.name, membership.role) == ("ana", Role.ADMIN)
 
 
-def test_creating_a_collection(client, moderator):
+def test_creating_a_collection_in_a_team_i_administer(client, moderator):
+    team = team_with(moderator, Role.ADMIN)
     response = client.post(
-        reverse("search:collection_list"), {"name": "Banned memes", "description": "", "match_threshold": 0.6}
+        reverse("search:collection_list"),
+        {"team": team.id, "name": "Banned memes", "description": "", "match_threshold": 0.6},
     )
-    collection = Collection.objects.get(owner=moderator)
+    collection = Collection.objects.get(team=team)
     assert response.url == reverse("search:collection_detail", args=[collection.id])
-    assert collection.match_threshold == 0.6
+    assert (collection.match_threshold, collection.created_by) == (0.6, moderator)
+    event = AuditEvent.objects.get(action=AuditAction.COLLECTION_CREATE)
+    assert (event.team, event.actor, event.collection_id) == (team, moderator, collection.id)
+
+
+def test_only_a_team_admin_can_create_a_collection_there(client, moderator):
+    team = team_with(moderator, Role.MODERATOR)
+    page = client.get(reverse("search:collection_list"))
+    assert page.context["form"] is None, "no team to create in: no form"
+    response = client.post(reverse("search:collection_list"), {"team": team.id, "name": "x", "match_threshold": 0.5})
+    assert response.status_code == 200
+    assert not Collection.objects.exists()
 
 
 def test_a_threshold_outside_zero_to_one_is_refused(client, moderator):
-    response = client.post(reverse("search:collection_list"), {"name": "x", "match_threshold": 3})
+    team = team_with(moderator, Role.ADMIN)
+    response = client.post(reverse("search:collection_list"), {"team": team.id, "name": "x", "match_threshold": 3})
     assert "between 0 and 1" in response.content.decode()
     assert not Collection.objects.exists()
 
 
 def test_uploading_several_files_at_once(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     files = [io.BytesIO(encode(scene(i))) for i in range(3)]
     for i, handle in enumerate(files):
         handle.name = f"ref{i}.jpg"
@@ -76,7 +98,7 @@ def _zip_upload(entries: dict[str, bytes]) -> io.BytesIO:
 
 
 def test_uploading_a_zip_reports_what_was_skipped(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     archive = _zip_upload({"a.jpg": encode(scene(1)), "../b.jpg": encode(scene(2)), "c.txt": b"not an image"})
     response = client.post(
         reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}, follow=True
@@ -88,7 +110,7 @@ def test_uploading_a_zip_reports_what_was_skipped(client, moderator, media_root)
 
 
 def test_an_empty_zip_gets_a_clear_message(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     response = client.post(
         reverse("search:references_upload", args=[collection.id]),
         {"source": "zip", "archive": _zip_upload({})},
@@ -100,7 +122,7 @@ def test_an_empty_zip_gets_a_clear_message(client, moderator, media_root):
 
 def test_an_oversized_query_is_refused(client, moderator, media_root, settings):
     settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     upload = io.BytesIO(encode(scene(1)))
     upload.name = "big.jpg"
     response = client.post(reverse("search:query_upload", args=[collection.id]), {"image": upload}, follow=True)
@@ -109,7 +131,7 @@ def test_an_oversized_query_is_refused(client, moderator, media_root, settings):
 
 
 def test_a_corrupt_query_is_refused_with_the_reason(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     upload = io.BytesIO(encode(scene(1))[:300])
     upload.name = "cut.jpg"
     response = client.post(reverse("search:query_upload", args=[collection.id]), {"image": upload}, follow=True)
@@ -117,7 +139,7 @@ def test_a_corrupt_query_is_refused_with_the_reason(client, moderator, media_roo
 
 
 def test_a_query_upload_leads_to_its_result_page(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     upload = io.BytesIO(encode(scene(9)))
     upload.name = "suspect.jpg"
     response = client.post(reverse("search:query_upload", args=[collection.id]), {"image": upload})
@@ -129,8 +151,10 @@ def test_a_query_upload_leads_to_its_result_page(client, moderator, media_root):
 
 def test_another_users_collections_and_queries_are_invisible(client, moderator, media_root):
     other = UserFactory()
-    theirs = CollectionFactory(owner=other, name="Private")
-    query, _ = services.query_image_add(collection=theirs, payload=Payload("q.jpg", encode(scene(3))))
+    theirs = collection_for(other, name="Private")
+    query, _ = services.query_image_add(
+        actor=theirs.created_by, collection=theirs, payload=Payload("q.jpg", encode(scene(3)))
+    )
     assert "Private" not in client.get(reverse("search:collection_list")).content.decode()
     assert client.get(reverse("search:collection_detail", args=[theirs.id])).status_code == 404
     assert client.get(reverse("search:query_detail", args=[query.id])).status_code == 404
@@ -141,11 +165,13 @@ def test_another_users_collections_and_queries_are_invisible(client, moderator, 
 
 
 def test_the_result_page_draws_keypoint_lines_between_query_and_reference(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator, match_threshold=0.5)
+    collection = collection_for(moderator, match_threshold=0.5)
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+        actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
     ).created[0]
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(scene(2)))
+    )
     services.query_results_record(
         query_id=query.id,
         descriptor_version="sscd_test",
@@ -160,11 +186,13 @@ def test_the_result_page_draws_keypoint_lines_between_query_and_reference(client
 
 
 def test_reviewing_a_match_moves_it_out_of_the_queue(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+        actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
     ).created[0]
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(scene(2)))
+    )
     services.query_results_record(
         query_id=query.id,
         descriptor_version="v",
@@ -183,11 +211,13 @@ def test_reviewing_a_match_moves_it_out_of_the_queue(client, moderator, media_ro
 
 def test_another_user_cannot_review_my_matches(client, media_root):
     owner = UserFactory()
-    collection = CollectionFactory(owner=owner)
+    collection = collection_for(owner)
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
+        actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(1)))]
     ).created[0]
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(2))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(scene(2)))
+    )
     services.query_results_record(
         query_id=query.id,
         descriptor_version="v",

@@ -8,7 +8,7 @@ from django.urls import reverse
 from search import services
 from search.models import ImageStatus, QueryImage, ReferenceImage
 from search.uploads import Payload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import UserFactory, collection_for
 from tests.images import encode, scene
 from workers.errors import SEARCH_BACKEND_RETRYING
 
@@ -33,7 +33,7 @@ def _named(data: bytes, name: str) -> io.BytesIO:
 
 
 def test_one_empty_file_in_a_multi_file_upload_is_rejected_alone(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     files = [_named(encode(scene(1)), "a.jpg"), _named(b"", "empty.jpg"), _named(encode(scene(2)), "b.jpg")]
     response = client.post(
         reverse("search:references_upload", args=[collection.id]), {"source": "files", "files": files}, follow=True
@@ -45,7 +45,7 @@ def test_one_empty_file_in_a_multi_file_upload_is_rejected_alone(client, moderat
 
 
 def test_an_upload_of_only_an_empty_file_says_so(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     response = client.post(
         reverse("search:references_upload", args=[collection.id]),
         {"source": "files", "files": [_named(b"", "empty.png")]},
@@ -56,12 +56,14 @@ def test_an_upload_of_only_an_empty_file_says_so(client, moderator, media_root):
 
 
 def _query(collection, seed: int = 5) -> QueryImage:
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(seed))))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(scene(seed)))
+    )
     return query
 
 
 def test_a_query_waiting_on_the_search_backend_says_so_plainly_and_offers_retry(client, moderator, media_root):
-    query = _query(CollectionFactory(owner=moderator))
+    query = _query(collection_for(moderator))
     QueryImage.objects.filter(id=query.id).update(status=ImageStatus.PENDING, notice=SEARCH_BACKEND_RETRYING)
     page = client.get(reverse("search:query_results", args=[query.id])).content.decode()
     assert "Search backend unavailable, retrying" in page
@@ -72,9 +74,9 @@ def test_a_query_waiting_on_the_search_backend_says_so_plainly_and_offers_retry(
 
 @pytest.mark.parametrize("status", [ImageStatus.PENDING, ImageStatus.PROCESSING, ImageStatus.FAILED])
 def test_every_reference_that_is_not_done_shows_its_state_and_a_retry_button(client, moderator, media_root, status):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("r.jpg", encode(scene(3)))]
+        actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(3)))]
     ).created[0]
     ReferenceImage.objects.filter(id=reference.id).update(status=status)
     page = client.get(reverse("search:collection_detail", args=[collection.id])).content.decode()
@@ -83,9 +85,9 @@ def test_every_reference_that_is_not_done_shows_its_state_and_a_retry_button(cli
 
 
 def test_retry_requeues_a_stuck_row_with_a_fresh_attempt_count(client, moderator, media_root):
-    collection = CollectionFactory(owner=moderator)
+    collection = collection_for(moderator)
     reference = services.reference_images_add(
-        collection=collection, items=[Payload("r.jpg", encode(scene(4)))]
+        actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(4)))]
     ).created[0]
     ReferenceImage.objects.filter(id=reference.id).update(status=ImageStatus.PROCESSING, attempts=3, notice="x")
     client.post(reverse("search:image_retry", args=["reference", reference.id]))
@@ -94,7 +96,7 @@ def test_retry_requeues_a_stuck_row_with_a_fresh_attempt_count(client, moderator
 
 
 def test_a_done_query_has_no_retry_button(client, moderator, media_root):
-    query = _query(CollectionFactory(owner=moderator), seed=6)
+    query = _query(collection_for(moderator), seed=6)
     services.query_results_record(query_id=query.id, descriptor_version="v1", results=[], search_ms=3)
     page = client.get(reverse("search:query_results", args=[query.id])).content.decode()
     assert reverse("search:image_retry", args=["query", query.id]) not in page

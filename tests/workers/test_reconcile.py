@@ -46,7 +46,9 @@ def test_reconcile_repairs_milvus_and_the_disk_from_the_database(own_milvus, set
     version = runtime.descriptor_get().version
     collection = CollectionFactory()
     references = services.reference_images_add(
-        collection=collection, items=[Payload(f"r{seed}.jpg", encode(scene(seed))) for seed in (800, 801, 802)]
+        actor=collection.created_by,
+        collection=collection,
+        items=[Payload(f"r{seed}.jpg", encode(scene(seed))) for seed in (800, 801, 802)],
     ).created
     assert all(ReferenceImage.objects.get(id=r.id).status == ImageStatus.INDEXED for r in references)
 

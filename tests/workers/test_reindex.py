@@ -46,11 +46,13 @@ def model_change(isc_settings, eager_tasks, versions):
 
 def _references(collection, seeds):
     items = [Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds]
-    return services.reference_images_add(collection=collection, items=items).created
+    return services.reference_images_add(actor=collection.created_by, collection=collection, items=items).created
 
 
 def _query(collection, name, image) -> QueryImage:
-    query, _ = services.query_image_add(collection=collection, payload=Payload(name, encode(image)))
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload(name, encode(image))
+    )
     query.refresh_from_db()
     assert query.status == ImageStatus.INDEXED, query.error
     return query

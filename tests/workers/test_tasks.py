@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _references(collection, seeds):
     items = [Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds]
-    return services.reference_images_add(collection=collection, items=items).created
+    return services.reference_images_add(actor=collection.created_by, collection=collection, items=items).created
 
 
 def test_indexing_then_searching_finds_the_edited_copy(isc_settings, eager_tasks):
@@ -26,7 +26,7 @@ def test_indexing_then_searching_finds_the_edited_copy(isc_settings, eager_tasks
         assert reference.status == ImageStatus.INDEXED, reference.error
         assert reference.descriptor_version == runtime.descriptor_get().version
     query, _ = services.query_image_add(
-        collection=collection, payload=Payload("copy.jpg", encode(edited_copy(scene(102))))
+        actor=collection.created_by, collection=collection, payload=Payload("copy.jpg", encode(edited_copy(scene(102))))
     )
     query.refresh_from_db()
     assert query.status == ImageStatus.INDEXED, query.error
@@ -42,7 +42,7 @@ def test_running_a_task_twice_changes_nothing(isc_settings, eager_tasks):
     collection = CollectionFactory()
     references = _references(collection, [200, 201])
     query, _ = services.query_image_add(
-        collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(200))))
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(200))))
     )
     before = list(Match.objects.filter(query=query).values_list("reference_id", "rank", "final_score"))
     assert tasks.query_search.delay(query.id).get() == "skipped"
@@ -57,7 +57,9 @@ def test_two_collections_never_see_each_others_references(isc_settings, eager_ta
     mine, theirs = CollectionFactory(), CollectionFactory()
     _references(theirs, [300])
     _references(mine, [301])
-    query, _ = services.query_image_add(collection=mine, payload=Payload("q.jpg", encode(edited_copy(scene(300)))))
+    query, _ = services.query_image_add(
+        actor=mine.created_by, collection=mine, payload=Payload("q.jpg", encode(edited_copy(scene(300))))
+    )
     assert {m.reference.collection_id for m in query.matches.select_related("reference")} == {mine.id}
 
 
@@ -71,7 +73,9 @@ def test_a_file_that_vanished_from_storage_fails_the_row_with_the_reason(isc_set
 
 
 def test_a_query_against_an_empty_collection_finishes_with_no_matches(isc_settings, eager_tasks):
-    query, _ = services.query_image_add(collection=CollectionFactory(), payload=Payload("q.jpg", encode(scene(500))))
+    query, _ = services.query_image_add(
+        actor=(empty := CollectionFactory()).created_by, collection=empty, payload=Payload("q.jpg", encode(scene(500)))
+    )
     query.refresh_from_db()
     assert query.status == ImageStatus.INDEXED and query.matches.count() == 0
 

@@ -1,0 +1,215 @@
+"""Two teams, each with its own collection, images and a match: every page, action and file of one team
+is a 404 for the other team's members, a login redirect for visitors, and a 403 for a role too low."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from search import services
+from search.models import Collection, Match, QueryImage, ReferenceImage, Role
+from search.uploads import Payload
+from tests.factories import MembershipFactory, UserFactory, collection_for
+from tests.images import encode, scene
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class TeamWorld:
+    admin: object
+    collection: Collection
+    reference: ReferenceImage
+    query: QueryImage
+    match: Match
+
+    def member(self, role: Role):
+        return MembershipFactory(team=self.collection.team, role=role).user
+
+
+def _world(seed: int) -> TeamWorld:
+    admin = UserFactory()
+    collection = collection_for(admin, Role.ADMIN)
+    reference = services.reference_images_add(
+        actor=admin, collection=collection, items=[Payload("r.jpg", encode(scene(seed)))]
+    ).created[0]
+    query, _ = services.query_image_add(
+        actor=admin, collection=collection, payload=Payload("q.jpg", encode(scene(seed + 1)))
+    )
+    services.query_results_record(
+        query_id=query.id,
+        descriptor_version="v",
+        search_ms=1,
+        results=[services.MatchResult(reference.id, 0.9, True, 9, 0.5, [[0.5, 0.5, 0.5, 0.5]], 0.9)],
+    )
+    return TeamWorld(admin, collection, reference, query, query.matches.get())
+
+
+@pytest.fixture
+def teams(media_root):
+    return _world(100), _world(200)
+
+
+def _upload(name: str):
+    import io
+
+    handle = io.BytesIO(encode(scene(7)))
+    handle.name = name
+    return handle
+
+
+# (url name, args from a TeamWorld, method, POST data, the least role that may do it)
+def _routes(w: TeamWorld):
+    slug = w.collection.team.slug
+    membership_id = w.collection.team.memberships.get(user=w.admin).id
+    return [
+        ("collection_detail", [w.collection.id], "get", None, Role.VIEWER),
+        ("collection_progress", [w.collection.id], "get", None, Role.VIEWER),
+        ("query_detail", [w.query.id], "get", None, Role.VIEWER),
+        ("query_results", [w.query.id], "get", None, Role.VIEWER),
+        ("image_file", ["reference", w.reference.id, "original"], "get", None, Role.VIEWER),
+        ("image_file", ["reference", w.reference.id, "thumb"], "get", None, Role.VIEWER),
+        ("image_file", ["reference", w.reference.id, "preview"], "get", None, Role.VIEWER),
+        ("image_file", ["query", w.query.id, "original"], "get", None, Role.VIEWER),
+        ("image_file", ["query", w.query.id, "thumb"], "get", None, Role.VIEWER),
+        ("image_file", ["query", w.query.id, "preview"], "get", None, Role.VIEWER),
+        ("team_members", [slug], "get", None, Role.VIEWER),
+        (
+            "references_upload",
+            [w.collection.id],
+            "post",
+            lambda: {"source": "files", "files": [_upload("n.jpg")]},
+            Role.UPLOADER,
+        ),
+        ("query_upload", [w.collection.id], "post", lambda: {"image": _upload("n.jpg")}, Role.UPLOADER),
+        ("image_retry", ["query", w.query.id], "post", lambda: {}, Role.UPLOADER),
+        ("image_retry", ["reference", w.reference.id], "post", lambda: {}, Role.UPLOADER),
+        ("match_review", [w.match.id], "post", lambda: {"decision": "rejected"}, Role.MODERATOR),
+        ("references_upload", [w.collection.id], "post", lambda: {"source": "folder", "folder": "/"}, Role.ADMIN),
+        (
+            "collection_settings",
+            [w.collection.id],
+            "post",
+            lambda: {"name": "x", "description": "", "match_threshold": 0.1},
+            Role.ADMIN,
+        ),
+        ("collection_delete", [w.collection.id], "post", lambda: {}, Role.ADMIN),
+        (
+            "team_members",
+            [slug],
+            "post",
+            lambda: {"username": "newbie", "password": "a-long-Passphrase-42", "role": "viewer"},
+            Role.ADMIN,
+        ),
+        ("member_role", [slug, membership_id], "post", lambda: {"role": "viewer"}, Role.ADMIN),
+        ("member_remove", [slug, membership_id], "post", lambda: {}, Role.ADMIN),
+        ("invite_create", [slug], "post", lambda: {"role": "viewer"}, Role.ADMIN),
+        ("audit_log", [slug], "get", None, Role.ADMIN),
+        ("audit_csv", [slug], "get", None, Role.ADMIN),
+    ]
+
+
+# Pages that hold no team object (lists scoped by the user, tested below) or are not team data.
+UNSCOPED = {"collection_list", "signup", "review_dashboard", "reindex", "reindex_progress", "evaluation", "team_list", "invite_accept"}
+
+
+def _call(client, method, name, args, data):
+    url = reverse(f"search:{name}", args=args)
+    return client.get(url) if method == "get" else client.post(url, data() if data else {})
+
+
+def _snapshot(world: TeamWorld):
+    world.match.refresh_from_db()
+    collection = Collection.objects.filter(id=world.collection.id).first()
+    return (
+        collection and (collection.name, collection.match_threshold),
+        world.match.review,
+        ReferenceImage.objects.filter(collection_id=world.collection.id).count(),
+        QueryImage.objects.filter(collection_id=world.collection.id).count(),
+        sorted(world.collection.team.memberships.values_list("user_id", "role")),
+    )
+
+
+def test_every_team_route_is_in_the_table(teams):
+    names = {pattern.name for pattern in get_resolver("search.urls").url_patterns if isinstance(pattern, URLPattern)}
+    table = {row[0] for row in _routes(teams[0])}
+    assert names - UNSCOPED == table, "a new view needs a row in _routes (or a reason in UNSCOPED)"
+
+
+def test_another_teams_objects_are_404_on_every_route_and_nothing_changes(client, teams):
+    mine, theirs = teams
+    client.force_login(mine.admin)
+    for name, args, method, data, _ in _routes(theirs):
+        before = _snapshot(theirs)
+        response = _call(client, method, name, args, data)
+        assert response.status_code == 404, (name, args, method, response.status_code)
+        assert _snapshot(theirs) == before, (name, "changed another team's data")
+
+
+def test_visitors_are_sent_to_the_login_on_every_route(client, teams):
+    mine, _ = teams
+    for name, args, method, data, _ in _routes(mine):
+        before = _snapshot(mine)
+        response = _call(client, method, name, args, data)
+        assert response.status_code == 302 and "/accounts/login/" in response.url, (name, response.status_code)
+        assert _snapshot(mine) == before
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.UPLOADER, Role.MODERATOR])
+def test_a_role_too_low_is_403_and_changes_nothing(client, teams, role):
+    mine, _ = teams
+    user = mine.member(role)
+    client.force_login(user)
+    for name, args, method, data, minimum in _routes(mine):
+        if role.at_least(minimum):
+            continue
+        before = _snapshot(mine)
+        response = _call(client, method, name, args, data)
+        assert response.status_code == 403, (role, name, args, response.status_code)
+        assert _snapshot(mine) == before, (role, name)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_a_role_high_enough_is_let_through(client, teams, role):
+    mine, _ = teams
+    client.force_login(mine.member(role))
+    # Destructive rows last, so they do not remove what the others need.
+    for name, args, method, data, minimum in sorted(
+        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove")
+    ):
+        if not role.at_least(minimum):
+            continue
+        response = _call(client, method, name, args, data)
+        assert response.status_code in (200, 302), (role, name, args, response.status_code)
+
+
+def test_lists_show_only_my_teams(client, teams):
+    mine, theirs = teams
+    client.force_login(mine.admin)
+    theirs.collection.name = "Their secret collection"
+    theirs.collection.save()
+    for name in ("collection_list", "review_dashboard", "team_list", "evaluation"):
+        page = client.get(reverse(f"search:{name}")).content.decode()
+        assert "Their secret collection" not in page and theirs.collection.team.name not in page, name
+        assert str(theirs.query.id) not in [
+            m.query_id for m in client.get(reverse("search:review_dashboard")).context["matches"]
+        ]
+    review = client.get(reverse("search:review_dashboard")).context["matches"]
+    assert [m.id for m in review] == [mine.match.id]
+
+
+def test_the_reindex_page_stays_staff_only(client, teams):
+    mine, _ = teams
+    client.force_login(mine.admin)
+    assert client.get(reverse("search:reindex")).status_code == 302
+    assert client.get(reverse("search:reindex_progress")).status_code == 302
+
+
+def test_a_403_says_which_role_is_needed_and_viewers_see_no_verdict_buttons(client, teams):
+    mine, _ = teams
+    client.force_login(mine.member(Role.VIEWER))
+    response = client.post(reverse("search:match_review", args=[mine.match.id]), {"decision": "rejected"})
+    assert response.status_code == 403 and "moderator role or higher" in response.content.decode()
+    assert "Confirm copy" not in client.get(reverse("search:review_dashboard")).content.decode()
+    client.force_login(mine.member(Role.MODERATOR))
+    assert "Confirm copy" in client.get(reverse("search:review_dashboard")).content.decode()
