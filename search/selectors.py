@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from search.models import Collection, ImageStatus, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision
+from search.models import (
+    ApiToken,
+    Collection,
+    ImageStatus,
+    Match,
+    QueryImage,
+    ReferenceImage,
+    ReindexJob,
+    ReviewDecision,
+)
 
 
 def collection_list(*, user: AbstractBaseUser) -> QuerySet[Collection]:
@@ -55,10 +65,20 @@ def reference_list(*, collection: Collection, status: str | None = None) -> Quer
     return references.filter(status=status) if status else references
 
 
+def reference_find(*, collection: Collection, sha256: str) -> ReferenceImage | None:
+    """The collection's reference holding exactly these bytes, if any."""
+    return collection.references.filter(sha256=sha256).first()
+
+
 def query_list(*, collection: Collection) -> QuerySet[QueryImage]:
     return collection.queries.annotate(
         copies=Count("matches", filter=Q(matches__final_score__gte=F("collection__match_threshold")))
     )
+
+
+def collection_choices(*, user: AbstractBaseUser) -> QuerySet[Collection]:
+    """The collections a user may pick from in a form (the evaluation page), by name."""
+    return Collection.objects.filter(owner=user).order_by("name")
 
 
 def query_get(*, user: AbstractBaseUser, query_id: int) -> QueryImage:
@@ -154,3 +174,48 @@ def review_counts(*, user: AbstractBaseUser) -> dict[str, int]:
 
 def reindex_job_latest() -> ReindexJob | None:
     return ReindexJob.objects.first()
+
+
+def reindex_job_list(*, user: AbstractBaseUser) -> QuerySet[ReindexJob]:
+    """Reindex jobs re-embed every collection; anyone signed in may follow them, only staff start them."""
+    return ReindexJob.objects.all()
+
+
+def reindex_job_get(*, user: AbstractBaseUser, job_id: int) -> ReindexJob:
+    return get_object_or_404(reindex_job_list(user=user), id=job_id)
+
+
+def match_list(*, query: QueryImage) -> QuerySet[Match]:
+    return query.matches.select_related("reference", "query__collection").order_by("rank", "id")
+
+
+QUERY_FINISHED = (ImageStatus.INDEXED, ImageStatus.FAILED)
+
+
+def query_wait(*, query: QueryImage, seconds: float, poll_seconds: float = 0.2) -> QueryImage:
+    """Re-reads the query until its search has finished or `seconds` have passed; returns it either way."""
+    deadline = time.monotonic() + seconds
+    while query.status not in QUERY_FINISHED:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(poll_seconds, remaining))
+        query.refresh_from_db()
+    return query
+
+
+def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def api_token_get(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+    return get_object_or_404(ApiToken, id=token_id, user=user)
+
+
+def api_token_authenticate(*, key_hash: str) -> ApiToken | None:
+    """The active token with this key hash, with its user, or None (unknown, revoked, or user inactive)."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )

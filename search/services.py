@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from django.utils import timezone
 from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
 from search import queue
 from search.models import (
+    ApiToken,
     Collection,
     ImageStatus,
     Match,
@@ -59,14 +62,19 @@ def collection_create(
     *, owner: AbstractBaseUser, name: str, description: str = "", match_threshold: float | None = None
 ) -> Collection:
     threshold = settings.ISC["DEFAULT_THRESHOLD"] if match_threshold is None else match_threshold
-    return Collection.objects.create(owner=owner, name=name.strip(), description=description, match_threshold=threshold)
+    # A savepoint, so a caller can catch the IntegrityError of a taken name and carry on.
+    with transaction.atomic():
+        return Collection.objects.create(
+            owner=owner, name=name.strip(), description=description, match_threshold=threshold
+        )
 
 
 def collection_update(*, collection: Collection, name: str, description: str, match_threshold: float) -> Collection:
     collection.name = name.strip()
     collection.description = description
     collection.match_threshold = match_threshold
-    collection.save(update_fields=["name", "description", "match_threshold"])
+    with transaction.atomic():
+        collection.save(update_fields=["name", "description", "match_threshold"])
     return collection
 
 
@@ -82,6 +90,27 @@ def collection_delete(*, collection: Collection) -> None:
     transaction.on_commit(purge)
 
 
+def reference_delete(*, reference: ReferenceImage) -> None:
+    """Deletes the row (its matches go with it); its vector, file and unshared features go after commit."""
+    reference_id, collection_id, name, sha256 = (
+        reference.id,
+        reference.collection_id,
+        reference.file.name,
+        reference.sha256,
+    )
+    reference.delete()
+    # Local features are stored by content hash: another collection holding the same bytes still needs them.
+    features_shared = ReferenceImage.objects.filter(sha256=sha256).exists()
+    features = "" if features_shared else str(features_path_for(sha256=sha256))
+
+    def purge() -> None:
+        queue.task_send(
+            queue.REFERENCE_PURGE, reference_id=reference_id, collection_id=collection_id, file=name, features=features
+        )
+
+    transaction.on_commit(purge)
+
+
 def reference_images_add(*, collection: Collection, items: Iterable[Payload | Rejection]) -> UploadReport:
     """Stores each acceptable image once per collection and queues it for indexing."""
     report = UploadReport()
@@ -92,7 +121,7 @@ def reference_images_add(*, collection: Collection, items: Iterable[Payload | Re
         try:
             facts = image_inspect(item.data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
         except ImageRejected as exc:
-            report.rejected.append(Rejection(item.name, str(exc)))
+            report.rejected.append(Rejection(item.name, str(exc), exc.code))
             continue
         reference, created = _stored_image_create(ReferenceImage, collection=collection, payload=item, facts=facts)
         if created:
@@ -252,6 +281,37 @@ def reindex_start() -> ReindexJob:
 
     transaction.on_commit(lambda: queue.task_send(queue.REINDEX_RUN, job.id))
     return job
+
+
+API_TOKEN_PREFIX_LENGTH = 8
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and its key; the key is not stored and cannot be shown again."""
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name.strip() or "API token", prefix=key[:API_TOKEN_PREFIX_LENGTH], key_hash=api_token_hash(key)
+    )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    """Records the last use, at most once a minute per token, so busy clients do not write on every call."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= 60:
+        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+        token.last_used_at = now
 
 
 def features_path_for(*, sha256: str) -> Path:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation
+from search import views, views_evaluation, views_tokens
 
 app_name = "search"
 urlpatterns = [
@@ -19,4 +19,6 @@ urlpatterns = [
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),
     path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
+    path("account/api-tokens/", views_tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
 ]
