@@ -1,6 +1,6 @@
 """The REST API, mounted at /api/: the resources, the OpenAPI schema (/api/schema/) and its docs (/api/docs/)."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from search.api import (
@@ -34,4 +34,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^", views.NotFoundView.as_view(), name="not_found"),
 ]

@@ -436,3 +436,18 @@ class ReindexJobDetailView(generics.GenericAPIView):
     def get(self, request: Request, job_id: int) -> Response:
         job = _visible(selectors.reindex_job_get, "unknown_job", "job", job_id, user=request.user, job_id=job_id)
         return Response(s.ReindexJobSerializer(job).data)
+
+
+# --- Anything else under /api/ -------------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+class NotFoundView(generics.GenericAPIView):
+    """Unknown API URLs answer in JSON with a code, like every other API error, not with an HTML page."""
+
+    permission_classes = []
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise ApiError("not_found", f"No API endpoint at {request.path}.", status_code=status.HTTP_404_NOT_FOUND)
+
+    get = post = put = patch = delete = _not_found
