@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate worker web bench-descriptors setup-vit clean
+.PHONY: run test lint install migrate worker web bench-descriptors setup-vit api-schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The OpenAPI schema kept in the repository (tests/search/api/test_schema.py fails when it drifts).
+api-schema: install
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 setup-vit: install
 	$(BIN)/python manage.py setup_vit

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +25,25 @@ from search.api.permissions import IsStaffToWrite
 from search.api.throttles import UploadThrottle
 from search.models import ImageStatus, ReviewDecision
 from search.uploads import Payload, Rejection, files_read
+
+
+class ApiView(generics.GenericAPIView):
+    """DRF's request checks with the rate limits first: DRF checks permissions before throttles, so a
+    client without valid credentials would get its 401 forever and never meet the anonymous limit
+    (which is what bounds token guessing)."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
+        try:
+            self.perform_authentication(request)
+        except AuthenticationFailed:
+            self.check_throttles(request)  # the request now counts as anonymous
+            raise
+        self.check_throttles(request)
+        self.check_permissions(request)
+
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 429)}
 
@@ -75,7 +95,7 @@ def _rejection_raise(rejection: Rejection) -> None:
 # --- Collections ---------------------------------------------------------------------------------
 
 
-class CollectionListView(generics.GenericAPIView):
+class CollectionListView(ApiView):
     serializer_class = s.CollectionSerializer
 
     @extend_schema(operation_id="collections_list", responses={200: s.CollectionSerializer(many=True), **ERRORS})
@@ -101,7 +121,7 @@ def _collection_detail(collection) -> dict:
     return s.CollectionDetailSerializer(collection).data
 
 
-class CollectionDetailView(generics.GenericAPIView):
+class CollectionDetailView(ApiView):
     serializer_class = s.CollectionDetailSerializer
 
     @extend_schema(operation_id="collections_retrieve", responses={200: s.CollectionDetailSerializer, **ERRORS})
@@ -136,7 +156,7 @@ STATUS_PARAMETER = OpenApiParameter(
 )
 
 
-class ReferenceListView(_Uploads, generics.GenericAPIView):
+class ReferenceListView(_Uploads, ApiView):
     serializer_class = s.ReferenceSerializer
 
     @extend_schema(
@@ -178,7 +198,7 @@ class ReferenceListView(_Uploads, generics.GenericAPIView):
         )
 
 
-class ReferenceBatchView(_Uploads, generics.GenericAPIView):
+class ReferenceBatchView(_Uploads, ApiView):
     serializer_class = s.UploadReportSerializer
 
     @extend_schema(
@@ -201,7 +221,7 @@ class ReferenceBatchView(_Uploads, generics.GenericAPIView):
         return Response(body, status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
 
 
-class ReferenceDetailView(generics.GenericAPIView):
+class ReferenceDetailView(ApiView):
     serializer_class = s.ReferenceSerializer
 
     def _reference(self, request: Request, reference_id: int):
@@ -254,7 +274,7 @@ def _wait_seconds(request: Request) -> float:
     return seconds
 
 
-class QueryListView(_Uploads, generics.GenericAPIView):
+class QueryListView(_Uploads, ApiView):
     serializer_class = s.QuerySerializer
 
     @extend_schema(operation_id="queries_list", responses={200: s.QuerySerializer(many=True), **ERRORS})
@@ -302,7 +322,7 @@ def _query_response(request: Request, query, *, finished_status: int) -> Respons
     return Response(body, status=finished_status, headers={"Location": location})
 
 
-class QueryDetailView(generics.GenericAPIView):
+class QueryDetailView(ApiView):
     serializer_class = s.QueryResultSerializer
 
     @extend_schema(
@@ -321,7 +341,7 @@ def _query(request: Request, query_id: int):
     return _visible(selectors.query_get, "unknown_query", "query", query_id, user=request.user, query_id=query_id)
 
 
-class QueryMatchesView(generics.GenericAPIView):
+class QueryMatchesView(ApiView):
     serializer_class = s.MatchSerializer
 
     @extend_schema(operation_id="queries_matches", responses={200: s.MatchSerializer(many=True), **ERRORS})
@@ -337,7 +357,7 @@ def _match(request: Request, match_id: int):
     return _visible(selectors.match_get, "unknown_match", "match", match_id, user=request.user, match_id=match_id)
 
 
-class MatchDetailView(generics.GenericAPIView):
+class MatchDetailView(ApiView):
     serializer_class = s.MatchSerializer
 
     @extend_schema(operation_id="matches_retrieve", responses={200: s.MatchSerializer, **ERRORS})
@@ -345,7 +365,7 @@ class MatchDetailView(generics.GenericAPIView):
         return Response(s.MatchSerializer(_match(request, match_id)).data)
 
 
-class MatchVerdictView(generics.GenericAPIView):
+class MatchVerdictView(ApiView):
     serializer_class = s.MatchSerializer
 
     @extend_schema(
@@ -375,7 +395,7 @@ class MatchVerdictView(generics.GenericAPIView):
 # --- Evaluation ----------------------------------------------------------------------------------
 
 
-class CollectionEvaluationView(_Uploads, generics.GenericAPIView):
+class CollectionEvaluationView(_Uploads, ApiView):
     serializer_class = s.EvaluationSerializer
 
     @extend_schema(
@@ -410,9 +430,9 @@ def _csv_parse(upload, parse):
 # --- Jobs ----------------------------------------------------------------------------------------
 
 
-class ReindexJobListView(generics.GenericAPIView):
+class ReindexJobListView(ApiView):
     serializer_class = s.ReindexJobSerializer
-    permission_classes = [*generics.GenericAPIView.permission_classes, IsStaffToWrite]
+    permission_classes = [*ApiView.permission_classes, IsStaffToWrite]
 
     @extend_schema(operation_id="jobs_reindex_list", responses={200: s.ReindexJobSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
@@ -429,7 +449,7 @@ class ReindexJobListView(generics.GenericAPIView):
         return Response(s.ReindexJobSerializer(services.reindex_start()).data, status=status.HTTP_201_CREATED)
 
 
-class ReindexJobDetailView(generics.GenericAPIView):
+class ReindexJobDetailView(ApiView):
     serializer_class = s.ReindexJobSerializer
 
     @extend_schema(operation_id="jobs_reindex_retrieve", responses={200: s.ReindexJobSerializer, **ERRORS})
@@ -442,7 +462,7 @@ class ReindexJobDetailView(generics.GenericAPIView):
 
 
 @extend_schema(exclude=True)
-class NotFoundView(generics.GenericAPIView):
+class NotFoundView(ApiView):
     """Unknown API URLs answer in JSON with a code, like every other API error, not with an HTML page."""
 
     permission_classes = []

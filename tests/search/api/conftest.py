@@ -11,6 +11,12 @@ from tests.images import encode, scene
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Each user the factories make hashes a password; the default hasher takes about a second here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def throttle_counters_cleared():
     # Throttle counters live in the cache; one test's requests must not count in the next.
     cache.clear()
