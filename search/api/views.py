@@ -314,7 +314,7 @@ class QueryListView(_Uploads, ApiView):
 
 
 def _query_response(request: Request, query, *, finished_status: int) -> Response:
-    location = reverse("api:query_detail", args=[query.id])
+    location = request.build_absolute_uri(reverse("api:query_detail", args=[query.id]))
     if query.status not in selectors.QUERY_FINISHED:
         body = s.QuerySerializer(query, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})

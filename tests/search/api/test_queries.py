@@ -15,7 +15,7 @@ def test_a_query_upload_without_wait_answers_202_with_its_status_url(api, collec
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending" and body["finished"] is False and "matches" not in body
-    assert response["Location"] == f"/api/queries/{body['id']}/"
+    assert response["Location"] == f"http://testserver/api/queries/{body['id']}/"
     assert api.get(response["Location"]).json()["status"] == "pending"
 
 
