@@ -3,94 +3,33 @@ service, serialise. Scoping lives in search/selectors.py only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import MultiPartParser
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from copydetect.imaging import ImageRejected, sha256_of
 from search import evaluation, selectors, services
 from search.api import serializers as s
-from search.api.errors import ApiError, not_visible
+from search.api.base import (
+    ERRORS,
+    ApiView,
+    UploadMixin,
+    collection_visible,
+    errors,
+    rejection_raise,
+    valid,
+    visible,
+)
+from search.api.errors import ApiError
 from search.api.permissions import IsStaffToWrite
-from search.api.throttles import UploadThrottle
 from search.models import ImageStatus, ReviewDecision
 from search.uploads import Payload, Rejection, files_read
-
-
-class ApiView(generics.GenericAPIView):
-    """DRF's request checks with the rate limits first: DRF checks permissions before throttles, so a
-    client without valid credentials would get its 401 forever and never meet the anonymous limit
-    (which is what bounds token guessing)."""
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        self.format_kwarg = self.get_format_suffix(**kwargs)
-        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
-        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
-        try:
-            self.perform_authentication(request)
-        except AuthenticationFailed:
-            self.check_throttles(request)  # the request now counts as anonymous
-            raise
-        self.check_throttles(request)
-        self.check_permissions(request)
-
-
-ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 429)}
-
-
-def _errors(*extra: int) -> dict:
-    return {**ERRORS, **{code: s.ErrorSerializer for code in extra}}
-
-
-def _visible(selector: Callable, code: str, what: str, object_id: int, **kwargs):
-    """The object from a scoped selector, or a 404 that looks the same whether it exists or not."""
-    try:
-        return selector(**kwargs)
-    except Http404:
-        raise not_visible(code, what, object_id) from None
-
-
-def _collection(request: Request, collection_id: int):
-    return _visible(
-        selectors.collection_get,
-        "unknown_collection",
-        "collection",
-        collection_id,
-        user=request.user,
-        collection_id=collection_id,
-    )
-
-
-def _valid(serializer_class, request: Request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class _Uploads:
-    """POST requests here also count against the upload rate limit."""
-
-    parser_classes = [MultiPartParser]
-
-    def get_throttles(self):
-        throttles = super().get_throttles()
-        return [*throttles, UploadThrottle()] if self.request.method == "POST" else throttles
-
-
-def _rejection_raise(rejection: Rejection) -> None:
-    code = "too_large" if rejection.code == "too_large" else "bad_image"
-    raise ApiError(code, f"{rejection.name}: {rejection.reason}")
-
 
 # --- Collections ---------------------------------------------------------------------------------
 
@@ -106,10 +45,10 @@ class CollectionListView(ApiView):
     @extend_schema(
         operation_id="collections_create",
         request=s.CollectionWriteSerializer,
-        responses={201: s.CollectionDetailSerializer, **_errors(409)},
+        responses={201: s.CollectionDetailSerializer, **errors(409)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.CollectionWriteSerializer, request)
+        data = valid(s.CollectionWriteSerializer, request)
         try:
             collection = services.collection_create(owner=request.user, **data)
         except IntegrityError:
@@ -126,17 +65,17 @@ class CollectionDetailView(ApiView):
 
     @extend_schema(operation_id="collections_retrieve", responses={200: s.CollectionDetailSerializer, **ERRORS})
     def get(self, request: Request, collection_id: int) -> Response:
-        return Response(_collection_detail(_collection(request, collection_id)))
+        return Response(_collection_detail(collection_visible(request, collection_id)))
 
     @extend_schema(
         operation_id="collections_settings_update",
         request=s.CollectionWriteSerializer(partial=True),
-        responses={200: s.CollectionDetailSerializer, **_errors(409)},
+        responses={200: s.CollectionDetailSerializer, **errors(409)},
         description="Changes any of name, description and match_threshold; fields left out keep their value.",
     )
     def patch(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
-        data = _valid(s.CollectionWriteSerializer, request, partial=True)
+        collection = collection_visible(request, collection_id)
+        data = valid(s.CollectionWriteSerializer, request, partial=True)
         try:
             services.collection_update(
                 collection=collection,
@@ -156,7 +95,7 @@ STATUS_PARAMETER = OpenApiParameter(
 )
 
 
-class ReferenceListView(_Uploads, ApiView):
+class ReferenceListView(UploadMixin, ApiView):
     serializer_class = s.ReferenceSerializer
 
     @extend_schema(
@@ -165,7 +104,7 @@ class ReferenceListView(_Uploads, ApiView):
         responses={200: s.ReferenceSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
+        collection = collection_visible(request, collection_id)
         state = request.query_params.get("status") or None
         if state is not None and state not in ImageStatus.values:
             raise ApiError("invalid_parameter", f"status must be one of {', '.join(ImageStatus.values)}.")
@@ -176,16 +115,16 @@ class ReferenceListView(_Uploads, ApiView):
     @extend_schema(
         operation_id="references_upload",
         request=s.ReferenceUploadSerializer,
-        responses={201: s.ReferenceSerializer, **_errors(409, 413)},
+        responses={201: s.ReferenceSerializer, **errors(409, 413)},
         description="Stores one image and queues it for indexing; follow its `status` in the reference list.",
     )
     def post(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
-        upload = _valid(s.ReferenceUploadSerializer, request)["file"]
+        collection = collection_visible(request, collection_id)
+        upload = valid(s.ReferenceUploadSerializer, request)["file"]
         items = list(files_read([upload], limits=services.upload_limits()))
         report = services.reference_images_add(collection=collection, items=items)
         if report.rejected:
-            _rejection_raise(report.rejected[0])
+            rejection_raise(report.rejected[0])
         if report.duplicates:
             existing = selectors.reference_find(collection=collection, sha256=sha256_of(items[0].data))
             raise ApiError(
@@ -198,13 +137,13 @@ class ReferenceListView(_Uploads, ApiView):
         )
 
 
-class ReferenceBatchView(_Uploads, ApiView):
+class ReferenceBatchView(UploadMixin, ApiView):
     serializer_class = s.UploadReportSerializer
 
     @extend_schema(
         operation_id="references_upload_batch",
         request=s.ReferenceBatchSerializer,
-        responses={201: s.UploadReportSerializer, 200: s.UploadReportSerializer, **_errors(413)},
+        responses={201: s.UploadReportSerializer, 200: s.UploadReportSerializer, **errors(413)},
         description=(
             "Stores many images in one multipart request (repeat the `files` field). Each file is reported: "
             "created, duplicate (already in the collection) or rejected with a code and reason. 201 when at "
@@ -212,8 +151,8 @@ class ReferenceBatchView(_Uploads, ApiView):
         ),
     )
     def post(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
-        uploads = _valid(s.ReferenceBatchSerializer, request)["files"]
+        collection = collection_visible(request, collection_id)
+        uploads = valid(s.ReferenceBatchSerializer, request)["files"]
         report = services.reference_images_add(
             collection=collection, items=files_read(uploads, limits=services.upload_limits())
         )
@@ -225,7 +164,7 @@ class ReferenceDetailView(ApiView):
     serializer_class = s.ReferenceSerializer
 
     def _reference(self, request: Request, reference_id: int):
-        return _visible(
+        return visible(
             selectors.reference_get,
             "unknown_reference",
             "reference",
@@ -274,12 +213,12 @@ def _wait_seconds(request: Request) -> float:
     return seconds
 
 
-class QueryListView(_Uploads, ApiView):
+class QueryListView(UploadMixin, ApiView):
     serializer_class = s.QuerySerializer
 
     @extend_schema(operation_id="queries_list", responses={200: s.QuerySerializer(many=True), **ERRORS})
     def get(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
+        collection = collection_visible(request, collection_id)
         page = self.paginate_queryset(selectors.query_list(collection=collection).order_by("-created_at", "-id"))
         return self.get_paginated_response(s.QuerySerializer(page, many=True, context={"request": request}).data)
 
@@ -291,16 +230,16 @@ class QueryListView(_Uploads, ApiView):
             201: s.QueryResultSerializer,
             200: s.QueryResultSerializer,
             202: s.QuerySerializer,
-            **_errors(413),
+            **errors(413),
         },
     )
     def post(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
+        collection = collection_visible(request, collection_id)
         seconds = _wait_seconds(request)
-        upload = _valid(s.QueryUploadSerializer, request)["file"]
+        upload = valid(s.QueryUploadSerializer, request)["file"]
         item = next(files_read([upload], limits=services.upload_limits()))
         if isinstance(item, Rejection):
-            _rejection_raise(item)
+            rejection_raise(item)
         try:
             query, created = services.query_image_add(
                 collection=collection, payload=Payload(Path(item.name).name, item.data)
@@ -338,7 +277,7 @@ class QueryDetailView(ApiView):
 
 
 def _query(request: Request, query_id: int):
-    return _visible(selectors.query_get, "unknown_query", "query", query_id, user=request.user, query_id=query_id)
+    return visible(selectors.query_get, "unknown_query", "query", query_id, user=request.user, query_id=query_id)
 
 
 class QueryMatchesView(ApiView):
@@ -354,7 +293,7 @@ class QueryMatchesView(ApiView):
 
 
 def _match(request: Request, match_id: int):
-    return _visible(selectors.match_get, "unknown_match", "match", match_id, user=request.user, match_id=match_id)
+    return visible(selectors.match_get, "unknown_match", "match", match_id, user=request.user, match_id=match_id)
 
 
 class MatchDetailView(ApiView):
@@ -376,7 +315,7 @@ class MatchVerdictView(ApiView):
     )
     def post(self, request: Request, match_id: int) -> Response:
         match = _match(request, match_id)
-        decision = _valid(s.VerdictSerializer, request)["decision"]
+        decision = valid(s.VerdictSerializer, request)["decision"]
         match = services.match_review(match=match, reviewer=request.user, decision=decision)
         return Response(s.MatchSerializer(match).data)
 
@@ -395,13 +334,13 @@ class MatchVerdictView(ApiView):
 # --- Evaluation ----------------------------------------------------------------------------------
 
 
-class CollectionEvaluationView(_Uploads, ApiView):
+class CollectionEvaluationView(UploadMixin, ApiView):
     serializer_class = s.EvaluationSerializer
 
     @extend_schema(
         operation_id="collections_evaluate",
         request=s.EvaluationRequestSerializer,
-        responses={200: s.EvaluationSerializer, **_errors(413)},
+        responses={200: s.EvaluationSerializer, **errors(413)},
         description=(
             "Scores the collection's matches against a DISC21 ground-truth CSV (ids are file stems): µAP, "
             "recall at 90 % precision, counts, and with an edits file the breakdown by family and difficulty. "
@@ -409,8 +348,8 @@ class CollectionEvaluationView(_Uploads, ApiView):
         ),
     )
     def post(self, request: Request, collection_id: int) -> Response:
-        collection = _collection(request, collection_id)
-        data = _valid(s.EvaluationRequestSerializer, request)
+        collection = collection_visible(request, collection_id)
+        data = valid(s.EvaluationRequestSerializer, request)
         ground_truth = _csv_parse(data["ground_truth"], evaluation.ground_truth_parse)
         edits = _csv_parse(data["edits"], evaluation.edits_parse) if data.get("edits") else None
         result = evaluation.collection_evaluate(collection=collection, ground_truth=ground_truth, edits=edits)
@@ -442,7 +381,7 @@ class ReindexJobListView(ApiView):
     @extend_schema(
         operation_id="jobs_reindex_start",
         request=None,
-        responses={201: s.ReindexJobSerializer, **_errors(403)},
+        responses={201: s.ReindexJobSerializer, **errors(403)},
         description="Staff only: re-embeds every reference beside the live index, then swaps it in.",
     )
     def post(self, request: Request) -> Response:
@@ -454,7 +393,7 @@ class ReindexJobDetailView(ApiView):
 
     @extend_schema(operation_id="jobs_reindex_retrieve", responses={200: s.ReindexJobSerializer, **ERRORS})
     def get(self, request: Request, job_id: int) -> Response:
-        job = _visible(selectors.reindex_job_get, "unknown_job", "job", job_id, user=request.user, job_id=job_id)
+        job = visible(selectors.reindex_job_get, "unknown_job", "job", job_id, user=request.user, job_id=job_id)
         return Response(s.ReindexJobSerializer(job).data)
 
 
