@@ -17,7 +17,15 @@ MIN_SIDE = 8
 
 
 class ImageRejected(ValueError):
-    """The bytes are not an image we can index; the message is shown to the user."""
+    """The bytes are not an image we can index; the message is shown to the user.
+
+    `code` tells the two causes apart for API clients: "bad_image" (empty, not an image, unsupported,
+    corrupt, too small) or "too_large" (more pixels than allowed).
+    """
+
+    def __init__(self, message: str, *, code: str = "bad_image") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ def image_decode(data: bytes, *, max_pixels: int) -> _DecodedImage:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("The image is too large to decode safely (decompression bomb).") from None
+        raise ImageRejected("The image is too large to decode safely (decompression bomb).", code="too_large") from None
     except UnidentifiedImageError:
         raise ImageRejected("The file is not an image (or its format is not supported).") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -138,7 +146,8 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageRejected(
             f"The image has {width * height:,} pixels, more than the limit of {max_pixels:,} "
-            "(possible decompression bomb)."
+            "(possible decompression bomb).",
+            code="too_large",
         )
 
 

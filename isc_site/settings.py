@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    # Swagger UI and Redoc assets served from our own static files: /api/docs/ works offline.
+    "drf_spectacular_sidecar",
     "search",
 ]
 
@@ -238,6 +242,70 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
+}
+
+# REST API (search/api/). Throttle rates are "N/second|minute|hour|day", per user (or per address
+# when anonymous); counters live in the cache below, so every web process shares them in production.
+ISC_API = {
+    "THROTTLE_RATES": {
+        "user": env_str("ISC_API_THROTTLE_USER", "600/minute"),
+        "anon": env_str("ISC_API_THROTTLE_ANON", "60/minute"),
+        "upload": env_str("ISC_API_THROTTLE_UPLOAD", "120/minute"),
+    },
+    # Upper bound of ?wait=SECONDS on a query upload: the request holds a web worker that long.
+    "MAX_WAIT_SECONDS": env_int("ISC_API_MAX_WAIT_SECONDS", 30),
+    "MAX_BATCH_FILES": env_int("ISC_API_MAX_BATCH_FILES", 100),
+    "PAGE_SIZE": env_int("ISC_API_PAGE_SIZE", 50),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "search.api.authentication.HashedTokenAuthentication",
+        # The browsable docs at /api/docs/ work for a logged-in browser session too.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["search.api.throttles.UserThrottle", "search.api.throttles.AnonThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "search.api.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "search.api.errors.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Copy detection API",
+    "DESCRIPTION": (
+        "Collections of reference images, queries searched against them, matches with their scores and "
+        "keypoint pairs, verdicts, evaluation figures and jobs. Authenticate with `Authorization: Token <key>` "
+        "(keys are created on the *API tokens* page or with `manage.py api_token_create`). Every error is a "
+        "JSON object with a machine-readable `code`; see docs/api.md for the list."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "search.models.ImageStatus",
+        "ReviewDecisionEnum": "search.models.ReviewDecision",
+        "ReindexStateEnum": "search.models.ReindexJob.State",
+    },
+}
+
+# API throttle counters; set DJANGO_CACHE_URL=redis://host:6379/1 in production so all web
+# processes count together (the default, per process memory, suits one process and the tests).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("DJANGO_CACHE_URL", "")}
+        if env_str("DJANGO_CACHE_URL", "")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 LOGGING = {

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from search.models import (
+    ApiToken,
     AuditEvent,
     Collection,
     Invite,
@@ -71,3 +72,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(ReindexJob)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see and revoke (set revoked_at) tokens; keys are never stored, so none can be shown."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "prefix", "key_hash", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a key is created on the API tokens page or with manage.py api_token_create

@@ -1,9 +1,8 @@
 from django import forms
 from django.conf import settings
 
-from search import evaluation
+from search import evaluation, selectors
 from search.models import AuditAction, Collection, Role, Team
-from search.selectors import collection_list
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -145,7 +144,7 @@ class EvaluationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["collection"].queryset = collection_list(user=user).order_by("name")
+        self.fields["collection"].queryset = selectors.collection_choices(user=user)
 
     def clean_ground_truth(self):
         return _csv_parse(self.cleaned_data["ground_truth"], evaluation.ground_truth_parse)
@@ -161,3 +160,9 @@ def _csv_parse(uploaded, parse):
         return parse(data=uploaded.read(), name=uploaded.name)
     except ValueError as error:
         raise forms.ValidationError(str(error)) from None
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What the key is for, e.g. the system that will use it.", initial="API token"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from time import monotonic, sleep
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from search.models import (
+    ApiToken,
     AuditEvent,
     Collection,
     ImageStatus,
@@ -19,6 +21,7 @@ from search.models import (
     Membership,
     QueryImage,
     ReferenceImage,
+    ReindexJob,
     ReviewDecision,
     Role,
     Team,
@@ -122,10 +125,20 @@ def reference_list(*, collection: Collection, status: str | None = None) -> Quer
     return references.filter(status=status) if status else references
 
 
+def reference_find(*, collection: Collection, sha256: str) -> ReferenceImage | None:
+    """The collection's reference holding exactly these bytes, if any."""
+    return collection.references.filter(sha256=sha256).first()
+
+
 def query_list(*, collection: Collection) -> QuerySet[QueryImage]:
     return collection.queries.annotate(
         copies=Count("matches", filter=Q(matches__final_score__gte=F("collection__match_threshold")))
     )
+
+
+def collection_choices(*, user: AbstractBaseUser) -> QuerySet[Collection]:
+    """The collections a user may pick from in a form (the evaluation page), by name."""
+    return Collection.objects.filter(team__in=team_ids_of(user)).order_by("name")
 
 
 def query_get(*, user: AbstractBaseUser, query_id: int) -> QueryImage:
@@ -261,3 +274,48 @@ def audit_event_list(*, team: Team, filters: AuditFilter = AuditFilter()) -> Que
     if filters.until:
         events = events.filter(created_at__lte=datetime.combine(filters.until, time.max, tzinfo=zone))
     return events.order_by("-created_at", "-id")
+
+
+def reindex_job_list(*, user: AbstractBaseUser) -> QuerySet[ReindexJob]:
+    """Reindex jobs re-embed every collection; anyone signed in may follow them, only staff start them."""
+    return ReindexJob.objects.all()
+
+
+def reindex_job_get(*, user: AbstractBaseUser, job_id: int) -> ReindexJob:
+    return get_object_or_404(reindex_job_list(user=user), id=job_id)
+
+
+def match_list(*, query: QueryImage) -> QuerySet[Match]:
+    return query.matches.select_related("reference", "query__collection").order_by("rank", "id")
+
+
+QUERY_FINISHED = (ImageStatus.INDEXED, ImageStatus.FAILED)
+
+
+def query_wait(*, query: QueryImage, seconds: float, poll_seconds: float = 0.2) -> QueryImage:
+    """Re-reads the query until its search has finished or `seconds` have passed; returns it either way."""
+    deadline = monotonic() + seconds
+    while query.status not in QUERY_FINISHED:
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            break
+        sleep(min(poll_seconds, remaining))
+        query.refresh_from_db()
+    return query
+
+
+def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def api_token_get(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+    return get_object_or_404(ApiToken, id=token_id, user=user)
+
+
+def api_token_authenticate(*, key_hash: str) -> ApiToken | None:
+    """The active token with this key hash, with its user, or None (unknown, revoked, or user inactive)."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )

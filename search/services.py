@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +24,7 @@ from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
 from search import media, queue
 from search.audit import audit_record
 from search.models import (
+    ApiToken,
     AuditAction,
     Collection,
     ImageStatus,
@@ -160,6 +163,36 @@ def collection_delete(*, actor: AbstractBaseUser, collection: Collection) -> Non
     transaction.on_commit(purge)
 
 
+@transaction.atomic
+def reference_delete(*, actor: AbstractBaseUser, reference: ReferenceImage) -> None:
+    """Deletes the row (its matches go with it); its vector, file and unshared features go after commit."""
+    role_require(user=actor, team=reference.collection.team_id, minimum=MANAGE)
+    audit_record(
+        actor=actor,
+        team=reference.collection.team,
+        action=AuditAction.REFERENCE_DELETE,
+        target=reference,
+        before={"original_name": reference.original_name, "sha256": reference.sha256, "status": reference.status},
+    )
+    reference_id, collection_id, name, sha256 = (
+        reference.id,
+        reference.collection_id,
+        reference.file.name,
+        reference.sha256,
+    )
+    reference.delete()
+    # Local features are stored by content hash: another collection holding the same bytes still needs them.
+    features_shared = ReferenceImage.objects.filter(sha256=sha256).exists()
+    features = "" if features_shared else str(features_path_for(sha256=sha256))
+
+    def purge() -> None:
+        queue.task_send(
+            queue.REFERENCE_PURGE, reference_id=reference_id, collection_id=collection_id, file=name, features=features
+        )
+
+    transaction.on_commit(purge)
+
+
 AUDITED_IDS_MAX = 1000
 
 
@@ -202,7 +235,7 @@ def _reference_images_store(*, collection: Collection, items: Iterable[Payload |
         try:
             facts = image_inspect(item.data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
         except ImageRejected as exc:
-            report.rejected.append(Rejection(item.name, str(exc)))
+            report.rejected.append(Rejection(item.name, str(exc), exc.code))
             continue
         reference, created = _stored_image_create(ReferenceImage, collection=collection, payload=item, facts=facts)
         if created:
@@ -494,6 +527,37 @@ def stored_image_retry(*, actor: AbstractBaseUser, image: ReferenceImage | Query
         after={"status": image.status},
     )
     transaction.on_commit(lambda: _task_queue(image))
+
+
+API_TOKEN_PREFIX_LENGTH = 8
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and its key; the key is not stored and cannot be shown again."""
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name.strip() or "API token", prefix=key[:API_TOKEN_PREFIX_LENGTH], key_hash=api_token_hash(key)
+    )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    """Records the last use, at most once a minute per token, so busy clients do not write on every call."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= 60:
+        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+        token.last_used_at = now
 
 
 def features_path_for(*, sha256: str) -> Path:

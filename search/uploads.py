@@ -31,6 +31,8 @@ class Payload:
 class Rejection:
     name: str
     reason: str
+    # Machine-readable cause for API clients: "too_large", "bad_image", "unsafe_path", "not_accepted".
+    code: str = "bad_image"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def files_read(files: Iterable, *, limits: UploadLimits) -> Iterator[Payload | R
             yield Rejection(name, "The file is empty.")
             continue
         if uploaded.size > limits.max_file_bytes:
-            yield Rejection(name, _too_large(uploaded.size, limits.max_file_bytes))
+            yield Rejection(name, _too_large(uploaded.size, limits.max_file_bytes), "too_large")
             continue
         yield Payload(name, uploaded.read())
 
@@ -89,15 +91,17 @@ def _zip_check(members: list[zipfile.ZipInfo], *, limits: UploadLimits) -> None:
 def _zip_member_rejection(info: zipfile.ZipInfo, *, limits: UploadLimits) -> Rejection | None:
     path = PurePosixPath(info.filename.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        return Rejection(info.filename, "Unsafe path in the archive (path traversal); skipped.")
+        return Rejection(info.filename, "Unsafe path in the archive (path traversal); skipped.", "unsafe_path")
     if stat.S_ISLNK(info.external_attr >> 16):
-        return Rejection(info.filename, "Symbolic links are not accepted; skipped.")
+        return Rejection(info.filename, "Symbolic links are not accepted; skipped.", "not_accepted")
     if path.name.startswith(".") or "__MACOSX" in path.parts:
-        return Rejection(info.filename, "Hidden or system file; skipped.")
+        return Rejection(info.filename, "Hidden or system file; skipped.", "not_accepted")
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
-        return Rejection(info.filename, "Nested archives are not accepted; unpack it and upload its images.")
+        return Rejection(
+            info.filename, "Nested archives are not accepted; unpack it and upload its images.", "not_accepted"
+        )
     if info.file_size > limits.max_file_bytes:
-        return Rejection(info.filename, _too_large(info.file_size, limits.max_file_bytes))
+        return Rejection(info.filename, _too_large(info.file_size, limits.max_file_bytes), "too_large")
     return None
 
 
@@ -110,11 +114,13 @@ def folder_read(folder: Path, *, allowed_roots: Iterable[Path], limits: UploadLi
         raise UploadError(f"The folder holds {len(files):,} images, more than the limit of {limits.max_members:,}.")
     for path in files:
         if path.is_symlink() and not _is_within(path.resolve(), resolved):
-            yield Rejection(str(path.relative_to(resolved)), "Symbolic link leading outside the folder; skipped.")
+            yield Rejection(
+                str(path.relative_to(resolved)), "Symbolic link leading outside the folder; skipped.", "unsafe_path"
+            )
             continue
         size = path.stat().st_size
         if size > limits.max_file_bytes:
-            yield Rejection(str(path.relative_to(resolved)), _too_large(size, limits.max_file_bytes))
+            yield Rejection(str(path.relative_to(resolved)), _too_large(size, limits.max_file_bytes), "too_large")
             continue
         yield Payload(str(path.relative_to(resolved)), path.read_bytes())
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation, views_teams
+from search import views, views_evaluation, views_teams, views_tokens
 
 app_name = "search"
 urlpatterns = [
@@ -33,4 +33,6 @@ urlpatterns = [
     path("teams/<slug:team_slug>/audit/", views_teams.audit_log, name="audit_log"),
     path("teams/<slug:team_slug>/audit.csv", views_teams.audit_csv, name="audit_csv"),
     path("invites/<str:token>/", views_teams.invite_accept, name="invite_accept"),
+    path("account/api-tokens/", views_tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
 ]

@@ -243,6 +243,23 @@ def _row_task_failed(sender=None, exception=None, args=None, **_kwargs) -> None:
     _row_update_safely(services.stored_image_fail, model=model, image_id=int(args[0]), error=message, only_waiting=True)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def reference_purge(self, *, reference_id: int, collection_id: int, file: str, features: str) -> None:
+    """Removes what one deleted reference left outside the database: its vector, file and features."""
+    descriptor = runtime.descriptor_get()
+    store = runtime.vector_store_get()
+    try:
+        if store.collection_exists(model_version=descriptor.version):
+            store.vectors_delete(model_version=descriptor.version, ids=[reference_id])
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    if file:
+        default_storage.delete(file)
+    if features:
+        Path(features).unlink(missing_ok=True)
+    logger.info("reference %s of collection %s purged", reference_id, collection_id)
+
+
 def _reference_features(reference_id: int) -> LocalFeatures | None:
     reference = ReferenceImage.objects.filter(id=reference_id).first()
     if reference is None:

@@ -110,7 +110,16 @@ def _routes(w: TeamWorld):
 
 
 # Pages that hold no team object (lists scoped by the user, tested below) or are not team data.
-UNSCOPED = {"collection_list", "signup", "review_dashboard", "reindex", "reindex_progress", "evaluation", "team_list", "invite_accept"}
+UNSCOPED = {
+    "collection_list",
+    "signup",
+    "review_dashboard",
+    "reindex",
+    "reindex_progress",
+    "evaluation",
+    "team_list",
+    "invite_accept",
+}
 
 
 def _call(client, method, name, args, data):

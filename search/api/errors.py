@@ -1,0 +1,131 @@
+"""Every API error is `{"code": ..., "detail": ..., "fields": {...}}` with a machine-readable `code`.
+
+Codes (HTTP status):
+  not_authenticated 401      no credentials
+  authentication_failed 401  unknown or revoked token
+  permission_denied 403      e.g. starting a reindex without staff rights
+  not_found 404              no such URL
+  unknown_collection, unknown_reference, unknown_query, unknown_match, unknown_job 404
+                             the object does not exist or the user may not see it (the same answer for
+                             both, so ids of other users' objects are not revealed)
+  method_not_allowed 405, not_acceptable 406, unsupported_media_type 415, parse_error 400 (malformed JSON / multipart)
+  invalid_field 400          a field is missing or has a wrong value; `fields` says which and why
+  unknown_field 400          the body holds a field the endpoint does not take (a typo, most often)
+  invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong
+  missing_file 400           no file in the multipart field
+  bad_image 400              the file is not a usable image (empty, corrupt, unsupported, too small)
+  too_large 413              the file has more bytes or pixels than the limit
+  too_many_files 400         a batch holds more files than ISC_API_MAX_BATCH_FILES
+  duplicate 409              the same collection name, or the same reference bytes, already exist
+  bad_csv 400                the ground-truth or edits CSV does not parse (the detail names the line)
+  throttled 429              rate limit reached; Retry-After says when to come back
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+ERROR_CODES = (
+    "not_authenticated",
+    "authentication_failed",
+    "permission_denied",
+    "not_found",
+    "unknown_collection",
+    "unknown_reference",
+    "unknown_query",
+    "unknown_match",
+    "unknown_job",
+    "method_not_allowed",
+    "not_acceptable",
+    "unsupported_media_type",
+    "parse_error",
+    "invalid_field",
+    "unknown_field",
+    "invalid_parameter",
+    "missing_file",
+    "bad_image",
+    "too_large",
+    "too_many_files",
+    "duplicate",
+    "bad_csv",
+    "throttled",
+)
+
+_STATUS_OF = {"too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "duplicate": status.HTTP_409_CONFLICT}
+
+
+class ApiError(exceptions.APIException):
+    """An error with one of the codes above; `extra` adds fields to the body (e.g. the existing id)."""
+
+    def __init__(self, code: str, detail: str, *, status_code: int | None = None, **extra) -> None:
+        assert code in ERROR_CODES, code
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code or _STATUS_OF.get(code, status.HTTP_400_BAD_REQUEST)
+        self.error_code = code
+        self.extra = extra
+
+
+def not_visible(code: str, what: str, object_id: int) -> ApiError:
+    return ApiError(code, f"No {what} with id {object_id} that you may see.", status_code=status.HTTP_404_NOT_FOUND)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django's 500 handling (and logging) applies
+    if isinstance(exc, ApiError):
+        body = {"code": exc.error_code, "detail": str(exc.detail), **exc.extra}
+    elif isinstance(exc, exceptions.ValidationError):
+        body = _validation_body(exc)
+    else:
+        body = {"code": _simple_code(exc), "detail": str(exc.detail)}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        body["retry_after_seconds"] = int(exc.wait + 0.999)
+    return Response(body, status=response.status_code, headers=_kept_headers(response))
+
+
+def _simple_code(exc: exceptions.APIException) -> str:
+    code = exc.get_codes()
+    code = code if isinstance(code, str) else exc.default_code
+    # DRF's own codes are already the documented ones for these exceptions.
+    return code if code in ERROR_CODES else {"error": "parse_error"}.get(code, "invalid_field")
+
+
+def _validation_body(exc: exceptions.ValidationError) -> dict:
+    detail, codes = exc.detail, exc.get_codes()
+    if not isinstance(detail, dict):  # raised without a field: a whole-body problem
+        detail, codes = {"non_field_errors": detail}, {"non_field_errors": codes}
+    fields = {name: _field_errors(detail[name], codes[name]) for name in detail}
+    all_codes = [error["code"] for errors in fields.values() for error in errors]
+    # One field error with a documented code (unknown_field, missing_file, …) names the whole error.
+    code = next((c for c in all_codes if c in ERROR_CODES), "invalid_field")
+    first = next(iter(fields.items()))
+    message = f"{first[0]}: {first[1][0]['message']}" if first[1] else "Invalid input."
+    return {"code": code, "detail": message, "fields": fields}
+
+
+def _field_errors(messages, codes) -> list[dict]:
+    if isinstance(messages, dict):  # a nested serializer: flatten as "inner: message"
+        return [
+            {"code": error["code"], "message": f"{name}: {error['message']}"}
+            for name in messages
+            for error in _field_errors(messages[name], codes[name])
+        ]
+    if not isinstance(messages, list):
+        messages, codes = [messages], [codes]
+    flat = []
+    for message, code in zip(messages, codes, strict=True):
+        if isinstance(message, (list, dict)):
+            flat.extend(_field_errors(message, code))
+        else:
+            flat.append({"code": str(code), "message": str(message)})
+    return flat
+
+
+def _kept_headers(response: Response) -> dict:
+    return {name: response[name] for name in ("Retry-After", "WWW-Authenticate", "Allow") if name in response}

@@ -1,0 +1,329 @@
+"""What the API reads and writes. Output serializers describe rows; input serializers check bodies and
+refuse fields they do not know (a misspelt field is an error, not silently ignored)."""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import empty
+
+from search import selectors
+from search.api.errors import ERROR_CODES
+from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision
+
+# --- Input ---------------------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    def to_internal_value(self, data):
+        known = set(self.fields)
+        unknown = sorted(key for key in getattr(data, "keys", lambda: [])() if key not in known)
+        if unknown:
+            raise serializers.ValidationError(
+                {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+            )
+        return super().to_internal_value(data)
+
+
+class UploadField(serializers.FileField):
+    """A multipart file; an absent one is `missing_file`. Size and content are checked by the upload
+    services, exactly as for the web pages."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_empty_file", True)  # an empty file is a bad image, said by the service
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=empty):
+        if self.required and data in (empty, None, ""):
+            raise serializers.ValidationError("No file was sent in this field.", code="missing_file")
+        return super().run_validation(data)
+
+
+class CollectionWriteSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, required=False, default="")
+    match_threshold = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        help_text="A match whose final score reaches this value counts as a copy (0–1).",
+    )
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("The name is blank.", code="blank")
+        return value.strip()
+
+
+class ReferenceUploadSerializer(StrictSerializer):
+    file = UploadField(help_text="One image file.")
+
+
+class ReferenceBatchSerializer(StrictSerializer):
+    files = serializers.ListField(
+        child=UploadField(), allow_empty=False, help_text="Image files: repeat the `files` field once per file."
+    )
+
+    def validate_files(self, files: list) -> list:
+        limit = settings.ISC_API["MAX_BATCH_FILES"]
+        if len(files) > limit:
+            raise serializers.ValidationError(
+                f"{len(files)} files in one batch; the limit is {limit}.", code="too_many_files"
+            )
+        return files
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist") and not data.getlist("files"):
+            raise serializers.ValidationError(
+                {"files": [serializers.ErrorDetail("No file was sent in this field.", code="missing_file")]}
+            )
+        return super().to_internal_value(data)
+
+
+class QueryUploadSerializer(StrictSerializer):
+    file = UploadField(help_text="The query image.")
+
+
+class VerdictSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=[ReviewDecision.CONFIRMED.value, ReviewDecision.REJECTED.value])
+
+
+class EvaluationRequestSerializer(StrictSerializer):
+    ground_truth = UploadField(
+        help_text="DISC21 CSV: query_id,reference_id (empty reference for a query with no copy); ids are file stems."
+    )
+    edits = UploadField(
+        required=False, help_text="Optional edits.csv from make_benchmark (query_id,families,difficulty,…)."
+    )
+
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=ERROR_CODES)
+    detail = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.DictField(child=serializers.CharField())),
+        required=False,
+        help_text="For invalid_field and the like: field name → [{code, message}].",
+    )
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    indexed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    finished = serializers.BooleanField()
+
+
+class CollectionSerializer(serializers.ModelSerializer):
+    reference_count = serializers.SerializerMethodField()
+    query_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Collection
+        fields = ["id", "name", "description", "match_threshold", "created_at", "reference_count", "query_count"]
+
+    def get_reference_count(self, collection: Collection) -> int:
+        count = getattr(collection, "reference_count", None)  # annotated by selectors.collection_list
+        return collection.references.count() if count is None else count
+
+    def get_query_count(self, collection: Collection) -> int:
+        count = getattr(collection, "query_count", None)
+        return collection.queries.count() if count is None else count
+
+
+class CollectionDetailSerializer(CollectionSerializer):
+    progress = serializers.SerializerMethodField(help_text="Indexing progress of the collection's references.")
+
+    class Meta(CollectionSerializer.Meta):
+        fields = [*CollectionSerializer.Meta.fields, "progress"]
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, collection: Collection) -> dict:
+        return ProgressSerializer(selectors.reference_progress(collection=collection)).data
+
+
+class _StoredImageSerializer(serializers.ModelSerializer):
+    file_url = serializers.SerializerMethodField()
+
+    def get_file_url(self, image) -> str:
+        request = self.context.get("request")
+        url = image.file.url
+        return request.build_absolute_uri(url) if request else url
+
+
+class ReferenceSerializer(_StoredImageSerializer):
+    class Meta:
+        model = ReferenceImage
+        fields = [
+            "id",
+            "collection",
+            "original_name",
+            "sha256",
+            "width",
+            "height",
+            "status",
+            "error",
+            "descriptor_version",
+            "created_at",
+            "processed_at",
+            "file_url",
+        ]
+
+
+class RejectionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    code = serializers.CharField(help_text="too_large, bad_image, unsafe_path or not_accepted.")
+    reason = serializers.CharField()
+
+
+class UploadReportSerializer(serializers.Serializer):
+    created = ReferenceSerializer(many=True)
+    duplicates = serializers.ListField(child=serializers.CharField(), help_text="Names already in the collection.")
+    rejected = RejectionSerializer(many=True)
+
+
+class MatchReferenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReferenceImage
+        fields = ["id", "original_name", "width", "height"]
+
+
+class MatchSerializer(serializers.ModelSerializer):
+    reference = MatchReferenceSerializer()
+    is_copy = serializers.SerializerMethodField(help_text="final_score reaches the collection's threshold.")
+    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    keypoint_pairs = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4),
+        help_text="Inlier keypoint pairs [qx, qy, rx, ry], coordinates normalised to [0, 1] of each image.",
+    )
+
+    class Meta:
+        model = Match
+        fields = [
+            "id",
+            "query",
+            "reference",
+            "rank",
+            "final_score",
+            "is_copy",
+            "descriptor_similarity",
+            "verified",
+            "inliers",
+            "verification_score",
+            "keypoint_pairs",
+            "descriptor_version",
+            "review",
+            "reviewed_by",
+            "reviewed_at",
+        ]
+
+    def get_is_copy(self, match: Match) -> bool:
+        return match.final_score >= match.query.collection.match_threshold
+
+
+class QuerySerializer(_StoredImageSerializer):
+    finished = serializers.SerializerMethodField(help_text="The search is over (status indexed or failed).")
+
+    class Meta:
+        model = QueryImage
+        fields = [
+            "id",
+            "collection",
+            "original_name",
+            "sha256",
+            "width",
+            "height",
+            "status",
+            "finished",
+            "error",
+            "search_ms",
+            "descriptor_version",
+            "created_at",
+            "processed_at",
+            "file_url",
+        ]
+
+    def get_finished(self, query: QueryImage) -> bool:
+        return query.status in selectors.QUERY_FINISHED
+
+
+class QueryResultSerializer(QuerySerializer):
+    """A query with its matches, best first (empty until the search has finished)."""
+
+    matches = serializers.SerializerMethodField()
+
+    class Meta(QuerySerializer.Meta):
+        fields = [*QuerySerializer.Meta.fields, "matches"]
+
+    @extend_schema_field(MatchSerializer(many=True))
+    def get_matches(self, query: QueryImage) -> list[dict]:
+        return MatchSerializer(selectors.match_list(query=query), many=True, context=self.context).data
+
+
+class ReindexJobSerializer(serializers.ModelSerializer):
+    percent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReindexJob
+        fields = ["id", "descriptor_version", "state", "total", "done", "percent", "error", "created_at", "finished_at"]
+
+    def get_percent(self, job: ReindexJob) -> int:
+        return 100 if job.total == 0 else min(100, round(100 * job.done / job.total))
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+class MismatchSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    examples = serializers.ListField(child=serializers.CharField())
+
+
+class GroupRowSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    n_queries = serializers.IntegerField()
+    n_pairs = serializers.IntegerField()
+    micro_ap = serializers.FloatField(allow_null=True)
+    recall_at_p90 = serializers.FloatField(allow_null=True)
+    threshold_at_p90 = serializers.FloatField(allow_null=True)
+
+
+class EvaluationSerializer(serializers.Serializer):
+    """The figures of search.evaluation.collection_evaluate; µAP and recall are null without any true pair."""
+
+    collection = serializers.IntegerField(source="collection.id")
+    micro_ap = serializers.SerializerMethodField()
+    recall_at_p90 = serializers.SerializerMethodField()
+    threshold_at_p90 = serializers.SerializerMethodField()
+    n_ground_truth_queries = serializers.IntegerField()
+    n_queries_scored = serializers.IntegerField()
+    n_pairs = serializers.IntegerField()
+    n_pairs_found = serializers.IntegerField()
+    n_predictions = serializers.IntegerField()
+    unsearched_queries = serializers.IntegerField()
+    missing_queries = MismatchSerializer()
+    unlisted_queries = MismatchSerializer()
+    missing_references = MismatchSerializer()
+    duplicate_stems = MismatchSerializer()
+    queries_without_edits = MismatchSerializer(allow_null=True)
+    families = GroupRowSerializer(many=True)
+    difficulties = GroupRowSerializer(many=True)
+
+    def get_micro_ap(self, evaluation) -> float | None:
+        return _finite(evaluation.metrics.micro_ap)
+
+    def get_recall_at_p90(self, evaluation) -> float | None:
+        return _finite(evaluation.metrics.recall_at_p90)
+
+    def get_threshold_at_p90(self, evaluation) -> float | None:
+        return _finite(evaluation.metrics.threshold_at_p90)

@@ -1,0 +1,412 @@
+"""Thin API views: check the input, find the object through a selector (scoped to the user), call one
+service, serialise. Scoping lives in search/selectors.py only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from copydetect.imaging import ImageRejected, sha256_of
+from search import evaluation, selectors, services
+from search.api import serializers as s
+from search.api.base import (
+    ERRORS,
+    ApiView,
+    UploadMixin,
+    collection_visible,
+    errors,
+    rejection_raise,
+    valid,
+    visible,
+)
+from search.api.errors import ApiError
+from search.api.permissions import IsStaffToWrite
+from search.models import ImageStatus, ReviewDecision
+from search.uploads import Payload, Rejection, files_read
+
+# --- Collections ---------------------------------------------------------------------------------
+
+
+class CollectionListView(ApiView):
+    serializer_class = s.CollectionSerializer
+
+    @extend_schema(operation_id="collections_list", responses={200: s.CollectionSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.collection_list(user=request.user).order_by("-created_at", "-id"))
+        return self.get_paginated_response(s.CollectionSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="collections_create",
+        request=s.CollectionWriteSerializer,
+        responses={201: s.CollectionDetailSerializer, **errors(409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(s.CollectionWriteSerializer, request)
+        try:
+            collection = services.collection_create(owner=request.user, **data)
+        except IntegrityError:
+            raise ApiError("duplicate", f"You already have a collection named {data['name']!r}.") from None
+        return Response(_collection_detail(collection), status=status.HTTP_201_CREATED)
+
+
+def _collection_detail(collection) -> dict:
+    return s.CollectionDetailSerializer(collection).data
+
+
+class CollectionDetailView(ApiView):
+    serializer_class = s.CollectionDetailSerializer
+
+    @extend_schema(operation_id="collections_retrieve", responses={200: s.CollectionDetailSerializer, **ERRORS})
+    def get(self, request: Request, collection_id: int) -> Response:
+        return Response(_collection_detail(collection_visible(request, collection_id)))
+
+    @extend_schema(
+        operation_id="collections_settings_update",
+        request=s.CollectionWriteSerializer(partial=True),
+        responses={200: s.CollectionDetailSerializer, **errors(409)},
+        description="Changes any of name, description and match_threshold; fields left out keep their value.",
+    )
+    def patch(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        data = valid(s.CollectionWriteSerializer, request, partial=True)
+        try:
+            services.collection_update(
+                collection=collection,
+                name=data.get("name", collection.name),
+                description=data.get("description", collection.description),
+                match_threshold=data.get("match_threshold", collection.match_threshold),
+            )
+        except IntegrityError:
+            raise ApiError("duplicate", f"You already have a collection named {data['name']!r}.") from None
+        return Response(_collection_detail(collection))
+
+
+# --- References ----------------------------------------------------------------------------------
+
+STATUS_PARAMETER = OpenApiParameter(
+    "status", enum=ImageStatus.values, required=False, description="Only references in this state."
+)
+
+
+class ReferenceListView(UploadMixin, ApiView):
+    serializer_class = s.ReferenceSerializer
+
+    @extend_schema(
+        operation_id="references_list",
+        parameters=[STATUS_PARAMETER],
+        responses={200: s.ReferenceSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        state = request.query_params.get("status") or None
+        if state is not None and state not in ImageStatus.values:
+            raise ApiError("invalid_parameter", f"status must be one of {', '.join(ImageStatus.values)}.")
+        references = selectors.reference_list(collection=collection, status=state).order_by("-created_at", "-id")
+        page = self.paginate_queryset(references)
+        return self.get_paginated_response(s.ReferenceSerializer(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="references_upload",
+        request=s.ReferenceUploadSerializer,
+        responses={201: s.ReferenceSerializer, **errors(409, 413)},
+        description="Stores one image and queues it for indexing; follow its `status` in the reference list.",
+    )
+    def post(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        upload = valid(s.ReferenceUploadSerializer, request)["file"]
+        items = list(files_read([upload], limits=services.upload_limits()))
+        report = services.reference_images_add(collection=collection, items=items)
+        if report.rejected:
+            rejection_raise(report.rejected[0])
+        if report.duplicates:
+            existing = selectors.reference_find(collection=collection, sha256=sha256_of(items[0].data))
+            raise ApiError(
+                "duplicate",
+                f"{report.duplicates[0]}: these exact bytes are already in the collection.",
+                existing_id=existing.id if existing else None,
+            )
+        return Response(
+            s.ReferenceSerializer(report.created[0], context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ReferenceBatchView(UploadMixin, ApiView):
+    serializer_class = s.UploadReportSerializer
+
+    @extend_schema(
+        operation_id="references_upload_batch",
+        request=s.ReferenceBatchSerializer,
+        responses={201: s.UploadReportSerializer, 200: s.UploadReportSerializer, **errors(413)},
+        description=(
+            "Stores many images in one multipart request (repeat the `files` field). Each file is reported: "
+            "created, duplicate (already in the collection) or rejected with a code and reason. 201 when at "
+            "least one file was added, else 200."
+        ),
+    )
+    def post(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        uploads = valid(s.ReferenceBatchSerializer, request)["files"]
+        report = services.reference_images_add(
+            collection=collection, items=files_read(uploads, limits=services.upload_limits())
+        )
+        body = s.UploadReportSerializer(report, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
+
+
+class ReferenceDetailView(ApiView):
+    serializer_class = s.ReferenceSerializer
+
+    def _reference(self, request: Request, reference_id: int):
+        return visible(
+            selectors.reference_get,
+            "unknown_reference",
+            "reference",
+            reference_id,
+            user=request.user,
+            reference_id=reference_id,
+        )
+
+    @extend_schema(operation_id="references_retrieve", responses={200: s.ReferenceSerializer, **ERRORS})
+    def get(self, request: Request, reference_id: int) -> Response:
+        reference = self._reference(request, reference_id)
+        return Response(s.ReferenceSerializer(reference, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="references_delete",
+        responses={204: OpenApiResponse(description="Deleted, with its matches; vector and file follow."), **ERRORS},
+    )
+    def delete(self, request: Request, reference_id: int) -> Response:
+        services.reference_delete(reference=self._reference(request, reference_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Queries -------------------------------------------------------------------------------------
+
+WAIT_PARAMETER = OpenApiParameter(
+    "wait",
+    float,
+    required=False,
+    description=(
+        "Seconds (0 to ISC_API_MAX_WAIT_SECONDS, 30 by default) to hold the request until the search has "
+        "finished. Finished in time: the result with its matches (201 new, 200 for the same bytes sent "
+        "before). Not yet: 202 with the status; poll the Location URL."
+    ),
+)
+
+
+def _wait_seconds(request: Request) -> float:
+    raw = request.query_params.get("wait", "0")
+    limit = settings.ISC_API["MAX_WAIT_SECONDS"]
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= limit:  # also refuses nan
+        raise ApiError("invalid_parameter", f"wait must be a number of seconds from 0 to {limit}.")
+    return seconds
+
+
+class QueryListView(UploadMixin, ApiView):
+    serializer_class = s.QuerySerializer
+
+    @extend_schema(operation_id="queries_list", responses={200: s.QuerySerializer(many=True), **ERRORS})
+    def get(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        page = self.paginate_queryset(selectors.query_list(collection=collection).order_by("-created_at", "-id"))
+        return self.get_paginated_response(s.QuerySerializer(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="queries_upload",
+        parameters=[WAIT_PARAMETER],
+        request=s.QueryUploadSerializer,
+        responses={
+            201: s.QueryResultSerializer,
+            200: s.QueryResultSerializer,
+            202: s.QuerySerializer,
+            **errors(413),
+        },
+    )
+    def post(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        seconds = _wait_seconds(request)
+        upload = valid(s.QueryUploadSerializer, request)["file"]
+        item = next(files_read([upload], limits=services.upload_limits()))
+        if isinstance(item, Rejection):
+            rejection_raise(item)
+        try:
+            query, created = services.query_image_add(
+                collection=collection, payload=Payload(Path(item.name).name, item.data)
+            )
+        except ImageRejected as exc:
+            raise ApiError(exc.code, f"{item.name}: {exc}") from None
+        query = selectors.query_wait(query=query, seconds=seconds)
+        return _query_response(
+            request, query, finished_status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+def _query_response(request: Request, query, *, finished_status: int) -> Response:
+    location = request.build_absolute_uri(reverse("api:query_detail", args=[query.id]))
+    if query.status not in selectors.QUERY_FINISHED:
+        body = s.QuerySerializer(query, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+    body = s.QueryResultSerializer(query, context={"request": request}).data
+    return Response(body, status=finished_status, headers={"Location": location})
+
+
+class QueryDetailView(ApiView):
+    serializer_class = s.QueryResultSerializer
+
+    @extend_schema(
+        operation_id="queries_retrieve",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.QueryResultSerializer, 202: s.QuerySerializer, **ERRORS},
+        description="The query's status; once finished, its matches too. `?wait` holds the request as on upload.",
+    )
+    def get(self, request: Request, query_id: int) -> Response:
+        query = _query(request, query_id)
+        query = selectors.query_wait(query=query, seconds=_wait_seconds(request))
+        return _query_response(request, query, finished_status=status.HTTP_200_OK)
+
+
+def _query(request: Request, query_id: int):
+    return visible(selectors.query_get, "unknown_query", "query", query_id, user=request.user, query_id=query_id)
+
+
+class QueryMatchesView(ApiView):
+    serializer_class = s.MatchSerializer
+
+    @extend_schema(operation_id="queries_matches", responses={200: s.MatchSerializer(many=True), **ERRORS})
+    def get(self, request: Request, query_id: int) -> Response:
+        page = self.paginate_queryset(selectors.match_list(query=_query(request, query_id)))
+        return self.get_paginated_response(s.MatchSerializer(page, many=True).data)
+
+
+# --- Matches and verdicts ------------------------------------------------------------------------
+
+
+def _match(request: Request, match_id: int):
+    return visible(selectors.match_get, "unknown_match", "match", match_id, user=request.user, match_id=match_id)
+
+
+class MatchDetailView(ApiView):
+    serializer_class = s.MatchSerializer
+
+    @extend_schema(operation_id="matches_retrieve", responses={200: s.MatchSerializer, **ERRORS})
+    def get(self, request: Request, match_id: int) -> Response:
+        return Response(s.MatchSerializer(_match(request, match_id)).data)
+
+
+class MatchVerdictView(ApiView):
+    serializer_class = s.MatchSerializer
+
+    @extend_schema(
+        operation_id="matches_verdict_set",
+        request=s.VerdictSerializer,
+        responses={200: s.MatchSerializer, **ERRORS},
+        description="Confirms the match as a copy or rejects it; a second verdict replaces the first.",
+    )
+    def post(self, request: Request, match_id: int) -> Response:
+        match = _match(request, match_id)
+        decision = valid(s.VerdictSerializer, request)["decision"]
+        match = services.match_review(match=match, reviewer=request.user, decision=decision)
+        return Response(s.MatchSerializer(match).data)
+
+    @extend_schema(
+        operation_id="matches_verdict_undo",
+        responses={200: s.MatchSerializer, **ERRORS},
+        description="Undoes the verdict: the match is unreviewed again and back in the review queue.",
+    )
+    def delete(self, request: Request, match_id: int) -> Response:
+        match = services.match_review(
+            match=_match(request, match_id), reviewer=request.user, decision=ReviewDecision.UNREVIEWED
+        )
+        return Response(s.MatchSerializer(match).data)
+
+
+# --- Evaluation ----------------------------------------------------------------------------------
+
+
+class CollectionEvaluationView(UploadMixin, ApiView):
+    serializer_class = s.EvaluationSerializer
+
+    @extend_schema(
+        operation_id="collections_evaluate",
+        request=s.EvaluationRequestSerializer,
+        responses={200: s.EvaluationSerializer, **errors(413)},
+        description=(
+            "Scores the collection's matches against a DISC21 ground-truth CSV (ids are file stems): µAP, "
+            "recall at 90 % precision, counts, and with an edits file the breakdown by family and difficulty. "
+            "Nothing is stored."
+        ),
+    )
+    def post(self, request: Request, collection_id: int) -> Response:
+        collection = collection_visible(request, collection_id)
+        data = valid(s.EvaluationRequestSerializer, request)
+        ground_truth = _csv_parse(data["ground_truth"], evaluation.ground_truth_parse)
+        edits = _csv_parse(data["edits"], evaluation.edits_parse) if data.get("edits") else None
+        result = evaluation.collection_evaluate(collection=collection, ground_truth=ground_truth, edits=edits)
+        return Response(s.EvaluationSerializer(result).data)
+
+
+def _csv_parse(upload, parse):
+    limit = settings.ISC["MAX_UPLOAD_BYTES"]
+    if upload.size > limit:
+        raise ApiError("too_large", f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB.")
+    try:
+        return parse(data=upload.read(), name=upload.name)
+    except ValueError as error:
+        raise ApiError("bad_csv", str(error)) from None
+
+
+# --- Jobs ----------------------------------------------------------------------------------------
+
+
+class ReindexJobListView(ApiView):
+    serializer_class = s.ReindexJobSerializer
+    permission_classes = [*ApiView.permission_classes, IsStaffToWrite]
+
+    @extend_schema(operation_id="jobs_reindex_list", responses={200: s.ReindexJobSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.reindex_job_list(user=request.user).order_by("-created_at", "-id"))
+        return self.get_paginated_response(s.ReindexJobSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="jobs_reindex_start",
+        request=None,
+        responses={201: s.ReindexJobSerializer, **errors(403)},
+        description="Staff only: re-embeds every reference beside the live index, then swaps it in.",
+    )
+    def post(self, request: Request) -> Response:
+        return Response(s.ReindexJobSerializer(services.reindex_start()).data, status=status.HTTP_201_CREATED)
+
+
+class ReindexJobDetailView(ApiView):
+    serializer_class = s.ReindexJobSerializer
+
+    @extend_schema(operation_id="jobs_reindex_retrieve", responses={200: s.ReindexJobSerializer, **ERRORS})
+    def get(self, request: Request, job_id: int) -> Response:
+        job = visible(selectors.reindex_job_get, "unknown_job", "job", job_id, user=request.user, job_id=job_id)
+        return Response(s.ReindexJobSerializer(job).data)
+
+
+# --- Anything else under /api/ -------------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+class NotFoundView(ApiView):
+    """Unknown API URLs answer in JSON with a code, like every other API error, not with an HTML page."""
+
+    permission_classes = []
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise ApiError("not_found", f"No API endpoint at {request.path}.", status_code=status.HTTP_404_NOT_FOUND)
+
+    get = post = put = patch = delete = _not_found

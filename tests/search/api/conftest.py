@@ -1,0 +1,84 @@
+import io
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from search import services
+from search.uploads import Payload
+from tests.factories import CollectionFactory, UserFactory
+from tests.images import encode, scene
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Each user the factories make hashes a password; the default hasher takes about a second here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def throttle_counters_cleared():
+    # Throttle counters live in the cache; one test's requests must not count in the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def token_client(user) -> APIClient:
+    _, key = services.api_token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    """A client authenticated as `user` with a real token."""
+    return token_client(user)
+
+
+@pytest.fixture
+def stranger(db):
+    """A second user, owner of nothing `user` owns."""
+    return UserFactory()
+
+
+@pytest.fixture
+def stranger_api(stranger) -> APIClient:
+    return token_client(stranger)
+
+
+@pytest.fixture
+def collection(user):
+    return CollectionFactory(owner=user, name="Known", match_threshold=0.5)
+
+
+def image_file(name: str, seed: int = 1, data: bytes | None = None) -> io.BytesIO:
+    handle = io.BytesIO(encode(scene(seed)) if data is None else data)
+    handle.name = name
+    return handle
+
+
+@pytest.fixture
+def searched_query(collection, media_root):
+    """A query of `collection` with two recorded matches, as a worker would leave it."""
+    added = services.reference_images_add(
+        collection=collection, items=[Payload("r1.jpg", encode(scene(1))), Payload("r2.jpg", encode(scene(2)))]
+    ).created
+    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(3))))
+    services.query_results_record(
+        query_id=query.id,
+        descriptor_version="sscd_test",
+        search_ms=42,
+        results=[
+            services.MatchResult(added[0].id, 0.81, True, 37, 0.7, [[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.6, 0.6]], 0.93),
+            services.MatchResult(added[1].id, 0.35, False, 2, 0.0, [], 0.2),
+        ],
+    )
+    query.refresh_from_db()
+    return query

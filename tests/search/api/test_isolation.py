@@ -1,0 +1,70 @@
+"""A second user sees none of the first user's objects, on every endpoint, and cannot change them."""
+
+import io
+
+import pytest
+
+from search.models import Collection, Match, QueryImage, ReferenceImage
+from tests.factories import CollectionFactory
+from tests.search.api.conftest import image_file
+
+pytestmark = pytest.mark.django_db
+
+
+def _gt() -> io.BytesIO:
+    handle = io.BytesIO(b"query_id,reference_id\nq,r1\n")
+    handle.name = "gt.csv"
+    return handle
+
+
+# (method, url template, body factory, expected code); {c} collection, {r} reference, {q} query, {m} match.
+ENDPOINTS = [
+    ("get", "/api/collections/{c}/", None, "unknown_collection"),
+    ("patch", "/api/collections/{c}/", lambda: {"name": "mine now"}, "unknown_collection"),
+    ("get", "/api/collections/{c}/references/", None, "unknown_collection"),
+    ("post", "/api/collections/{c}/references/", lambda: {"file": image_file("x.jpg", 50)}, "unknown_collection"),
+    (
+        "post",
+        "/api/collections/{c}/references/batch/",
+        lambda: {"files": [image_file("x.jpg", 50)]},
+        "unknown_collection",
+    ),
+    ("get", "/api/collections/{c}/queries/", None, "unknown_collection"),
+    ("post", "/api/collections/{c}/queries/?wait=1", lambda: {"file": image_file("x.jpg", 50)}, "unknown_collection"),
+    ("post", "/api/collections/{c}/evaluation/", lambda: {"ground_truth": _gt()}, "unknown_collection"),
+    ("get", "/api/references/{r}/", None, "unknown_reference"),
+    ("delete", "/api/references/{r}/", None, "unknown_reference"),
+    ("get", "/api/queries/{q}/", None, "unknown_query"),
+    ("get", "/api/queries/{q}/matches/", None, "unknown_query"),
+    ("get", "/api/matches/{m}/", None, "unknown_match"),
+    ("post", "/api/matches/{m}/verdict/", lambda: {"decision": "rejected"}, "unknown_match"),
+    ("delete", "/api/matches/{m}/verdict/", None, "unknown_match"),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body", "code"), ENDPOINTS, ids=[f"{e[0]} {e[1]}" for e in ENDPOINTS])
+def test_the_other_users_objects_are_404_on_every_endpoint(stranger_api, searched_query, method, template, body, code):
+    match = searched_query.matches.order_by("rank").first()
+    url = template.format(c=searched_query.collection_id, r=match.reference_id, q=searched_query.id, m=match.id)
+    before = (ReferenceImage.objects.count(), QueryImage.objects.count(), Collection.objects.get().name)
+    kwargs = {"format": "multipart" if method == "post" and "verdict" not in url else "json"}
+    if body is not None:
+        kwargs["data"] = body()
+    response = getattr(stranger_api, method)(url, **kwargs)
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == code
+    assert (ReferenceImage.objects.count(), QueryImage.objects.count(), Collection.objects.get().name) == before
+    assert Match.objects.get(id=match.id).review == "unreviewed"
+
+
+def test_a_missing_id_gets_the_same_answer_as_someone_elses(api):
+    response = api.get("/api/collections/999999/")
+    assert response.status_code == 404 and response.json()["code"] == "unknown_collection"
+    assert response.json()["detail"] == "No collection with id 999999 that you may see."
+
+
+def test_listings_hold_only_ones_own_collections(api, stranger_api, user, stranger):
+    CollectionFactory(owner=user, name="mine")
+    CollectionFactory(owner=stranger, name="theirs")
+    assert [c["name"] for c in api.get("/api/collections/").json()["results"]] == ["mine"]
+    assert [c["name"] for c in stranger_api.get("/api/collections/").json()["results"]] == ["theirs"]

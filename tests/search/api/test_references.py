@@ -1,0 +1,137 @@
+import pytest
+
+from search.models import ImageStatus, Match, ReferenceImage
+from tests.images import encode, scene
+from tests.search.api.conftest import image_file
+
+pytestmark = pytest.mark.django_db
+
+
+def _references_url(collection) -> str:
+    return f"/api/collections/{collection.id}/references/"
+
+
+def test_uploading_one_reference_stores_it_pending(api, collection, media_root):
+    response = api.post(_references_url(collection), {"file": image_file("cat.jpg", 1)}, format="multipart")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["original_name"] == "cat.jpg" and body["status"] == "pending"
+    assert (body["width"], body["height"]) == (480, 360) and body["file_url"].startswith("http://testserver/")
+    assert ReferenceImage.objects.get(id=body["id"]).collection == collection
+
+
+def test_uploading_the_same_bytes_again_is_a_duplicate_naming_the_existing_reference(api, collection, media_root):
+    first = api.post(_references_url(collection), {"file": image_file("a.jpg", 1)}, format="multipart").json()
+    response = api.post(_references_url(collection), {"file": image_file("b.jpg", 1)}, format="multipart")
+    assert response.status_code == 409
+    assert response.json()["code"] == "duplicate" and response.json()["existing_id"] == first["id"]
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "status"),
+    [
+        (b"just some text", "bad_image", 400),
+        (encode(scene(1))[:400], "bad_image", 400),
+        (b"", "bad_image", 400),
+    ],
+)
+def test_a_bad_image_is_refused_with_its_code(api, collection, media_root, data, code, status):
+    response = api.post(_references_url(collection), {"file": image_file("x.jpg", data=data)}, format="multipart")
+    assert response.status_code == status and response.json()["code"] == code
+    assert not ReferenceImage.objects.exists()
+
+
+def test_a_file_over_the_byte_limit_is_too_large(api, collection, media_root, settings):
+    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
+    response = api.post(_references_url(collection), {"file": image_file("big.jpg")}, format="multipart")
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    assert "the limit is" in response.json()["detail"], "the same message as on the web page"
+
+
+def test_an_image_over_the_pixel_limit_is_too_large(api, collection, media_root, settings):
+    settings.ISC = {**settings.ISC, "MAX_IMAGE_PIXELS": 100_000}
+    response = api.post(_references_url(collection), {"file": image_file("wide.jpg")}, format="multipart")
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_no_file_is_missing_file(api, collection):
+    response = api.post(_references_url(collection), {}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "missing_file"
+
+
+def test_json_instead_of_multipart_is_unsupported_media_type(api, collection):
+    response = api.post(_references_url(collection), {"file": "x"}, format="json")
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
+
+
+def test_a_batch_reports_each_file(api, collection, media_root, settings):
+    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 60_000}
+    api.post(_references_url(collection), {"file": image_file("known.jpg", 5)}, format="multipart")
+    files = [
+        image_file("new1.jpg", 1),
+        image_file("new2.jpg", 2),
+        image_file("again.jpg", 5),
+        image_file("notes.jpg", data=b"not an image"),
+        image_file("huge.png", data=b"\x89PNG" + b"0" * 70_000),
+    ]
+    response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
+    assert response.status_code == 201
+    report = response.json()
+    assert sorted(r["original_name"] for r in report["created"]) == ["new1.jpg", "new2.jpg"]
+    assert report["duplicates"] == ["again.jpg"]
+    assert {r["name"]: r["code"] for r in report["rejected"]} == {"notes.jpg": "bad_image", "huge.png": "too_large"}
+    assert collection.references.count() == 3
+
+
+def test_a_batch_with_nothing_new_answers_200(api, collection, media_root):
+    files = [image_file("bad.jpg", data=b"nope")]
+    response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
+    assert response.status_code == 200 and response.json()["created"] == []
+
+
+def test_a_batch_over_the_file_limit_is_too_many_files(api, collection, media_root, settings):
+    settings.ISC_API = {**settings.ISC_API, "MAX_BATCH_FILES": 2}
+    files = [image_file(f"r{i}.jpg", i) for i in range(3)]
+    response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "too_many_files"
+    assert not ReferenceImage.objects.exists()
+
+
+def test_an_empty_batch_is_missing_file(api, collection):
+    response = api.post(f"{_references_url(collection)}batch/", {}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "missing_file"
+
+
+def test_listing_references_with_their_status_and_a_filter(api, collection, media_root):
+    for seed in range(3):
+        api.post(_references_url(collection), {"file": image_file(f"r{seed}.jpg", seed)}, format="multipart")
+    ReferenceImage.objects.filter(original_name="r1.jpg").update(status=ImageStatus.INDEXED)
+    everything = api.get(_references_url(collection)).json()
+    assert everything["count"] == 3
+    assert {r["original_name"]: r["status"] for r in everything["results"]} == {
+        "r0.jpg": "pending",
+        "r1.jpg": "indexed",
+        "r2.jpg": "pending",
+    }
+    indexed = api.get(f"{_references_url(collection)}?status=indexed").json()
+    assert [r["original_name"] for r in indexed["results"]] == ["r1.jpg"]
+
+
+def test_an_unknown_status_filter_is_invalid_parameter(api, collection):
+    response = api.get(f"{_references_url(collection)}?status=done")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+
+
+def test_deleting_a_reference_removes_it_with_its_matches(api, searched_query):
+    # What happens outside the database (vector, file) is tested through the real task in test_api_eager.py.
+    reference = searched_query.matches.order_by("rank").first().reference
+    response = api.delete(f"/api/references/{reference.id}/")
+    assert response.status_code == 204
+    assert not ReferenceImage.objects.filter(id=reference.id).exists()
+    assert not Match.objects.filter(reference_id=reference.id).exists()
+    assert api.get(f"/api/references/{reference.id}/").json()["code"] == "unknown_reference"
+
+
+def test_retrieving_one_reference(api, collection, media_root):
+    created = api.post(_references_url(collection), {"file": image_file("a.jpg")}, format="multipart").json()
+    assert api.get(f"/api/references/{created['id']}/").json() == created
