@@ -192,11 +192,13 @@ ISC = {
     # full jitter, capped at RETRY_BACKOFF_MAX seconds, for about RETRY_FOR_SECONDS on average.
     "RETRY_BACKOFF_MAX": env_int("ISC_RETRY_BACKOFF_MAX", 120),
     "RETRY_FOR_SECONDS": env_int("ISC_RETRY_FOR_SECONDS", 1200),
-    # The sweeper queues rows never handed to the broker after QUEUE_GRACE_SECONDS, and re-queues rows
-    # left pending or processing for STALE_AFTER_SECONDS (above ROW_TASK_TIME_LIMIT, so a running task
-    # is never queued twice).
+    # The sweeper queues rows never handed to the broker after QUEUE_GRACE_SECONDS, rows queued before
+    # Redis last restarted (their message may be gone), rows left processing for STALE_AFTER_SECONDS
+    # (above ROW_TASK_TIME_LIMIT, so a running task is never queued twice) and rows left pending for
+    # STALE_PENDING_AFTER_SECONDS (long: a big upload legitimately waits in the queue that long).
     "QUEUE_GRACE_SECONDS": env_int("ISC_QUEUE_GRACE_SECONDS", 30),
     "STALE_AFTER_SECONDS": env_int("ISC_STALE_AFTER_SECONDS", 15 * 60),
+    "STALE_PENDING_AFTER_SECONDS": env_int("ISC_STALE_PENDING_AFTER_SECONDS", 3600),
     "SWEEP_INTERVAL_SECONDS": env_int("ISC_SWEEP_INTERVAL_SECONDS", 60),
     "SWEEP_LIMIT": env_int("ISC_SWEEP_LIMIT", 1000),
     "RECONCILE_INTERVAL_SECONDS": env_int("ISC_RECONCILE_INTERVAL_SECONDS", 3600),
@@ -222,6 +224,9 @@ ISC = {
     # e.g. "/protected/": image responses carry X-Accel-Redirect to <prefix><path under MEDIA_ROOT> and
     # nginx sends the file from an `internal` location (deploy/nginx.conf). Empty: Django streams the file.
     "MEDIA_ACCEL_PREFIX": env_str("ISC_MEDIA_ACCEL_PREFIX", ""),
+    # TEST-ONLY as well: a worker asked to process the image with this sha256 hangs (sleeps), so that
+    # its hard time limit kills it.
+    "FAULT_HANG_SHA256": env_str("ISC_FAULT_HANG_SHA256", ""),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).

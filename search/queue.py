@@ -34,7 +34,17 @@ def task_send(name: str, *args, **kwargs) -> bool:
         app.tasks[name].apply(args=args, kwargs=kwargs, throw=app.conf.task_eager_propagates)
         return True
     try:
-        app.send_task(name, args=args, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        # Explicit None time limits: Celery would otherwise copy the limits of a same-named task registered
+        # in this process into the message; the worker that runs the task applies its own.
+        app.send_task(
+            name,
+            args=args,
+            kwargs=kwargs,
+            retry=True,
+            retry_policy=PUBLISH_RETRY_POLICY,
+            time_limit=None,
+            soft_time_limit=None,
+        )
     except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError: the broker is down
         logger.warning(
             "could not queue %s%s: %s: %s; the sweeper will queue it later", name, args, type(exc).__name__, exc

@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -376,26 +376,42 @@ def stored_image_fail(*, model, image_id: int, error: str, only_waiting: bool = 
 @dataclass(frozen=True)
 class SweepReport:
     never_queued: int = 0
+    queued_before_broker_restart: int = 0
     stale_pending: int = 0
     stale_processing: int = 0
     broker_down: bool = False
 
     @property
     def queued(self) -> int:
-        return self.never_queued + self.stale_pending + self.stale_processing
+        return self.never_queued + self.queued_before_broker_restart + self.stale_pending + self.stale_processing
 
 
-def stored_images_sweep(*, model, grace_seconds: float, stale_after_seconds: float, limit: int = 1000) -> SweepReport:
-    """Queues rows that would otherwise wait forever: never handed to the broker (it was down),
-    pending past the deadline (the message was lost), or processing past it (the worker died).
+def stored_images_sweep(
+    *,
+    model,
+    grace_seconds: float,
+    stale_after_seconds: float,
+    stale_pending_after_seconds: float | None = None,
+    broker_started_at: datetime | None = None,
+    limit: int = 1000,
+) -> SweepReport:
+    """Queues rows that would otherwise wait forever: never handed to the broker (it was down), queued
+    before the broker last restarted (the message may have died with it), pending past a long deadline
+    (the message was lost some other way), or processing past the deadline (the worker died).
 
     Queueing a row twice is harmless: the claim skips a finished row.
     """
     now = timezone.now()
     grace, stale = now - timedelta(seconds=grace_seconds), now - timedelta(seconds=stale_after_seconds)
+    pending_after = stale_after_seconds if stale_pending_after_seconds is None else stale_pending_after_seconds
     kinds = {
         "never_queued": Q(status=ImageStatus.PENDING, queued_at__isnull=True, created_at__lt=grace),
-        "stale_pending": Q(status=ImageStatus.PENDING, queued_at__lt=stale),
+        "queued_before_broker_restart": (
+            Q(status=ImageStatus.PENDING, queued_at__lt=broker_started_at)
+            if broker_started_at is not None
+            else Q(pk__in=[])
+        ),
+        "stale_pending": Q(status=ImageStatus.PENDING, queued_at__lt=now - timedelta(seconds=pending_after)),
         "stale_processing": Q(status=ImageStatus.PROCESSING, claimed_at__lt=stale)
         & (Q(queued_at__isnull=True) | Q(queued_at__lt=stale)),
     }

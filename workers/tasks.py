@@ -19,14 +19,17 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+import redis
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_failure, worker_process_init
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import DatabaseError
+from django.utils import timezone
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
@@ -134,21 +137,19 @@ def rows_sweep(self) -> dict[str, int]:
     """Beat job: queues rows that would otherwise wait forever (see services.stored_images_sweep)."""
     isc = settings.ISC
     counts: dict[str, int] = {}
+    broker_started_at = _broker_started_at(self.app.conf.broker_url)
     for model in (ReferenceImage, QueryImage):
         report = services.stored_images_sweep(
             model=model,
             grace_seconds=isc["QUEUE_GRACE_SECONDS"],
             stale_after_seconds=isc["STALE_AFTER_SECONDS"],
+            stale_pending_after_seconds=isc["STALE_PENDING_AFTER_SECONDS"],
+            broker_started_at=broker_started_at,
             limit=isc["SWEEP_LIMIT"],
         )
         name = model.__name__
-        counts.update(
-            {
-                f"{name}.never_queued": report.never_queued,
-                f"{name}.stale_pending": report.stale_pending,
-                f"{name}.stale_processing": report.stale_processing,
-            }
-        )
+        for kind in ("never_queued", "queued_before_broker_restart", "stale_pending", "stale_processing"):
+            counts[f"{name}.{kind}"] = getattr(report, kind)
         if report.broker_down:
             logger.warning("sweep: the broker is down; %s rows queued before it stopped", report.queued)
             break
@@ -163,6 +164,23 @@ def index_reconcile(self) -> dict[str, int]:
     from workers import reconcile
 
     return dataclasses.asdict(reconcile.reconcile_run())
+
+
+def _broker_started_at(broker_url: str):
+    """When Redis last started (now minus its uptime, so no two clocks are compared), or None when unknown.
+
+    A Redis restart without persistence loses every queued message: rows queued before it are re-queued
+    at once instead of after the long pending deadline.
+    """
+    try:
+        client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            uptime = int(client.info("server")["uptime_in_seconds"])
+        finally:
+            client.close()
+    except (redis.exceptions.RedisError, OSError, KeyError, ValueError):
+        return None
+    return timezone.now() - timedelta(seconds=uptime + 1)
 
 
 def _row_run(
@@ -224,12 +242,16 @@ def _row_update_safely(update: Callable[..., None], **kwargs) -> None:
 
 
 def _fault_injection_check(model, image_id: int) -> None:
-    """TEST-ONLY seam (settings.ISC["FAULT_EXIT_SHA256"], empty in production): the worker process
-    exits on the spot for one chosen image, as a decoder crash on a poison image would."""
-    poison = settings.ISC["FAULT_EXIT_SHA256"]
+    """TEST-ONLY seam (settings.ISC["FAULT_EXIT_SHA256"] / ["FAULT_HANG_SHA256"], empty in production):
+    for one chosen image the worker process exits on the spot, as a decoder crash on a poison image
+    would, or hangs until its hard time limit kills it."""
+    poison, hang = settings.ISC["FAULT_EXIT_SHA256"], settings.ISC.get("FAULT_HANG_SHA256", "")
     if poison and model.objects.filter(id=image_id, sha256=poison).exists():
         logger.error("fault injection: exiting on %s %s", model.__name__, image_id)
         os._exit(70)
+    if hang and model.objects.filter(id=image_id, sha256=hang).exists():
+        logger.error("fault injection: hanging on %s %s", model.__name__, image_id)
+        time.sleep(24 * 3600)
 
 
 @task_failure.connect

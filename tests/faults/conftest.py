@@ -27,6 +27,7 @@ from tests.services import CeleryWorker, PrivateRedis
 FAST_LIFECYCLE = {
     "QUEUE_GRACE_SECONDS": 1,
     "STALE_AFTER_SECONDS": 3,
+    "STALE_PENDING_AFTER_SECONDS": 3,
     "MAX_ATTEMPTS": 3,
     "WARM_UP": False,
 }
