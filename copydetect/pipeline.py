@@ -13,17 +13,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from copydetect.candidates_regions import RegionSettings, region_boxes, region_crops
 from copydetect.descriptors import Descriptor
 from copydetect.query_views import DEFAULT_VIEWS, query_views_make
 from copydetect.scoring import ScoreCalibration, final_score_combine, similarity_margins
 from copydetect.vector_store import VectorStore
 from copydetect.verification import (
     LocalFeatures,
+    Verification,
     local_features_extract,
     local_features_save,
     pair_verify_best,
     query_features_extract,
 )
+from copydetect.verification_learned import LearnedVerifier
+
+VERIFIERS = ("sift", "learned", "sift+learned")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,20 @@ class SearchSettings:
     verify_top_k: int = 10
     query_views: tuple[str, ...] = DEFAULT_VIEWS
     calibration: ScoreCalibration | None = None
+    # "sift", "learned" (XFeat for the top learned_top_k only) or "sift+learned": XFeat asked only about
+    # the top learned_top_k candidates on which SIFT found fewer than learned_below_inliers inliers.
+    verifier: str = "sift"
+    learned_top_k: int = 3
+    learned_below_inliers: int = 8
+    regions: RegionSettings | None = None  # region candidates (candidates_regions); None: global only
+
+    def __post_init__(self) -> None:
+        if self.verifier not in VERIFIERS:
+            raise ValueError(f"Unknown verifier {self.verifier!r}; expected one of {VERIFIERS}.")
+
+    @property
+    def uses_learned(self) -> bool:
+        return self.verifier != "sift"
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,14 @@ def reference_index(
     descriptor: Descriptor,
     store: VectorStore,
     features_path: Path,
+    learned: LearnedVerifier | None = None,
+    learned_features_path: Path | None = None,
 ) -> None:
+    """Embeds and stores the reference; its local features are extracted once and kept on disk.
+
+    With `learned`, the XFeat features are kept too (at `learned_features_path`, whose folder names
+    the extraction settings), so queries never extract reference features.
+    """
     vector = descriptor.embed([image])
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
     store.vectors_upsert(
@@ -62,6 +88,8 @@ def reference_index(
     if not features_path.exists():
         features_path.parent.mkdir(parents=True, exist_ok=True)
         local_features_save(local_features_extract(image), features_path)
+    if learned is not None and learned_features_path is not None and not learned_features_path.exists():
+        local_features_save(learned.features_extract(image), learned_features_path)
 
 
 def query_search(
@@ -72,20 +100,43 @@ def query_search(
     store: VectorStore,
     reference_features: Callable[[int], LocalFeatures | None],
     settings: SearchSettings,
+    learned: LearnedVerifier | None = None,
+    learned_reference_features: Callable[[int], LocalFeatures | None] | None = None,
 ) -> list[Candidate]:
-    """Global descriptor → nearest references in Milvus → local verification of the best few."""
+    """Global descriptor (+ region crops) → nearest references in Milvus → local verification of the best few."""
     if not store.collection_exists(model_version=descriptor.version):
         return []
     vectors = descriptor.embed(query_views_make(image, settings.query_views))
     hits_per_view = store.vectors_search(
         model_version=descriptor.version, vectors=vectors, top_k=settings.top_k, collection_id=collection_id
     )
+    query_features = query_features_extract(image) if settings.verify_top_k > 0 or settings.regions else []
+    if settings.regions is not None and query_features:
+        crops = region_crops(image, region_boxes(query_features[0], settings.regions))
+        if crops:
+            hits_per_view = list(hits_per_view) + list(
+                store.vectors_search(
+                    model_version=descriptor.version,
+                    vectors=descriptor.embed(crops),
+                    top_k=settings.regions.top_k,
+                    collection_id=collection_id,
+                )
+            )
     candidates = _candidates_merge(hits_per_view, settings.top_k)
     if candidates and settings.verify_top_k > 0:
-        query_features = query_features_extract(image)
+        use_learned = settings.uses_learned and learned is not None and learned_reference_features is not None
+        learned_query = _LazyQueryFeatures(learned, image) if use_learned else None
         verified = [
-            _candidate_verify(candidate, query_features, reference_features(candidate.reference_id))
-            for candidate in candidates[: settings.verify_top_k]
+            _candidate_verify(
+                candidate,
+                rank=rank,
+                query_views=query_features,
+                reference=reference_features(candidate.reference_id) if settings.verifier != "learned" else None,
+                learned_query=learned_query,
+                learned_reference=learned_reference_features if use_learned else None,
+                settings=settings,
+            )
+            for rank, candidate in enumerate(candidates[: settings.verify_top_k])
         ]
         candidates = verified + candidates[settings.verify_top_k :]
     margins = similarity_margins([candidate.descriptor_similarity for candidate in candidates])
@@ -93,6 +144,18 @@ def query_search(
         _candidate_score(candidate, settings.calibration, margin) for candidate, margin in zip(candidates, margins)
     ]
     return sorted(scored, key=lambda c: (c.final_score, c.descriptor_similarity), reverse=True)
+
+
+class _LazyQueryFeatures:
+    """XFeat features of the query, extracted on first need: most queries SIFT settles alone."""
+
+    def __init__(self, learned: LearnedVerifier, image: Image.Image) -> None:
+        self.learned, self.image, self._views = learned, image, None
+
+    def get(self) -> list[LocalFeatures]:
+        if self._views is None:
+            self._views = self.learned.query_features_extract(self.image)
+        return self._views
 
 
 def _candidates_merge(hits_per_view, top_k: int) -> list[Candidate]:
@@ -117,11 +180,27 @@ def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None,
 
 
 def _candidate_verify(
-    candidate: Candidate, query_views: Sequence[LocalFeatures], reference: LocalFeatures | None
+    candidate: Candidate,
+    *,
+    rank: int,
+    query_views: Sequence[LocalFeatures],
+    reference: LocalFeatures | None,
+    learned_query: _LazyQueryFeatures | None,
+    learned_reference: Callable[[int], LocalFeatures | None] | None,
+    settings: SearchSettings,
 ) -> Candidate:
-    if reference is None:
+    """SIFT and/or learned verification by `settings.verifier`; the better outcome (and its drawing) wins."""
+    outcome: Verification | None = None
+    if reference is not None:
+        outcome = pair_verify_best(query_views, reference)
+    if learned_query is not None and learned_reference is not None and learned_wanted(settings, rank, outcome):
+        learned_features = learned_reference(candidate.reference_id)
+        if learned_features is not None:
+            learned_outcome = learned_query.learned.pair_verify_best(learned_query.get(), learned_features)
+            if outcome is None or (learned_outcome.score, learned_outcome.inliers) > (outcome.score, outcome.inliers):
+                outcome = learned_outcome
+    if outcome is None:
         return candidate
-    outcome = pair_verify_best(query_views, reference)
     return Candidate(
         reference_id=candidate.reference_id,
         descriptor_similarity=candidate.descriptor_similarity,
@@ -130,6 +209,15 @@ def _candidate_verify(
         verification_score=outcome.score,
         keypoint_pairs=[list(pair) for pair in outcome.pairs],
     )
+
+
+def learned_wanted(settings: SearchSettings, rank: int, sift_outcome: Verification | None) -> bool:
+    """The fallback rule: learned features only for the top few, and under sift+learned only where SIFT failed."""
+    if settings.verifier == "sift" or rank >= settings.learned_top_k:
+        return False
+    if settings.verifier == "learned":
+        return True
+    return sift_outcome is None or sift_outcome.inliers < settings.learned_below_inliers
 
 
 def references_embed(

@@ -21,7 +21,7 @@ from copydetect import pipeline
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
 from search import services
 from search.models import ImageStatus, QueryImage, ReferenceImage
-from workers import runtime
+from workers import learned_features, runtime
 from workers.images import PERMANENT_ERRORS, image_open
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def reference_index(self, reference_id: int) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
         image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
+        learned = runtime.learned_verifier_get()
         pipeline.reference_index(
             image=image,
             reference_id=reference.id,
@@ -57,6 +58,10 @@ def reference_index(self, reference_id: int) -> str:
             descriptor=descriptor,
             store=runtime.vector_store_get(),
             features_path=features_path,
+            learned=learned,
+            learned_features_path=(
+                learned_features.learned_features_path(sha256=reference.sha256, learned=learned) if learned else None
+            ),
         )
         services.reference_indexed_mark(
             reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
@@ -82,6 +87,8 @@ def query_search(self, query_id: int) -> str:
             store=runtime.vector_store_get(),
             reference_features=_reference_features,
             settings=runtime.search_settings_get(),
+            learned=runtime.learned_verifier_get(),
+            learned_reference_features=learned_features.reference_learned_features,
         )
         services.query_results_record(
             query_id=query_id,
