@@ -13,29 +13,36 @@ Per-operation times are measured here and summed per query into the cost column.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from collections import defaultdict
-from pathlib import Path
+import os
 
-import numpy as np
-from PIL import Image
+# One thread per library: on shared cores, OpenBLAS / OpenCV / onnxruntime threads fighting each other
+# made every step several times slower here (see bench_verification.py).
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from copydetect.candidates_regions import RegionSettings, region_boxes, region_crops
-from copydetect.descriptors.sscd import SscdDescriptor
-from copydetect.formats import ground_truth_read_csv
-from copydetect.metrics import Prediction, matching_evaluate
-from copydetect.query_views import query_views_make
-from copydetect.scoring import ScoreCalibration, calibration_fit, candidate_rows_features
-from copydetect.verification import (
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from copydetect.candidates_regions import RegionSettings, region_boxes, region_crops  # noqa: E402
+from copydetect.descriptors.sscd import SscdDescriptor  # noqa: E402
+from copydetect.formats import ground_truth_read_csv  # noqa: E402
+from copydetect.metrics import Prediction, matching_evaluate  # noqa: E402
+from copydetect.query_views import query_views_make  # noqa: E402
+from copydetect.scoring import ScoreCalibration, calibration_fit, candidate_rows_features  # noqa: E402
+from copydetect.verification import (  # noqa: E402
     local_features_extract,
     local_features_load,
     local_features_save,
     pair_verify_best,
     query_features_extract,
 )
-from copydetect.verification_learned import LearnedSettings, LearnedVerifier
+from copydetect.verification_learned import LearnedSettings, LearnedVerifier  # noqa: E402
 
 TOP_K, VERIFY_TOP_K = 20, 10
 
@@ -76,7 +83,7 @@ class Bench:
 
     def descriptor(self) -> SscdDescriptor:
         if self._descriptor is None:
-            self._descriptor = SscdDescriptor()
+            self._descriptor = SscdDescriptor(threads=1)
         return self._descriptor
 
     # -------------------------------------------------------- global candidates
@@ -271,7 +278,7 @@ def main() -> None:
         "--learned-top", type=int, default=3, help="candidates (by similarity) the learned verifier may see"
     )
     parser.add_argument("--fallback-below", type=int, default=8, help="learned only where SIFT found fewer inliers")
-    parser.add_argument("--matcher", default="lighterglue")
+    parser.add_argument("--matcher", default="mnn")
     parser.add_argument("--min-conf", type=float, default=0.5)
     parser.add_argument("--max-side", type=int, default=640)
     parser.add_argument("--max-keypoints", type=int, default=1024)
@@ -283,8 +290,10 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, default=None, help="write the rows of the last policy (CSV)")
     args = parser.parse_args()
 
+    import cv2
     import torch
 
+    cv2.setNumThreads(1)
     torch.set_num_threads(1)
     bench = Bench(args.benchmark, Path("var/bench") / args.benchmark.name)
     verifier = LearnedVerifier(
