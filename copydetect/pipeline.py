@@ -110,7 +110,8 @@ def query_search(
     hits_per_view = store.vectors_search(
         model_version=descriptor.version, vectors=vectors, top_k=settings.top_k, collection_id=collection_id
     )
-    query_features = query_features_extract(image) if settings.verify_top_k > 0 or settings.regions else []
+    sift_wanted = settings.verify_top_k > 0 and settings.verifier != "learned"
+    query_features = query_features_extract(image) if sift_wanted or settings.regions else []
     if settings.regions is not None and query_features:
         crops = region_crops(image, region_boxes(query_features[0], settings.regions))
         if crops:
@@ -124,38 +125,37 @@ def query_search(
             )
     candidates = _candidates_merge(hits_per_view, settings.top_k)
     if candidates and settings.verify_top_k > 0:
-        use_learned = settings.uses_learned and learned is not None and learned_reference_features is not None
-        learned_query = _LazyQueryFeatures(learned, image) if use_learned else None
-        verified = [
-            _candidate_verify(
-                candidate,
-                rank=rank,
-                query_views=query_features,
-                reference=reference_features(candidate.reference_id) if settings.verifier != "learned" else None,
-                learned_query=learned_query,
-                learned_reference=learned_reference_features if use_learned else None,
-                settings=settings,
-            )
-            for rank, candidate in enumerate(candidates[: settings.verify_top_k])
+        top = candidates[: settings.verify_top_k]
+        sift = [
+            pair_verify_best(query_features, features)
+            if settings.verifier != "learned" and (features := reference_features(candidate.reference_id)) is not None
+            else None
+            for candidate in top
         ]
+        outcomes = list(sift)
+        if settings.uses_learned and learned is not None and learned_reference_features is not None:
+            settled = query_settled_by_sift(settings, sift)
+            learned_query: list[LocalFeatures] | None = None  # extracted on first need: SIFT settles most queries
+            for rank, candidate in enumerate(top):
+                if not learned_wanted(settings, rank, sift[rank], settled):
+                    continue
+                reference = learned_reference_features(candidate.reference_id)
+                if reference is None:
+                    continue
+                learned_query = learned_query or learned.query_features_extract(image)
+                outcome = learned.pair_verify_best(learned_query, reference)
+                if outcomes[rank] is None or (outcome.score, outcome.inliers) > (
+                    outcomes[rank].score,
+                    outcomes[rank].inliers,
+                ):
+                    outcomes[rank] = outcome
+        verified = [_candidate_verified(candidate, outcome) for candidate, outcome in zip(top, outcomes)]
         candidates = verified + candidates[settings.verify_top_k :]
     margins = similarity_margins([candidate.descriptor_similarity for candidate in candidates])
     scored = [
         _candidate_score(candidate, settings.calibration, margin) for candidate, margin in zip(candidates, margins)
     ]
     return sorted(scored, key=lambda c: (c.final_score, c.descriptor_similarity), reverse=True)
-
-
-class _LazyQueryFeatures:
-    """XFeat features of the query, extracted on first need: most queries SIFT settles alone."""
-
-    def __init__(self, learned: LearnedVerifier, image: Image.Image) -> None:
-        self.learned, self.image, self._views = learned, image, None
-
-    def get(self) -> list[LocalFeatures]:
-        if self._views is None:
-            self._views = self.learned.query_features_extract(self.image)
-        return self._views
 
 
 def _candidates_merge(hits_per_view, top_k: int) -> list[Candidate]:
@@ -179,26 +179,8 @@ def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None,
     return dataclasses.replace(candidate, final_score=score)
 
 
-def _candidate_verify(
-    candidate: Candidate,
-    *,
-    rank: int,
-    query_views: Sequence[LocalFeatures],
-    reference: LocalFeatures | None,
-    learned_query: _LazyQueryFeatures | None,
-    learned_reference: Callable[[int], LocalFeatures | None] | None,
-    settings: SearchSettings,
-) -> Candidate:
-    """SIFT and/or learned verification by `settings.verifier`; the better outcome (and its drawing) wins."""
-    outcome: Verification | None = None
-    if reference is not None:
-        outcome = pair_verify_best(query_views, reference)
-    if learned_query is not None and learned_reference is not None and learned_wanted(settings, rank, outcome):
-        learned_features = learned_reference(candidate.reference_id)
-        if learned_features is not None:
-            learned_outcome = learned_query.learned.pair_verify_best(learned_query.get(), learned_features)
-            if outcome is None or (learned_outcome.score, learned_outcome.inliers) > (outcome.score, outcome.inliers):
-                outcome = learned_outcome
+def _candidate_verified(candidate: Candidate, outcome: Verification | None) -> Candidate:
+    """The candidate with the verification that won (its keypoint pairs are the ones drawn)."""
     if outcome is None:
         return candidate
     return Candidate(
@@ -211,12 +193,21 @@ def _candidate_verify(
     )
 
 
-def learned_wanted(settings: SearchSettings, rank: int, sift_outcome: Verification | None) -> bool:
-    """The fallback rule: learned features only for the top few, and under sift+learned only where SIFT failed."""
+def query_settled_by_sift(settings: SearchSettings, sift: Sequence[Verification | None]) -> bool:
+    """SIFT confirmed some candidate: the learned verifier would only be asked about the others, which
+    cost as much and, being different images, can only add same-scene false alarms."""
+    return any(outcome is not None and outcome.inliers >= settings.learned_below_inliers for outcome in sift)
+
+
+def learned_wanted(settings: SearchSettings, rank: int, sift_outcome: Verification | None, settled: bool) -> bool:
+    """The fallback rule: learned features only for the top few candidates; under sift+learned only
+    where SIFT found fewer than learned_below_inliers inliers and confirmed no other candidate."""
     if settings.verifier == "sift" or rank >= settings.learned_top_k:
         return False
     if settings.verifier == "learned":
         return True
+    if settled:
+        return False
     return sift_outcome is None or sift_outcome.inliers < settings.learned_below_inliers
 
 

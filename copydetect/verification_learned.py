@@ -55,9 +55,13 @@ def features_cache_path(features_dir: Path, *, sha256: str, cache_tag: str) -> P
     return Path(features_dir) / cache_tag / sha256[:2] / f"{sha256}.npz"
 
 
+MIN_SIDE = 64  # XFeat works on multiples of 32 px: thinner images are enlarged to this shorter side
+
+
 def extraction_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     factor = min(1.0, max_side / max(width, height, 1))
-    return max(1, round(width * factor)), max(1, round(height * factor))
+    factor = max(factor, MIN_SIDE / max(min(width, height), 1))
+    return max(MIN_SIDE, round(width * factor)), max(MIN_SIDE, round(height * factor))
 
 
 class LearnedVerifier:
@@ -93,7 +97,7 @@ class LearnedVerifier:
         rgb = image.convert("RGB")
         size = extraction_size(rgb.width, rgb.height, self.settings.max_side)
         if size != rgb.size:
-            rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+            rgb = rgb.resize(size, Image.Resampling.BILINEAR)
         pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1)[None]
         with torch.inference_mode():
             found = xfeat.detectAndCompute(pixels, top_k=self.settings.max_keypoints)[0]

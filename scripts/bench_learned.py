@@ -44,7 +44,8 @@ from copydetect.verification import (  # noqa: E402
 )
 from copydetect.verification_learned import LearnedSettings, LearnedVerifier  # noqa: E402
 
-TOP_K, VERIFY_TOP_K = 20, 10
+TOP_K = 20
+VERIFY_TOP_K = 10  # --verify-top overrides
 
 
 class Timer:
@@ -69,13 +70,17 @@ class Timer:
 
 
 class Bench:
-    def __init__(self, benchmark: Path, cache: Path):
+    def __init__(self, benchmark: Path, cache: Path, queries: int = 0):
         self.benchmark, self.cache = benchmark, cache
         cache.mkdir(parents=True, exist_ok=True)
         self.timer = Timer(cache / "timings.json")
         self.reference_paths = {p.stem: p for p in sorted((benchmark / "references").glob("*.jpg"))}
-        self.query_paths = {p.stem: p for p in sorted((benchmark / "queries").glob("*.jpg"))}
-        self.truth = [(q, r) for q, r in ground_truth_read_csv(benchmark / "ground_truth.csv") if r]
+        query_paths = sorted((benchmark / "queries").glob("*.jpg"))
+        # Query ids are random: the first N sorted ids are a random subset, copies and non-copies mixed.
+        self.query_paths = {p.stem: p for p in (query_paths[:queries] if queries else query_paths)}
+        self.truth = [
+            (q, r) for q, r in ground_truth_read_csv(benchmark / "ground_truth.csv") if r and q in self.query_paths
+        ]
         self.truth_of = dict(self.truth)
         self._descriptor = None
         self.outcomes_path = cache / "outcomes.json"
@@ -91,8 +96,10 @@ class Bench:
     def vectors(self) -> dict[str, np.ndarray]:
         path = self.cache / "sscd.npz"
         if path.exists():
-            with np.load(path) as data:
-                return dict(data)
+            with np.load(path) as stored:
+                data = dict(stored)
+            keep = np.isin(data["query_ids"], list(self.query_paths))
+            return {**data, "query_ids": data["query_ids"][keep], "views": data["views"][keep]}
         descriptor = self.descriptor()
         refs = list(self.reference_paths)
         reference_vectors = np.concatenate(
@@ -130,7 +137,7 @@ class Bench:
     # -------------------------------------------------------- region candidates
 
     def region_hits(self, settings: RegionSettings) -> dict[str, dict[str, float]]:
-        path = self.cache / f"regions-{settings.cache_tag}.npz"
+        path = self.cache / f"regions-{settings.cache_tag}-q{len(self.query_paths)}.npz"
         data = self.vectors()
         if not path.exists():
             descriptor = self.descriptor()
@@ -231,12 +238,19 @@ def candidate_rows(
     rows, calls = [], {"learned_pairs": 0, "learned_queries": 0}
     for n, (query, ranked) in enumerate(candidates.items()):
         used_learned = False
+        sift = [
+            bench.sift_outcome(query, reference) if policy in ("sift", "sift+learned") else (0, 0.0)
+            for reference, _ in ranked[:VERIFY_TOP_K]
+        ]
+        # The pipeline's rule (pipeline.learned_wanted): no learned call once SIFT confirmed any candidate.
+        settled = any(inliers >= fallback_below for inliers, _ in sift)
         for rank, (reference, similarity) in enumerate(ranked):
             inliers, score, learned = 0, 0.0, False
             if rank < VERIFY_TOP_K:
-                if policy in ("sift", "sift+learned"):
-                    inliers, score = bench.sift_outcome(query, reference)
-                wants_learned = policy == "learned" or (policy == "sift+learned" and inliers < fallback_below)
+                inliers, score = sift[rank]
+                wants_learned = policy == "learned" or (
+                    policy == "sift+learned" and inliers < fallback_below and not settled
+                )
                 if verifier is not None and wants_learned and rank < learned_top:
                     learned_inliers, learned_score = bench.learned_outcome(verifier, query, reference)
                     calls["learned_pairs"] += 1
@@ -286,8 +300,9 @@ def main() -> None:
     parser.add_argument("--fit", type=Path, default=None, help="fit a calibration per policy here (seed 1 only)")
     parser.add_argument("--calibration", type=Path, default=None, help="fitted calibration(s) to apply")
     parser.add_argument("--shipped", type=Path, default=Path("copydetect/calibration/sscd.json"))
-    parser.add_argument("--limit", type=int, default=0, help="first N queries only (quick looks)")
-    parser.add_argument("--dump", type=Path, default=None, help="write the rows of the last policy (CSV)")
+    parser.add_argument("--queries", type=int, default=0, help="first N query ids only (a random subset)")
+    parser.add_argument("--verify-top", type=int, default=10, help="candidates SIFT verifies (pipeline: 10)")
+    parser.add_argument("--dump", type=Path, default=None, help="folder: <policy>.csv rows, as isc_match --candidates")
     args = parser.parse_args()
 
     import cv2
@@ -295,7 +310,9 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    bench = Bench(args.benchmark, Path("var/bench") / args.benchmark.name)
+    global VERIFY_TOP_K
+    VERIFY_TOP_K = args.verify_top
+    bench = Bench(args.benchmark, Path("var/bench") / args.benchmark.name, queries=args.queries)
     verifier = LearnedVerifier(
         LearnedSettings(
             max_side=args.max_side, max_keypoints=args.max_keypoints, matcher=args.matcher, min_conf=args.min_conf
@@ -307,10 +324,8 @@ def main() -> None:
         extra = bench.region_hits(region_settings)
     plain = bench.candidates()
     candidates = bench.candidates(extra)
-    if args.limit:
-        candidates = dict(list(candidates.items())[: args.limit])
     queries = set(candidates)
-    truth = [(q, r) for q, r in bench.truth if q in queries]
+    truth = bench.truth
     found_plain = sum(any(r == bench.truth_of.get(q) for r, _ in plain[q]) for q in queries)
     found = sum(any(r == bench.truth_of.get(q) for r, _ in candidates[q]) for q in queries)
     print(
@@ -354,7 +369,8 @@ def main() -> None:
         if args.dump:
             import csv
 
-            with open(args.dump, "w", newline="") as handle:
+            args.dump.mkdir(parents=True, exist_ok=True)
+            with open(args.dump / f"{policy}.csv", "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)

@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_learned  # noqa: E402
 from bench_learned import Bench, candidate_rows, evaluate  # noqa: E402
 
 from copydetect.scoring import ScoreCalibration, calibration_fit, candidate_rows_features  # noqa: E402
@@ -143,7 +144,8 @@ def measure(args) -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    base = Bench(args.base, Path("var/bench") / args.base.name)
+    bench_learned.VERIFY_TOP_K = args.verify_top
+    base = Bench(args.base, Path("var/bench") / args.base.name, queries=args.queries)
     variant = Bench(args.variant, Path("var/bench") / args.variant.name)
     # Reference features are the base benchmark's where the ids are the same: link its caches.
     verifier = LearnedVerifier(LearnedSettings(matcher=args.matcher))
@@ -208,6 +210,8 @@ def main() -> None:
     m.add_argument("--policies", nargs="+", default=["sift", "sift+learned"])
     m.add_argument("--learned-top", type=int, default=3)
     m.add_argument("--matcher", default="mnn")
+    m.add_argument("--queries", type=int, default=0, help="base benchmark: first N query ids only")
+    m.add_argument("--verify-top", type=int, default=10)
     args = parser.parse_args()
     if args.command == "build":
         build(args.base, args.out, args.photos)

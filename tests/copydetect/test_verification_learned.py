@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from copydetect.benchmark.synthetic import textured_scene
-from copydetect.pipeline import SearchSettings, learned_wanted
+from copydetect.pipeline import SearchSettings, learned_wanted, query_settled_by_sift
 from copydetect.verification import (
     Verification,
     local_features_load,
@@ -133,22 +133,30 @@ def _outcome(inliers: int) -> Verification:
 
 
 @pytest.mark.parametrize(
-    "verifier_name, rank, sift_inliers, wanted",
+    "verifier_name, rank, sift_inliers, settled, wanted",
     [
-        ("sift", 0, 0, False),  # never under plain SIFT
-        ("sift+learned", 0, 0, True),  # SIFT failed on a top candidate
-        ("sift+learned", 2, 7, True),  # fewer than 8 inliers still counts as failed
-        ("sift+learned", 1, 8, False),  # SIFT confirmed it: no learned cost
-        ("sift+learned", 3, 0, False),  # beyond learned_top_k = 3
-        ("learned", 0, 40, True),  # learned only: asked whatever SIFT would say
-        ("learned", 3, 0, False),
+        ("sift", 0, 0, False, False),  # never under plain SIFT
+        ("sift+learned", 0, 0, False, True),  # SIFT failed on a top candidate
+        ("sift+learned", 2, 7, False, True),  # fewer than 8 inliers still counts as failed
+        ("sift+learned", 1, 8, False, False),  # SIFT confirmed it: no learned cost
+        ("sift+learned", 1, 0, True, False),  # SIFT confirmed another candidate of this query
+        ("sift+learned", 3, 0, False, False),  # beyond learned_top_k = 3
+        ("learned", 0, 40, True, True),  # learned only: asked whatever SIFT would say
+        ("learned", 3, 0, False, False),
     ],
 )
-def test_fallback_rule(verifier_name: str, rank: int, sift_inliers: int, wanted: bool):
+def test_fallback_rule(verifier_name: str, rank: int, sift_inliers: int, settled: bool, wanted: bool):
     settings = SearchSettings(verifier=verifier_name, learned_top_k=3, learned_below_inliers=8)
     sift = None if verifier_name == "learned" else _outcome(sift_inliers)
 
-    assert learned_wanted(settings, rank, sift) is wanted
+    assert learned_wanted(settings, rank, sift, settled) is wanted
+
+
+def test_a_query_is_settled_when_sift_confirms_any_candidate():
+    settings = SearchSettings(verifier="sift+learned", learned_below_inliers=8)
+
+    assert query_settled_by_sift(settings, [_outcome(0), None, _outcome(9)])
+    assert not query_settled_by_sift(settings, [_outcome(7), None, _outcome(0)])
 
 
 def test_unknown_verifier_setting_is_refused():
