@@ -38,7 +38,7 @@ class LearnedSettings:
     matcher: str = "lighterglue"
     min_conf: float = 0.5  # LighterGlue match confidence; 0.1 (its default) admits many same-scene matches
     min_cossim: float = 0.82  # mutual-nearest-neighbour matcher only (XFeat's own default)
-    min_inliers: int = 8
+    min_inliers: int = 25  # seed 1: 8 admitted 27 non-copy pairs (same scene, blends) for 3 copies; 25 kept 2 of them
 
     def __post_init__(self) -> None:
         if self.matcher not in MATCHERS:

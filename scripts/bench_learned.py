@@ -46,6 +46,7 @@ from copydetect.verification_learned import LearnedSettings, LearnedVerifier  # 
 
 TOP_K = 20
 VERIFY_TOP_K = 10  # --verify-top overrides
+LEARNED_MIN_INLIERS = 8  # --learned-min-inliers overrides (pipeline: LearnedSettings.min_inliers)
 
 
 class Timer:
@@ -253,6 +254,8 @@ def candidate_rows(
                 )
                 if verifier is not None and wants_learned and rank < learned_top:
                     learned_inliers, learned_score = bench.learned_outcome(verifier, query, reference)
+                    if learned_inliers < LEARNED_MIN_INLIERS:  # outcomes are computed and cached at min_inliers 8
+                        learned_inliers, learned_score = 0, 0.0
                     calls["learned_pairs"] += 1
                     used_learned = True
                     if (learned_score, learned_inliers) > (score, inliers):
@@ -287,7 +290,7 @@ def evaluate(rows: list[dict], truth, calibration: ScoreCalibration) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("benchmark", type=Path)
-    parser.add_argument("--policies", nargs="+", default=["sift", "sift+learned"])
+    parser.add_argument("--policies", nargs="*", default=["sift", "sift+learned"])
     parser.add_argument(
         "--learned-top", type=int, default=3, help="candidates (by similarity) the learned verifier may see"
     )
@@ -296,6 +299,7 @@ def main() -> None:
     parser.add_argument("--min-conf", type=float, default=0.5)
     parser.add_argument("--max-side", type=int, default=640)
     parser.add_argument("--max-keypoints", type=int, default=1024)
+    parser.add_argument("--learned-min-inliers", type=int, default=8, help="learned outcomes below count as none")
     parser.add_argument("--regions", action="store_true", help="add region candidates (candidates_regions)")
     parser.add_argument("--fit", type=Path, default=None, help="fit a calibration per policy here (seed 1 only)")
     parser.add_argument("--calibration", type=Path, default=None, help="fitted calibration(s) to apply")
@@ -310,12 +314,16 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    global VERIFY_TOP_K
-    VERIFY_TOP_K = args.verify_top
+    global VERIFY_TOP_K, LEARNED_MIN_INLIERS
+    VERIFY_TOP_K, LEARNED_MIN_INLIERS = args.verify_top, args.learned_min_inliers
     bench = Bench(args.benchmark, Path("var/bench") / args.benchmark.name, queries=args.queries)
     verifier = LearnedVerifier(
         LearnedSettings(
-            max_side=args.max_side, max_keypoints=args.max_keypoints, matcher=args.matcher, min_conf=args.min_conf
+            max_side=args.max_side,
+            max_keypoints=args.max_keypoints,
+            matcher=args.matcher,
+            min_conf=args.min_conf,
+            min_inliers=8,  # outcomes are cached at 8; --learned-min-inliers applies on top
         )
     )
     extra = None
@@ -364,6 +372,7 @@ def main() -> None:
         line += (
             f" | copies with ≥8 inliers {confirmed} (learned {by_learned}), non-copies ≥15 inliers {false_geometry}"
             f" | learned pairs/query {calls['learned_pairs'] / len(queries):.2f}"
+            f", queries with a learned call {calls['learned_queries']}/{len(queries)}"
         )
         print(line)
         if args.dump:

@@ -145,10 +145,12 @@ def measure(args) -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     bench_learned.VERIFY_TOP_K = args.verify_top
+    bench_learned.LEARNED_MIN_INLIERS = args.learned_min_inliers
     base = Bench(args.base, Path("var/bench") / args.base.name, queries=args.queries)
     variant = Bench(args.variant, Path("var/bench") / args.variant.name)
     # Reference features are the base benchmark's where the ids are the same: link its caches.
-    verifier = LearnedVerifier(LearnedSettings(matcher=args.matcher))
+    # Outcomes are computed at 8 inliers and cached; the learned threshold is applied on top (as in bench_learned).
+    verifier = LearnedVerifier(LearnedSettings(matcher=args.matcher, min_inliers=8))
     for folder in ("sift", verifier.cache_tag):
         (variant.cache / folder).mkdir(parents=True, exist_ok=True)
         for path in (base.cache / folder).glob("*.npz"):
@@ -212,6 +214,7 @@ def main() -> None:
     m.add_argument("--matcher", default="mnn")
     m.add_argument("--queries", type=int, default=0, help="base benchmark: first N query ids only")
     m.add_argument("--verify-top", type=int, default=10)
+    m.add_argument("--learned-min-inliers", type=int, default=25)
     args = parser.parse_args()
     if args.command == "build":
         build(args.base, args.out, args.photos)
