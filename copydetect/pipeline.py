@@ -13,17 +13,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from copydetect.candidates_regions import RegionSettings, region_boxes, region_crops
 from copydetect.descriptors import Descriptor
 from copydetect.query_views import DEFAULT_VIEWS, query_views_make
 from copydetect.scoring import ScoreCalibration, final_score_combine, similarity_margins
 from copydetect.vector_store import VectorStore
 from copydetect.verification import (
     LocalFeatures,
+    Verification,
     local_features_extract,
     local_features_save,
     pair_verify_best,
     query_features_extract,
 )
+from copydetect.verification_learned import LearnedVerifier
+
+VERIFIERS = ("sift", "learned", "sift+learned")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,20 @@ class SearchSettings:
     verify_top_k: int = 10
     query_views: tuple[str, ...] = DEFAULT_VIEWS
     calibration: ScoreCalibration | None = None
+    # "sift", "learned" (XFeat for the top learned_top_k only) or "sift+learned": XFeat asked only about
+    # the top learned_top_k candidates on which SIFT found fewer than learned_below_inliers inliers.
+    verifier: str = "sift"
+    learned_top_k: int = 3
+    learned_below_inliers: int = 8
+    regions: RegionSettings | None = None  # region candidates (candidates_regions); None: global only
+
+    def __post_init__(self) -> None:
+        if self.verifier not in VERIFIERS:
+            raise ValueError(f"Unknown verifier {self.verifier!r}; expected one of {VERIFIERS}.")
+
+    @property
+    def uses_learned(self) -> bool:
+        return self.verifier != "sift"
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,14 @@ def reference_index(
     descriptor: Descriptor,
     store: VectorStore,
     features_path: Path,
+    learned: LearnedVerifier | None = None,
+    learned_features_path: Path | None = None,
 ) -> None:
+    """Embeds and stores the reference; its local features are extracted once and kept on disk.
+
+    With `learned`, the XFeat features are kept too (at `learned_features_path`, whose folder names
+    the extraction settings), so queries never extract reference features.
+    """
     vector = descriptor.embed([image])
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
     store.vectors_upsert(
@@ -62,6 +88,8 @@ def reference_index(
     if not features_path.exists():
         features_path.parent.mkdir(parents=True, exist_ok=True)
         local_features_save(local_features_extract(image), features_path)
+    if learned is not None and learned_features_path is not None and not learned_features_path.exists():
+        local_features_save(learned.features_extract(image), learned_features_path)
 
 
 def query_search(
@@ -72,21 +100,56 @@ def query_search(
     store: VectorStore,
     reference_features: Callable[[int], LocalFeatures | None],
     settings: SearchSettings,
+    learned: LearnedVerifier | None = None,
+    learned_reference_features: Callable[[int], LocalFeatures | None] | None = None,
 ) -> list[Candidate]:
-    """Global descriptor → nearest references in Milvus → local verification of the best few."""
+    """Global descriptor (+ region crops) → nearest references in Milvus → local verification of the best few."""
     if not store.collection_exists(model_version=descriptor.version):
         return []
     vectors = descriptor.embed(query_views_make(image, settings.query_views))
     hits_per_view = store.vectors_search(
         model_version=descriptor.version, vectors=vectors, top_k=settings.top_k, collection_id=collection_id
     )
+    sift_wanted = settings.verify_top_k > 0 and settings.verifier != "learned"
+    query_features = query_features_extract(image) if sift_wanted or settings.regions else []
+    if settings.regions is not None and query_features:
+        crops = region_crops(image, region_boxes(query_features[0], settings.regions))
+        if crops:
+            hits_per_view = list(hits_per_view) + list(
+                store.vectors_search(
+                    model_version=descriptor.version,
+                    vectors=descriptor.embed(crops),
+                    top_k=settings.regions.top_k,
+                    collection_id=collection_id,
+                )
+            )
     candidates = _candidates_merge(hits_per_view, settings.top_k)
     if candidates and settings.verify_top_k > 0:
-        query_features = query_features_extract(image)
-        verified = [
-            _candidate_verify(candidate, query_features, reference_features(candidate.reference_id))
-            for candidate in candidates[: settings.verify_top_k]
+        top = candidates[: settings.verify_top_k]
+        sift = [
+            pair_verify_best(query_features, features)
+            if settings.verifier != "learned" and (features := reference_features(candidate.reference_id)) is not None
+            else None
+            for candidate in top
         ]
+        outcomes = list(sift)
+        if settings.uses_learned and learned is not None and learned_reference_features is not None:
+            settled = query_settled_by_sift(settings, sift)
+            learned_query: list[LocalFeatures] | None = None  # extracted on first need: SIFT settles most queries
+            for rank, candidate in enumerate(top):
+                if not learned_wanted(settings, rank, sift[rank], settled):
+                    continue
+                reference = learned_reference_features(candidate.reference_id)
+                if reference is None:
+                    continue
+                learned_query = learned_query or learned.query_features_extract(image)
+                outcome = learned.pair_verify_best(learned_query, reference)
+                if outcomes[rank] is None or (outcome.score, outcome.inliers) > (
+                    outcomes[rank].score,
+                    outcomes[rank].inliers,
+                ):
+                    outcomes[rank] = outcome
+        verified = [_candidate_verified(candidate, outcome) for candidate, outcome in zip(top, outcomes)]
         candidates = verified + candidates[settings.verify_top_k :]
     margins = similarity_margins([candidate.descriptor_similarity for candidate in candidates])
     scored = [
@@ -116,12 +179,10 @@ def _candidate_score(candidate: Candidate, calibration: ScoreCalibration | None,
     return dataclasses.replace(candidate, final_score=score)
 
 
-def _candidate_verify(
-    candidate: Candidate, query_views: Sequence[LocalFeatures], reference: LocalFeatures | None
-) -> Candidate:
-    if reference is None:
+def _candidate_verified(candidate: Candidate, outcome: Verification | None) -> Candidate:
+    """The candidate with the verification that won (its keypoint pairs are the ones drawn)."""
+    if outcome is None:
         return candidate
-    outcome = pair_verify_best(query_views, reference)
     return Candidate(
         reference_id=candidate.reference_id,
         descriptor_similarity=candidate.descriptor_similarity,
@@ -130,6 +191,24 @@ def _candidate_verify(
         verification_score=outcome.score,
         keypoint_pairs=[list(pair) for pair in outcome.pairs],
     )
+
+
+def query_settled_by_sift(settings: SearchSettings, sift: Sequence[Verification | None]) -> bool:
+    """SIFT confirmed some candidate: the learned verifier would only be asked about the others, which
+    cost as much and, being different images, can only add same-scene false alarms."""
+    return any(outcome is not None and outcome.inliers >= settings.learned_below_inliers for outcome in sift)
+
+
+def learned_wanted(settings: SearchSettings, rank: int, sift_outcome: Verification | None, settled: bool) -> bool:
+    """The fallback rule: learned features only for the top few candidates; under sift+learned only
+    where SIFT found fewer than learned_below_inliers inliers and confirmed no other candidate."""
+    if settings.verifier == "sift" or rank >= settings.learned_top_k:
+        return False
+    if settings.verifier == "learned":
+        return True
+    if settled:
+        return False
+    return sift_outcome is None or sift_outcome.inliers < settings.learned_below_inliers
 
 
 def references_embed(

@@ -441,8 +441,16 @@ def pair_verify(
     """Counts matches consistent with one plausible geometric transform from query to reference."""
     if query.kind != reference.kind:
         raise ValueError(f"Cannot match {query.kind} features against {reference.kind} features.")
-    no_geometry = Verification(inliers=0, score=0.0, pairs=[], method=f"{query.kind}+none")
     matches = mutual_ratio_matches(descriptor_squared_distances(query, reference), ratio)
+    return matches_verify(query, reference, matches, min_inliers=min_inliers)
+
+
+def matches_verify(
+    query: LocalFeatures, reference: LocalFeatures, matches: np.ndarray, *, min_inliers: int = 8
+) -> Verification:
+    """The geometric check on (M, 2) index pairs, best first, whichever matcher proposed them."""
+    no_geometry = Verification(inliers=0, score=0.0, pairs=[], method=f"{query.kind}+none")
+    matches = np.asarray(matches, dtype=np.int64).reshape(-1, 2)
     source = canonical_points(query)[matches[:, 0]].astype(np.float64)
     target = canonical_points(reference)[matches[:, 1]].astype(np.float64)
     unique = unique_locations(source, target)

@@ -176,6 +176,16 @@ ISC = {
     "QUERY_VIEWS": env_list(
         "ISC_QUERY_VIEWS", ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right"]
     ),
+    # Local verification (docs/accuracy.md): "sift", "learned" or "sift+learned" (XFeat asked only about the
+    # top ISC_LEARNED_TOP_K candidates SIFT could not confirm). A learned verifier reads its own calibration,
+    # <descriptor>+<verifier>.json, in CALIBRATION_DIR.
+    "VERIFIER": env_str("ISC_VERIFIER", "sift"),
+    "LEARNED_TOP_K": env_int("ISC_LEARNED_TOP_K", 3),
+    "LEARNED_MATCHER": env_str("ISC_LEARNED_MATCHER", "mnn"),
+    "LEARNED_MAX_SIDE": env_int("ISC_LEARNED_MAX_SIDE", 640),
+    "LEARNED_MAX_KEYPOINTS": env_int("ISC_LEARNED_MAX_KEYPOINTS", 1024),
+    # Region candidates from clusters of the query's keypoints (copydetect/candidates_regions.py).
+    "REGION_CANDIDATES": env_bool("ISC_REGION_CANDIDATES", False),
     "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "copydetect" / "calibration")),
     "DEFAULT_THRESHOLD": env_float("ISC_DEFAULT_THRESHOLD", 0.5),
     "MAX_UPLOAD_BYTES": env_int("ISC_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from copydetect.candidates_regions import RegionSettings
 from copydetect.descriptors import VIT_DESCRIPTOR_NAMES, Descriptor, descriptor_build
 from copydetect.pipeline import SearchSettings
 from copydetect.scoring import ScoreCalibration, calibration_find
 from copydetect.vector_store import VectorStore
+from copydetect.verification_learned import LearnedSettings, LearnedVerifier
 
 logger = logging.getLogger(__name__)
 FALLBACK_VIT_DIR = Path("models") / "dinov2-s14"  # under DATA_DIR; what `manage.py setup_vit` writes
@@ -83,11 +85,39 @@ def search_settings_get(descriptor_name: str | None = None) -> SearchSettings:
     """Search settings; the score calibration is the one of the descriptor that embeds the query."""
     isc = settings.ISC
     name = descriptor_name or search_descriptor_get().name
+    verifier = isc.get("VERIFIER", "sift")
     return SearchSettings(
         top_k=isc["SEARCH_TOP_K"],
         verify_top_k=isc["VERIFY_TOP_K"],
         query_views=tuple(isc["QUERY_VIEWS"]),
-        calibration=calibration_get(name) if isc["VERIFY_TOP_K"] > 0 else None,
+        calibration=(
+            calibration_get(calibration_name(name, verifier)) or calibration_get(name)
+            if isc["VERIFY_TOP_K"] > 0
+            else None
+        ),
+        verifier=verifier,
+        learned_top_k=isc.get("LEARNED_TOP_K", 3),
+        regions=RegionSettings() if isc.get("REGION_CANDIDATES", False) else None,
+    )
+
+
+def calibration_name(descriptor_name: str, verifier: str) -> str:
+    """Each verifier has its own calibration: learned inliers are not worth what SIFT inliers are."""
+    return descriptor_name if verifier == "sift" else f"{descriptor_name}+{verifier}"
+
+
+@functools.lru_cache(maxsize=1)
+def learned_verifier_get() -> LearnedVerifier | None:
+    """The XFeat verifier when ISC_VERIFIER asks for it (weights load on first use), else None."""
+    isc = settings.ISC
+    if isc.get("VERIFIER", "sift") == "sift":
+        return None
+    return LearnedVerifier(
+        LearnedSettings(
+            matcher=isc.get("LEARNED_MATCHER", "mnn"),
+            max_side=isc.get("LEARNED_MAX_SIDE", 640),
+            max_keypoints=isc.get("LEARNED_MAX_KEYPOINTS", 1024),
+        )
     )
 
 
@@ -175,3 +205,4 @@ def engines_reset() -> None:
     vector_store_get.cache_clear()
     calibration_get.cache_clear()
     _load_errors.clear()
+    learned_verifier_get.cache_clear()

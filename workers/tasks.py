@@ -36,7 +36,7 @@ from copydetect.descriptors import Descriptor
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
 from search import queue, services
 from search.models import QueryImage, ReferenceImage
-from workers import runtime
+from workers import learned_features, runtime
 from workers.errors import TRANSIENT_ERRORS, failure_message, gave_up_message, notice_for, retry_count
 from workers.images import PERMANENT_ERRORS, image_open
 
@@ -78,6 +78,7 @@ def reference_index(self, reference_id: int) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
         image = image_open(reference)
         features_path = services.features_path_for(sha256=reference.sha256)
+        learned = runtime.learned_verifier_get()
         for target in runtime.index_descriptors_get():  # the live version, and ours when a reindex builds it
             pipeline.reference_index(
                 image=image,
@@ -86,6 +87,12 @@ def reference_index(self, reference_id: int) -> str:
                 descriptor=target,
                 store=runtime.vector_store_get(),
                 features_path=features_path,
+                learned=learned,
+                learned_features_path=(
+                    learned_features.learned_features_path(sha256=reference.sha256, learned=learned)
+                    if learned
+                    else None
+                ),
             )
         services.reference_indexed_mark(
             reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
@@ -107,6 +114,8 @@ def query_search(self, query_id: int) -> str:
             store=runtime.vector_store_get(),
             reference_features=_reference_features,
             settings=runtime.search_settings_get(descriptor.name),
+            learned=runtime.learned_verifier_get(),
+            learned_reference_features=learned_features.reference_learned_features,
         )
         services.query_results_record(
             query_id=query_id,

@@ -1,0 +1,46 @@
+"""ISC_VERIFIER and ISC_REGION_CANDIDATES reach the pipeline through runtime.search_settings_get."""
+
+from __future__ import annotations
+
+import pytest
+
+from copydetect.scoring import ScoreCalibration
+from workers import runtime
+
+
+@pytest.fixture
+def fresh_engines():
+    runtime.engines_reset()
+    yield
+    runtime.engines_reset()
+
+
+def test_default_is_sift_with_the_shipped_calibration_and_no_learned_engine(settings, fresh_engines):
+    search = runtime.search_settings_get()
+
+    assert search.verifier == "sift" and search.regions is None
+    assert runtime.learned_verifier_get() is None
+    assert search.calibration == ScoreCalibration.load(
+        runtime.Path(settings.ISC["CALIBRATION_DIR"]) / f"{settings.ISC['DESCRIPTOR']}.json"
+    )
+
+
+def test_learned_fallback_reads_its_own_calibration_and_builds_the_learned_engine(settings, fresh_engines):
+    settings.ISC = {**settings.ISC, "VERIFIER": "sift+learned", "LEARNED_TOP_K": 2, "REGION_CANDIDATES": True}
+
+    search = runtime.search_settings_get()
+    learned = runtime.learned_verifier_get()
+
+    assert (search.verifier, search.learned_top_k, search.regions is not None) == ("sift+learned", 2, True)
+    assert search.calibration == ScoreCalibration.load(
+        runtime.Path(settings.ISC["CALIBRATION_DIR"]) / f"{settings.ISC['DESCRIPTOR']}+sift+learned.json"
+    )
+    assert learned is not None and learned.settings.matcher == settings.ISC["LEARNED_MATCHER"]
+    assert learned.cache_tag == "xfeat-v1-s640-k1024"
+
+
+def test_a_verifier_without_its_own_calibration_falls_back_to_the_descriptor_s(settings, fresh_engines, tmp_path):
+    (tmp_path / "sscd.json").write_text((runtime.Path(settings.ISC["CALIBRATION_DIR"]) / "sscd.json").read_text())
+    settings.ISC = {**settings.ISC, "VERIFIER": "learned", "CALIBRATION_DIR": str(tmp_path), "DESCRIPTOR": "sscd"}
+
+    assert runtime.search_settings_get().calibration == ScoreCalibration.load(tmp_path / "sscd.json")
