@@ -1,11 +1,15 @@
 # `make run`: install if needed, then start Redis (when none answers), Milvus Lite, a Celery worker and the site.
 # `make test`: the same install, then the whole test suite (it starts the services it needs itself).
+# `make test-postgres`: the suite again against PostgreSQL (POSTGRES_TEST_URL); skipped, with a
+# message, when no server answers there.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate worker web bench-descriptors setup-vit clean
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/isc
+
+.PHONY: run test test-postgres lint install migrate worker web bench-descriptors setup-vit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +33,15 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest
+
+# Django creates (and drops) a per-run test database test_<name>_<pid> next to the URL's database.
+test-postgres: install
+	@if $(BIN)/python scripts/postgres_ready.py "$(POSTGRES_TEST_URL)"; then \
+		echo "Test suite against PostgreSQL ($(POSTGRES_TEST_URL))"; \
+		DATABASE_URL="$(POSTGRES_TEST_URL)" $(BIN)/python -m pytest; \
+	else \
+		echo "SKIPPED: the PostgreSQL test run (no server at $(POSTGRES_TEST_URL); set POSTGRES_TEST_URL)"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

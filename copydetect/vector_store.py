@@ -4,6 +4,16 @@ The only module that imports pymilvus. Rows are keyed by the database id of the 
 and carry the id of the user collection they belong to, so every search can stay inside one user
 collection. A reindex fills a new collection beside the live one, then `alias_point` swaps the
 alias the readers follow.
+
+Isolation by user collection: `collection_id` is the Milvus partition key. Milvus hashes it into
+`num_partitions` physical partitions, so a search filtered on one user collection only visits the
+segments of one partition (about 1/num_partitions of the rows) and filters the few other user
+collections hashed there. Without the key, a filtered HNSW search walks the graph of every segment
+and throws away most of what it finds. docs/performance.md has the measurements behind the defaults.
+
+Collections created before the partition key (plain `collection_id` field) keep working: the same
+filter expression is applied, only without partition pruning. A reindex creates the new
+collection with the key, so reindexing is the migration.
 """
 
 from __future__ import annotations
@@ -12,8 +22,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -23,10 +33,11 @@ ID_FIELD = "id"
 COLLECTION_ID_FIELD = "collection_id"
 VECTOR_FIELD = "vector"
 
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 200
-MIN_SEARCH_EF = 64
+# Partitions the partition key hashes user collections into. Milvus's default is 16 and its
+# ceiling 1024; 64 keeps one partition at ~16k rows per million vectors (see docs/performance.md).
+NUM_PARTITIONS = 64
 MAX_TOP_K = 16_384  # Milvus rejects larger limits
+MAX_PARTITIONS = 1024  # Milvus's default ceiling for partitions per collection
 # Metric name -> whether a larger Milvus distance means more similar.
 METRIC_HIGHER_IS_CLOSER = {"IP": True, "COSINE": True, "L2": False}
 
@@ -55,6 +66,29 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True)
+class IndexSpec:
+    """How the vector field is indexed and searched.
+
+    `build`: index parameters (HNSW: M, efConstruction; IVF_*: nlist). `search`: search parameters
+    (HNSW: ef, raised to 2 × top_k when smaller: Milvus needs ef ≥ top_k, and the margin keeps
+    recall up for long result lists; IVF_*: nprobe).
+    """
+
+    kind: str = "HNSW"
+    build: Mapping[str, int] = field(default_factory=lambda: {"M": 16, "efConstruction": 200})
+    search: Mapping[str, int] = field(default_factory=lambda: {"ef": 64})
+
+    def search_params(self, top_k: int) -> dict[str, int]:
+        params = dict(self.search)
+        if "ef" in params:
+            params["ef"] = max(params["ef"], 2 * top_k)
+        return params
+
+
+DEFAULT_INDEX = IndexSpec()
+
+
 class CollectionMissingError(LookupError):
     """The descriptor-model version has no collection yet: call `collection_ensure` first."""
 
@@ -64,6 +98,8 @@ class _Layout:
     name: str
     dim: int
     metric: str
+    # False for collections created before collection_id became the partition key.
+    partition_key: bool
 
 
 def collection_name(model_version: str) -> str:
@@ -83,14 +119,34 @@ def collection_name(model_version: str) -> str:
 class VectorStore:
     """Thin, typed access to Milvus for the pipeline. Not thread-safe; one per worker process."""
 
-    def __init__(self, *, uri: str, token: str = "", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        uri: str,
+        token: str = "",
+        timeout: float = 30.0,
+        index: IndexSpec = DEFAULT_INDEX,
+        num_partitions: int | None = NUM_PARTITIONS,
+    ) -> None:
+        """`index` and `num_partitions` apply to collections this store creates; existing ones keep
+        theirs. `num_partitions=None` creates the layout used before the partition key (collection_id
+        a plain field), kept for comparison and for tests of older collections. Milvus Lite 3.2.2
+        ignores the number and always makes 16 partitions; standalone and cluster honour it."""
+        if num_partitions is not None and not 1 <= num_partitions <= MAX_PARTITIONS:
+            raise ValueError(f"num_partitions must be in 1..{MAX_PARTITIONS} or None, got {num_partitions}")
         self._uri = uri
         self._token = token
         self._timeout = timeout
+        self._index = index
+        self._num_partitions = num_partitions
         self._client: MilvusClient | None = None
         self._client_pid: int | None = None
         self._layouts: dict[str, _Layout] = {}
         self._loaded: set[str] = set()
+
+    @property
+    def index(self) -> IndexSpec:
+        return self._index
 
     def close(self) -> None:
         if self._client is not None:
@@ -122,6 +178,12 @@ class VectorStore:
 
     def collection_exists(self, *, model_version: str) -> bool:
         return bool(self._milvus.has_collection(collection_name(model_version)))
+
+    def collection_partitioned(self, *, model_version: str) -> bool:
+        """Whether the version's collection isolates user collections by partition key (False for
+        collections created before it did, and for missing ones)."""
+        layout = self._layout(model_version)
+        return bool(layout and layout.partition_key)
 
     def collection_drop(self, *, model_version: str) -> None:
         """Drop a collection no alias points at; dropping an unknown one does nothing."""
@@ -221,6 +283,30 @@ class VectorStore:
         )
         return {int(row[ID_FIELD]): np.asarray(row[VECTOR_FIELD], dtype=np.float32) for row in rows}
 
+    def ids_list(self, *, model_version: str, collection_id: int | None = None, batch_size: int = 10_000) -> list[int]:
+        """Every stored row id (of one user collection, or all), ascending.
+
+        Pages through a query iterator, so it is not bound by Milvus's 16,384-row query window.
+        """
+        layout = self._layout(model_version)
+        if layout is None:
+            return []
+        expression = "" if collection_id is None else _collection_filter(collection_id)
+
+        def collect() -> list[int]:
+            iterator = self._milvus.query_iterator(
+                layout.name, batch_size=batch_size, filter=expression, output_fields=[ID_FIELD]
+            )
+            ids: list[int] = []
+            try:
+                while page := iterator.next():
+                    ids.extend(int(row[ID_FIELD]) for row in page)
+            finally:
+                iterator.close()
+            return ids
+
+        return sorted(self._run_loaded(layout, collect))
+
     def vectors_count(self, *, model_version: str, collection_id: int | None = None) -> int:
         layout = self._layout(model_version)
         if layout is None:
@@ -277,17 +363,24 @@ class VectorStore:
     def _collection_create(self, *, name: str, dim: int, metric: str) -> None:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
-        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64)
+        partitioned = self._num_partitions is not None
+        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64, is_partition_key=partitioned)
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
         index_params = MilvusClient.prepare_index_params()
         index_params.add_index(
             field_name=VECTOR_FIELD,
-            index_type="HNSW",
+            index_type=self._index.kind,
             metric_type=metric,
-            params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
+            params=dict(self._index.build),
         )
         try:
-            self._milvus.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+            self._milvus.create_collection(
+                name,
+                schema=schema,
+                index_params=index_params,
+                consistency_level="Strong",
+                **({"num_partitions": self._num_partitions} if partitioned else {}),
+            )
         except MilvusException:
             # Two workers may race to create the same collection; losing that race is fine.
             if not self._milvus.has_collection(name):
@@ -302,9 +395,15 @@ class VectorStore:
         if not self._milvus.has_collection(name):
             return None
         fields = self._milvus.describe_collection(name)["fields"]
-        vector_field = next(field for field in fields if field["name"] == VECTOR_FIELD)
+        vector_field = next(entry for entry in fields if entry["name"] == VECTOR_FIELD)
+        owner_field = next(entry for entry in fields if entry["name"] == COLLECTION_ID_FIELD)
         metric = self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]
-        layout = _Layout(name=name, dim=int(vector_field["params"]["dim"]), metric=str(metric).upper())
+        layout = _Layout(
+            name=name,
+            dim=int(vector_field["params"]["dim"]),
+            metric=str(metric).upper(),
+            partition_key=bool(owner_field.get("is_partition_key", False)),
+        )
         self._layouts[model_version] = layout
         return layout
 
@@ -347,7 +446,7 @@ class VectorStore:
             limit=top_k,
             filter="" if collection_id is None else _collection_filter(collection_id),
             output_fields=[ID_FIELD],  # otherwise every hit drags its whole vector along
-            search_params={"metric_type": layout.metric, "params": {"ef": max(MIN_SEARCH_EF, 2 * top_k)}},
+            search_params={"metric_type": layout.metric, "params": self._index.search_params(top_k)},
             consistency_level="Strong",
         )
 

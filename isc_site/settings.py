@@ -68,12 +68,17 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+# One test database per test run (the pid of the run), so two runs on one machine never clash.
+# ISC_TEST_DB overrides the name (a file path for SQLite, a database name for PostgreSQL).
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and workers write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
     # A file, not memory, so a live Celery worker in the end-to-end tests sees the test database.
-    # One file per test run, so two runs on one machine never clobber each other.
     DATABASES["default"]["TEST"] = {"NAME": str(env_path("ISC_TEST_DB", DATA_DIR / f"test-db-{os.getpid()}.sqlite3"))}
+else:
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("ISC_TEST_DB", f"test_{DATABASES['default']['NAME']}_{os.getpid()}"),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
