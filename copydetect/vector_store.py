@@ -38,6 +38,8 @@ VECTOR_FIELD = "vector"
 NUM_PARTITIONS = 64
 MAX_TOP_K = 16_384  # Milvus rejects larger limits
 MAX_PARTITIONS = 1024  # Milvus's default ceiling for partitions per collection
+LITE_VERSION_PREFIX = "milvus_lite"
+LITE_BUCKET_PREFIX = "_pk_"
 # Metric name -> whether a larger Milvus distance means more similar.
 METRIC_HIGHER_IS_CLOSER = {"IP": True, "COSINE": True, "L2": False}
 
@@ -100,6 +102,8 @@ class _Layout:
     metric: str
     # False for collections created before collection_id became the partition key.
     partition_key: bool
+    # Milvus Lite only: how many hash buckets (partitions) the partition key fills; None elsewhere.
+    lite_buckets: int | None = None
 
 
 def collection_name(model_version: str) -> str:
@@ -398,14 +402,31 @@ class VectorStore:
         vector_field = next(entry for entry in fields if entry["name"] == VECTOR_FIELD)
         owner_field = next(entry for entry in fields if entry["name"] == COLLECTION_ID_FIELD)
         metric = self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]
+        partition_key = bool(owner_field.get("is_partition_key", False))
         layout = _Layout(
             name=name,
             dim=int(vector_field["params"]["dim"]),
             metric=str(metric).upper(),
-            partition_key=bool(owner_field.get("is_partition_key", False)),
+            partition_key=partition_key,
+            lite_buckets=self._lite_buckets(name) if partition_key else None,
         )
         self._layouts[model_version] = layout
         return layout
+
+    def _lite_buckets(self, name: str) -> int | None:
+        """Number of partition-key buckets when the server is Milvus Lite and they look as expected.
+
+        Milvus standalone and cluster prune partitions from a partition-key filter themselves (and
+        refuse explicit partition names on such collections). Milvus Lite 3.2.2 hashes rows into
+        buckets `_pk_0`..`_pk_15` by md5 of the key but then searches every bucket, walking each row
+        in Python: naming the one bucket makes a filtered search ~16x cheaper (docs/performance.md).
+        Any other server or bucket layout gets the plain filter.
+        """
+        if not str(self._milvus.get_server_version()).startswith(LITE_VERSION_PREFIX):
+            return None
+        buckets = sorted(p for p in self._milvus.list_partitions(name) if p.startswith(LITE_BUCKET_PREFIX))
+        expected = sorted(f"{LITE_BUCKET_PREFIX}{index}" for index in range(len(buckets)))
+        return len(buckets) if buckets and buckets == expected else None
 
     def _require_layout(self, model_version: str) -> _Layout:
         layout = self._layout(model_version)
@@ -440,6 +461,9 @@ class VectorStore:
         return operation()
 
     def _search(self, layout: _Layout, queries: np.ndarray, top_k: int, collection_id: int | None) -> list[list[dict]]:
+        pruning = {}
+        if collection_id is not None and layout.lite_buckets:
+            pruning["partition_names"] = [_lite_bucket(collection_id, layout.lite_buckets)]
         return self._milvus.search(
             layout.name,
             data=list(queries),
@@ -448,6 +472,7 @@ class VectorStore:
             output_fields=[ID_FIELD],  # otherwise every hit drags its whole vector along
             search_params={"metric_type": layout.metric, "params": self._index.search_params(top_k)},
             consistency_level="Strong",
+            **pruning,
         )
 
     def _aliases(self) -> list[str]:
@@ -490,6 +515,12 @@ def _rows(ids: np.ndarray, collection_ids: np.ndarray, vectors: np.ndarray) -> l
         {ID_FIELD: int(row_id), COLLECTION_ID_FIELD: int(owner_id), VECTOR_FIELD: vector}
         for row_id, owner_id, vector in zip(ids, collection_ids, vectors)
     ]
+
+
+def _lite_bucket(collection_id: int, buckets: int) -> str:
+    """The Milvus Lite partition holding `collection_id`'s rows (its insert-time hash, md5 of the text)."""
+    digest = hashlib.md5(str(int(collection_id)).encode(), usedforsecurity=False).hexdigest()
+    return f"{LITE_BUCKET_PREFIX}{int(digest, 16) % buckets}"
 
 
 def _collection_filter(collection_id: int) -> str:

@@ -290,3 +290,18 @@ def test_index_settings_apply_to_new_collections(milvus_uri, model_version):
         store.close()
     with pytest.raises(ValueError, match="num_partitions"):
         VectorStore(uri=milvus_uri, num_partitions=0)
+
+
+def test_filtered_search_finds_every_row_of_each_of_many_user_collections(store, model_version):
+    # 40 user collections spread over all partition buckets: a search inside each must find all five
+    # of its rows (a wrong bucket would come back empty), best first.
+    vectors = unit_vectors(200, seed=11)
+    store.collection_ensure(model_version=model_version, dim=DIM)
+    owners = [1000 + index // 5 for index in range(200)]
+    store.vectors_upsert(model_version=model_version, ids=range(200), vectors=vectors, collection_ids=owners)
+    for first in range(0, 200, 5):
+        [hits] = store.vectors_search(
+            model_version=model_version, vectors=vectors[first : first + 1], top_k=10, collection_id=owners[first]
+        )
+        assert hits[0].id == first
+        assert sorted(hit_ids(hits)) == list(range(first, first + 5))
