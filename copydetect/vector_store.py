@@ -204,7 +204,9 @@ class VectorStore:
         """Seal what was written and wait until the index covers it.
 
         Call before pointing an alias at a freshly built collection, so that its first readers
-        get HNSW search rather than brute force over unindexed segments.
+        get HNSW search rather than brute force over unindexed segments. Milvus Lite 3.2.2 reports
+        every row indexed at once and builds its indexes later on a background thread, so there this
+        returns early and the first searches are slower (docs/performance.md).
         """
         layout = self._require_layout(model_version)
         self._milvus.flush(layout.name)
