@@ -1,10 +1,13 @@
 # `make run`: install if needed, then start Redis (when none answers), Milvus Lite, a Celery worker and the site.
 # `make test`: the same install, then the whole test suite (it starts the services it needs itself).
+# `make test-postgres`: the suite again against PostgreSQL (POSTGRES_TEST_URL); skipped, with a
+# message, when no server answers there.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/isc
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +37,15 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "Chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
+
+# Django creates (and drops) a per-run test database test_<name>_<pid> next to the URL's database.
+test-postgres: install
+	@if $(BIN)/python scripts/postgres_ready.py "$(POSTGRES_TEST_URL)"; then \
+		echo "Test suite against PostgreSQL ($(POSTGRES_TEST_URL))"; \
+		DATABASE_URL="$(POSTGRES_TEST_URL)" $(BIN)/python -m pytest; \
+	else \
+		echo "SKIPPED: the PostgreSQL test run (no server at $(POSTGRES_TEST_URL); set POSTGRES_TEST_URL)"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,16 @@ The only module that imports pymilvus. Rows are keyed by the database id of the 
 and carry the id of the user collection they belong to, so every search can stay inside one user
 collection. A reindex fills a new collection beside the live one, then `alias_point` swaps the
 alias the readers follow.
+
+Isolation by user collection: `collection_id` is the Milvus partition key. Milvus hashes it into
+`num_partitions` physical partitions, so a search filtered on one user collection only visits the
+segments of one partition (about 1/num_partitions of the rows) and filters the few other user
+collections hashed there. Without the key, a filtered HNSW search walks the graph of every segment
+and throws away most of what it finds. docs/performance.md has the measurements behind the defaults.
+
+Collections created before the partition key (plain `collection_id` field) keep working: the same
+filter expression is applied, only without partition pruning. A reindex creates the new
+collection with the key, so reindexing is the migration.
 """
 
 from __future__ import annotations
@@ -12,8 +22,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import grpc
@@ -25,10 +35,13 @@ ID_FIELD = "id"
 COLLECTION_ID_FIELD = "collection_id"
 VECTOR_FIELD = "vector"
 
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 200
-MIN_SEARCH_EF = 64
+# Partitions the partition key hashes user collections into. Milvus's default is 16 and its
+# ceiling 1024; 64 keeps one partition at ~16k rows per million vectors (see docs/performance.md).
+NUM_PARTITIONS = 64
 MAX_TOP_K = 16_384  # Milvus rejects larger limits
+MAX_PARTITIONS = 1024  # Milvus's default ceiling for partitions per collection
+LITE_VERSION_PREFIX = "milvus_lite"
+LITE_BUCKET_PREFIX = "_pk_"
 # Metric name -> whether a larger Milvus distance means more similar.
 METRIC_HIGHER_IS_CLOSER = {"IP": True, "COSINE": True, "L2": False}
 
@@ -55,6 +68,29 @@ class Hit:
 
     id: int
     score: float
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """How the vector field is indexed and searched.
+
+    `build`: index parameters (HNSW: M, efConstruction; IVF_*: nlist). `search`: search parameters
+    (HNSW: ef, raised to 2 × top_k when smaller: Milvus needs ef ≥ top_k, and the margin keeps
+    recall up for long result lists; IVF_*: nprobe).
+    """
+
+    kind: str = "HNSW"
+    build: Mapping[str, int] = field(default_factory=lambda: {"M": 16, "efConstruction": 200})
+    search: Mapping[str, int] = field(default_factory=lambda: {"ef": 64})
+
+    def search_params(self, top_k: int) -> dict[str, int]:
+        params = dict(self.search)
+        if "ef" in params:
+            params["ef"] = max(params["ef"], 2 * top_k)
+        return params
+
+
+DEFAULT_INDEX = IndexSpec()
 
 
 class CollectionMissingError(LookupError):
@@ -123,6 +159,10 @@ class _Layout:
     name: str
     dim: int
     metric: str
+    # False for collections created before collection_id became the partition key.
+    partition_key: bool
+    # Milvus Lite only: how many hash buckets (partitions) the partition key fills; None elsewhere.
+    lite_buckets: int | None = None
 
 
 def collection_name(model_version: str) -> str:
@@ -142,14 +182,34 @@ def collection_name(model_version: str) -> str:
 class VectorStore:
     """Thin, typed access to Milvus for the pipeline. Not thread-safe; one per worker process."""
 
-    def __init__(self, *, uri: str, token: str = "", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        uri: str,
+        token: str = "",
+        timeout: float = 30.0,
+        index: IndexSpec = DEFAULT_INDEX,
+        num_partitions: int | None = NUM_PARTITIONS,
+    ) -> None:
+        """`index` and `num_partitions` apply to collections this store creates; existing ones keep
+        theirs. `num_partitions=None` creates the layout used before the partition key (collection_id
+        a plain field), kept for comparison and for tests of older collections. Milvus Lite 3.2.2
+        ignores the number and always makes 16 partitions; standalone and cluster honour it."""
+        if num_partitions is not None and not 1 <= num_partitions <= MAX_PARTITIONS:
+            raise ValueError(f"num_partitions must be in 1..{MAX_PARTITIONS} or None, got {num_partitions}")
         self._uri = uri
         self._token = token
         self._timeout = timeout
+        self._index = index
+        self._num_partitions = num_partitions
         self._client: _GuardedClient | None = None
         self._client_pid: int | None = None
         self._layouts: dict[str, _Layout] = {}
         self._loaded: set[str] = set()
+
+    @property
+    def index(self) -> IndexSpec:
+        return self._index
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -189,6 +249,12 @@ class VectorStore:
     def collection_exists(self, *, model_version: str) -> bool:
         return bool(self._milvus.has_collection(collection_name(model_version)))
 
+    def collection_partitioned(self, *, model_version: str) -> bool:
+        """Whether the version's collection isolates user collections by partition key (False for
+        collections created before it did, and for missing ones)."""
+        layout = self._layout(model_version)
+        return bool(layout and layout.partition_key)
+
     def collection_drop(self, *, model_version: str) -> None:
         """Drop a collection no alias points at; dropping an unknown one does nothing."""
         name = collection_name(model_version)
@@ -204,7 +270,9 @@ class VectorStore:
         """Seal what was written and wait until the index covers it.
 
         Call before pointing an alias at a freshly built collection, so that its first readers
-        get HNSW search rather than brute force over unindexed segments.
+        get HNSW search rather than brute force over unindexed segments. Milvus Lite 3.2.2 reports
+        every row indexed at once and builds its indexes later on a background thread, so there this
+        returns early and the first searches are slower (docs/performance.md).
         """
         layout = self._require_layout(model_version)
         self._milvus.flush(layout.name)
@@ -304,6 +372,30 @@ class VectorStore:
             ),
         )
         return {int(row[ID_FIELD]) for row in rows}
+
+    def ids_list(self, *, model_version: str, collection_id: int | None = None, batch_size: int = 10_000) -> list[int]:
+        """Every stored row id (of one user collection, or all), ascending.
+
+        Pages through a query iterator, so it is not bound by Milvus's 16,384-row query window.
+        """
+        layout = self._layout(model_version)
+        if layout is None:
+            return []
+        expression = "" if collection_id is None else _collection_filter(collection_id)
+
+        def collect() -> list[int]:
+            iterator = self._milvus.query_iterator(
+                layout.name, batch_size=batch_size, filter=expression, output_fields=[ID_FIELD]
+            )
+            ids: list[int] = []
+            try:
+                while page := iterator.next():
+                    ids.extend(int(row[ID_FIELD]) for row in page)
+            finally:
+                iterator.close()
+            return ids
+
+        return sorted(self._run_loaded(layout, collect))
 
     def vectors_count(self, *, model_version: str, collection_id: int | None = None) -> int:
         layout = self._layout(model_version)
@@ -409,17 +501,24 @@ class VectorStore:
     def _collection_create(self, *, name: str, dim: int, metric: str) -> None:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
-        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64)
+        partitioned = self._num_partitions is not None
+        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64, is_partition_key=partitioned)
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
         index_params = MilvusClient.prepare_index_params()
         index_params.add_index(
             field_name=VECTOR_FIELD,
-            index_type="HNSW",
+            index_type=self._index.kind,
             metric_type=metric,
-            params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
+            params=dict(self._index.build),
         )
         try:
-            self._milvus.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+            self._milvus.create_collection(
+                name,
+                schema=schema,
+                index_params=index_params,
+                consistency_level="Strong",
+                **({"num_partitions": self._num_partitions} if partitioned else {}),
+            )
         except MilvusException:
             # Two workers may race to create the same collection; losing that race is fine.
             if not self._milvus.has_collection(name):
@@ -434,11 +533,34 @@ class VectorStore:
         if not self._milvus.has_collection(name):
             return None
         fields = self._milvus.describe_collection(name)["fields"]
-        vector_field = next(field for field in fields if field["name"] == VECTOR_FIELD)
+        vector_field = next(entry for entry in fields if entry["name"] == VECTOR_FIELD)
+        owner_field = next(entry for entry in fields if entry["name"] == COLLECTION_ID_FIELD)
         metric = self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]
-        layout = _Layout(name=name, dim=int(vector_field["params"]["dim"]), metric=str(metric).upper())
+        partition_key = bool(owner_field.get("is_partition_key", False))
+        layout = _Layout(
+            name=name,
+            dim=int(vector_field["params"]["dim"]),
+            metric=str(metric).upper(),
+            partition_key=partition_key,
+            lite_buckets=self._lite_buckets(name) if partition_key else None,
+        )
         self._layouts[model_version] = layout
         return layout
+
+    def _lite_buckets(self, name: str) -> int | None:
+        """Number of partition-key buckets when the server is Milvus Lite and they look as expected.
+
+        Milvus standalone and cluster prune partitions from a partition-key filter themselves (and
+        refuse explicit partition names on such collections). Milvus Lite 3.2.2 hashes rows into
+        buckets `_pk_0`..`_pk_15` by md5 of the key but then searches every bucket, walking each row
+        in Python: naming the one bucket makes a filtered search ~16x cheaper (docs/performance.md).
+        Any other server or bucket layout gets the plain filter.
+        """
+        if not str(self._milvus.get_server_version()).startswith(LITE_VERSION_PREFIX):
+            return None
+        buckets = sorted(p for p in self._milvus.list_partitions(name) if p.startswith(LITE_BUCKET_PREFIX))
+        expected = sorted(f"{LITE_BUCKET_PREFIX}{index}" for index in range(len(buckets)))
+        return len(buckets) if buckets and buckets == expected else None
 
     def _require_layout(self, model_version: str) -> _Layout:
         layout = self._layout(model_version)
@@ -473,14 +595,18 @@ class VectorStore:
         return operation()
 
     def _search(self, layout: _Layout, queries: np.ndarray, top_k: int, collection_id: int | None) -> list[list[dict]]:
+        pruning = {}
+        if collection_id is not None and layout.lite_buckets:
+            pruning["partition_names"] = [_lite_bucket(collection_id, layout.lite_buckets)]
         return self._milvus.search(
             layout.name,
             data=list(queries),
             limit=top_k,
             filter="" if collection_id is None else _collection_filter(collection_id),
             output_fields=[ID_FIELD],  # otherwise every hit drags its whole vector along
-            search_params={"metric_type": layout.metric, "params": {"ef": max(MIN_SEARCH_EF, 2 * top_k)}},
+            search_params={"metric_type": layout.metric, "params": self._index.search_params(top_k)},
             consistency_level="Strong",
+            **pruning,
         )
 
     def _aliases(self) -> list[str]:
@@ -523,6 +649,12 @@ def _rows(ids: np.ndarray, collection_ids: np.ndarray, vectors: np.ndarray) -> l
         {ID_FIELD: int(row_id), COLLECTION_ID_FIELD: int(owner_id), VECTOR_FIELD: vector}
         for row_id, owner_id, vector in zip(ids, collection_ids, vectors)
     ]
+
+
+def _lite_bucket(collection_id: int, buckets: int) -> str:
+    """The Milvus Lite partition holding `collection_id`'s rows (its insert-time hash, md5 of the text)."""
+    digest = hashlib.md5(str(int(collection_id)).encode(), usedforsecurity=False).hexdigest()
+    return f"{LITE_BUCKET_PREFIX}{int(digest, 16) % buckets}"
 
 
 def _collection_filter(collection_id: int) -> str:

@@ -3,13 +3,15 @@
 Embedded default (no configuration): SQLite and media under ./var, Redis on 127.0.0.1:6379,
 a Milvus Lite server on 127.0.0.1:19530 started by `make run`.
 Production: DATABASE_URL (PostgreSQL), MILVUS_URI / MILVUS_TOKEN (Milvus standalone or cluster),
-CELERY_BROKER_URL, DJANGO_SECRET_KEY, DJANGO_DEBUG=0, DJANGO_ALLOWED_HOSTS.
+CELERY_BROKER_URL, DJANGO_SECRET_KEY, DJANGO_DEBUG=0, DJANGO_ALLOWED_HOSTS, DJANGO_CSRF_TRUSTED_ORIGINS;
+HTTPS settings below (secure by default when DEBUG=0). `manage.py check --deploy` is clean with them.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from isc_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
 
@@ -17,10 +19,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("ISC_DATA_DIR", BASE_DIR / "var")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", True)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY: the built-in key is public")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS. Production (DEBUG=0) defaults to the strict set `manage.py check --deploy` asks for; each
+# can be turned off by its variable (e.g. a site that cannot commit to HSTS preload yet).
+# Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto, Django learns
+# the request was HTTPS from that header; never enable it without such a proxy in front.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# The container health check calls this over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -93,12 +113,17 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+# One test database per test run (the pid of the run), so two runs on one machine never clash.
+# ISC_TEST_DB overrides the name (a file path for SQLite, a database name for PostgreSQL).
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and workers write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
     # A file, not memory, so a live Celery worker in the end-to-end tests sees the test database.
-    # One file per test run, so two runs on one machine never clobber each other.
     DATABASES["default"]["TEST"] = {"NAME": str(env_path("ISC_TEST_DB", DATA_DIR / f"test-db-{os.getpid()}.sqlite3"))}
+else:
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("ISC_TEST_DB", f"test_{DATABASES['default']['NAME']}_{os.getpid()}"),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,8 +6,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from copydetect.milvus_lite import free_port, wait_for_port
+
+
+def database_url(settings_dict: dict) -> str:
+    """DATABASE_URL naming the database Django is connected to (during tests: the test database),
+    so a worker process started by a test reads and writes the same rows."""
+    engine = settings_dict["ENGINE"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    if not engine.endswith("postgresql"):
+        raise ValueError(f"no URL form for database engine {engine}")
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
 def redis_answers(host: str, port: int) -> bool:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from search.models import ImageStatus, QueryImage, Role
 from tests.factories import UserFactory, team_with
 from tests.images import edited_copy, encode, scene
-from tests.services import CeleryWorker, RedisServer
+from tests.services import CeleryWorker, RedisServer, database_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,7 @@ def live_worker(tmp_path, milvus_uri, settings):
             "MILVUS_URI": milvus_uri,
             "ISC_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "ISC_FEATURES_DIR": str(features),
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
         },
         log_path=tmp_path / "worker.log",
     ).start(app)

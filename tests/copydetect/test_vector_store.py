@@ -233,3 +233,75 @@ def test_unknown_or_empty_collection_reads_as_empty(store, model_version):
     store.collection_ensure(model_version=model_version, dim=DIM)
     assert store.vectors_search(model_version=model_version, vectors=queries, top_k=5) == [[], []]
     assert store.vectors_search(model_version=model_version, vectors=queries, top_k=5, collection_id=9) == [[], []]
+
+
+def test_new_collections_isolate_user_collections_by_partition_key(store, model_version):
+    filled_store(store, model_version, unit_vectors(30, seed=3), collection_id=7)
+    filled_store(store, model_version, unit_vectors(30, seed=4), collection_id=8, first_id=100)
+    assert store.collection_partitioned(model_version=model_version)
+    assert not store.collection_partitioned(model_version=model_version + "/never")
+    results = store.vectors_search(
+        model_version=model_version, vectors=unit_vectors(5, seed=5), top_k=10, collection_id=8
+    )
+    assert all(len(hits) == 10 and min(hit_ids(hits)) >= 100 for hits in results)
+
+
+def test_a_collection_made_before_the_partition_key_still_reads_and_writes(milvus_uri, model_version):
+    legacy = VectorStore(uri=milvus_uri, num_partitions=None)  # the layout collections had before
+    filled_store(legacy, model_version, unit_vectors(12, seed=6), collection_id=1)
+    legacy.close()
+
+    store = VectorStore(uri=milvus_uri)
+    try:
+        assert not store.collection_partitioned(model_version=model_version)
+        store.collection_ensure(model_version=model_version, dim=DIM)  # no error, no silent rebuild
+        bob = unit_vectors(4, seed=7)
+        store.vectors_upsert(model_version=model_version, ids=[50, 51, 52, 53], vectors=bob, collection_ids=[2] * 4)
+        [hits] = store.vectors_search(model_version=model_version, vectors=bob[:1], top_k=10, collection_id=2)
+        assert sorted(hit_ids(hits)) == [50, 51, 52, 53]
+        assert store.vectors_count(model_version=model_version, collection_id=1) == 12
+        assert store.ids_list(model_version=model_version, collection_id=2) == [50, 51, 52, 53]
+    finally:
+        store.close()
+
+
+def test_ids_list_pages_through_every_row_of_a_user_collection(store, model_version):
+    filled_store(store, model_version, unit_vectors(40, seed=8), collection_id=1)
+    filled_store(store, model_version, unit_vectors(25, seed=9), collection_id=2, first_id=1000)
+    assert store.ids_list(model_version=model_version, collection_id=2, batch_size=7) == list(range(1000, 1025))
+    assert len(store.ids_list(model_version=model_version, batch_size=9)) == 65
+    assert store.ids_list(model_version=model_version + "/never") == []
+
+
+def test_index_settings_apply_to_new_collections(milvus_uri, model_version):
+    from copydetect.vector_store import IndexSpec
+
+    spec = IndexSpec(kind="IVF_FLAT", build={"nlist": 8}, search={"nprobe": 8})
+    store = VectorStore(uri=milvus_uri, index=spec)
+    try:
+        vectors = unit_vectors(64, seed=10)
+        filled_store(store, model_version, vectors)
+        store.collection_flush(model_version=model_version)
+        [hits] = store.vectors_search(model_version=model_version, vectors=vectors[9:10], top_k=3, collection_id=1)
+        assert hits[0].id == 9
+        assert store.index.search_params(top_k=3) == {"nprobe": 8}
+        assert IndexSpec().search_params(top_k=50) == {"ef": 100}, "HNSW's ef never falls below 2 x top_k"
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="num_partitions"):
+        VectorStore(uri=milvus_uri, num_partitions=0)
+
+
+def test_filtered_search_finds_every_row_of_each_of_many_user_collections(store, model_version):
+    # 40 user collections spread over all partition buckets: a search inside each must find all five
+    # of its rows (a wrong bucket would come back empty), best first.
+    vectors = unit_vectors(200, seed=11)
+    store.collection_ensure(model_version=model_version, dim=DIM)
+    owners = [1000 + index // 5 for index in range(200)]
+    store.vectors_upsert(model_version=model_version, ids=range(200), vectors=vectors, collection_ids=owners)
+    for first in range(0, 200, 5):
+        [hits] = store.vectors_search(
+            model_version=model_version, vectors=vectors[first : first + 1], top_k=10, collection_id=owners[first]
+        )
+        assert hits[0].id == first
+        assert sorted(hit_ids(hits)) == list(range(first, first + 5))
