@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation, views_teams
+from search import views, views_evaluation, views_teams, views_webhooks
 
 app_name = "search"
 urlpatterns = [
@@ -32,4 +32,32 @@ urlpatterns = [
     path("teams/<slug:team_slug>/audit/", views_teams.audit_log, name="audit_log"),
     path("teams/<slug:team_slug>/audit.csv", views_teams.audit_csv, name="audit_csv"),
     path("invites/<str:token>/", views_teams.invite_accept, name="invite_accept"),
+    path("teams/<slug:team_slug>/webhooks/", views_webhooks.webhook_list, name="webhook_list"),
+    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/", views_webhooks.webhook_detail, name="webhook_detail"),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/active/",
+        views_webhooks.webhook_active,
+        name="webhook_active",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/rotate/",
+        views_webhooks.webhook_rotate,
+        name="webhook_rotate",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/delete/",
+        views_webhooks.webhook_delete,
+        name="webhook_delete",
+    ),
+    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/test/", views_webhooks.webhook_test, name="webhook_test"),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/",
+        views_webhooks.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+        views_webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

@@ -150,5 +150,5 @@ def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
     services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
 
 
-# Registers the reindex tasks: Celery's autodiscovery imports only this module.
-from workers import reindex  # noqa: E402,F401
+# Registers the reindex and webhook tasks: Celery's autodiscovery imports only this module.
+from workers import reindex, webhooks  # noqa: E402,F401
