@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,8 +36,10 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, *, secret: str | None = None, statuses: list[int] | None = None):
+    def __init__(self, *, secret: str | None = None, statuses: list[int] | None = None, delay_seconds: float = 0.0):
         self.secret = secret
+        # Answers this late (for timeouts).
+        self.delay_seconds = delay_seconds
         # One status per request, in order; the last one repeats.
         self.statuses = list(statuses or [200])
         self.received: list[Received] = []
@@ -64,6 +67,8 @@ class WebhookReceiver:
                     status = receiver.statuses[index] if verified or receiver.secret is None else 401
                     receiver.received.append(Received(self.path, headers, body, verified, status))
                 reply = b'{"ok": true}' if status < 300 else f"error {status}".encode()
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
