@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from search import selectors_webhooks as selectors
@@ -22,6 +23,7 @@ from search.webhook_urls import WebhookUrlRefused
 DELIVERIES_PER_PAGE = 50
 
 
+@never_cache  # its response to a create holds the new secret
 @login_required
 def webhook_list(request: HttpRequest, team_slug: str) -> HttpResponse:
     team, _ = _admin_team(request, team_slug)
@@ -99,6 +101,7 @@ def webhook_active(request: HttpRequest, team_slug: str, endpoint_id: int) -> Ht
     return redirect("search:webhook_detail", team_slug=team.slug, endpoint_id=endpoint.id)
 
 
+@never_cache  # the response holds the new secret
 @login_required
 @require_POST
 def webhook_rotate(request: HttpRequest, team_slug: str, endpoint_id: int) -> HttpResponse:

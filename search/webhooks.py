@@ -35,6 +35,8 @@ from search.webhook_urls import url_check
 logger = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 1000
+# Longer than the delivery task's hard time limit (workers/webhooks.py): a claim this old has no live worker.
+STALE_CLAIM_SECONDS = 180
 
 
 class WebhookRuleBroken(ValueError):
@@ -283,6 +285,11 @@ def backoff_seconds(*, attempt: int, base: float, cap: float, rng: random.Random
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
+def delivery_attempt_in_flight(*, delivery_id: int, attempt: int) -> bool:
+    """Whether attempt `attempt` is claimed and not finished (a live worker's, or a dead one's not yet stale)."""
+    return WebhookDelivery.objects.filter(id=delivery_id, attempts=attempt, state=DeliveryState.SENDING).exists()
+
+
 def delivery_claim(*, delivery_id: int, attempt: int) -> WebhookDelivery | None:
     """Takes attempt `attempt` of the delivery, or None when another worker has (a duplicate message).
 
@@ -293,7 +300,7 @@ def delivery_claim(*, delivery_id: int, attempt: int) -> WebhookDelivery | None:
         id=delivery_id, attempts=attempt - 1, state__in=[DeliveryState.PENDING, DeliveryState.RETRYING]
     ).update(state=DeliveryState.SENDING, attempts=attempt, sending_since=now)
     if not claimed:
-        stale = now - timedelta(seconds=3 * settings.ISC["WEBHOOK_TIMEOUT_SECONDS"] + 60)
+        stale = now - timedelta(seconds=STALE_CLAIM_SECONDS)
         claimed = WebhookDelivery.objects.filter(
             id=delivery_id, attempts=attempt, state=DeliveryState.SENDING, sending_since__lt=stale
         ).update(sending_since=now)

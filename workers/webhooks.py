@@ -35,6 +35,10 @@ SNIPPET_BYTES = 4096
 def webhook_deliver(self, delivery_id: int, attempt: int = 1) -> str:
     delivery = webhooks.delivery_claim(delivery_id=delivery_id, attempt=attempt)
     if delivery is None:
+        if not self.request.is_eager and webhooks.delivery_attempt_in_flight(delivery_id=delivery_id, attempt=attempt):
+            # A message redelivered after its worker died, while the dead claim is still fresh: look again
+            # once it is stale (a live worker has finished or been killed by the time limit by then).
+            raise self.retry(countdown=webhooks.STALE_CLAIM_SECONDS + 5)
         return "skipped"
     started_at = timezone.now()
     result = delivery_post(delivery)

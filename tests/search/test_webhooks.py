@@ -395,6 +395,7 @@ def test_the_secret_shows_once_on_create_and_on_rotate(client, loopback):
     endpoint = WebhookEndpoint.objects.get()
     secret = secret_decrypt(endpoint.secret_encrypted)
     assert response.status_code == 200 and secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"], "no cache keeps the secret"
     assert endpoint.events == ["match.confirmed", "query.flagged"] and endpoint.created_by == admin
     for url in (
         reverse("search:webhook_list", args=[team.slug]),
@@ -406,6 +407,7 @@ def test_the_secret_shows_once_on_create_and_on_rotate(client, loopback):
     endpoint.refresh_from_db()
     new_secret = secret_decrypt(endpoint.secret_encrypted)
     assert new_secret != secret and new_secret in rotated.content.decode()
+    assert "no-store" in rotated["Cache-Control"]
     assert secret not in rotated.content.decode()
     assert (
         new_secret not in client.get(reverse("search:webhook_detail", args=[team.slug, endpoint.id])).content.decode()
@@ -500,7 +502,10 @@ def test_attempt_outcomes_follow_the_status_code():
 
 def test_claims_take_each_attempt_once(loopback):
     w = _hook_world()
-    assert webhooks.delivery_claim(delivery_id=w.delivery.id, attempt=1) is not None
+    assert not webhooks.delivery_attempt_in_flight(delivery_id=w.delivery.id, attempt=1)
+    claimed = webhooks.delivery_claim(delivery_id=w.delivery.id, attempt=1)
+    assert claimed is not None and claimed.state == DeliveryState.SENDING and claimed.attempts == 1
+    assert webhooks.delivery_attempt_in_flight(delivery_id=w.delivery.id, attempt=1)
     assert webhooks.delivery_claim(delivery_id=w.delivery.id, attempt=1) is None, "a duplicate message"
     assert webhooks.delivery_claim(delivery_id=w.delivery.id, attempt=2) is None, "not due: attempt 1 is running"
     # A claim far older than the timeout is a dead worker's: its redelivered message takes it over.
