@@ -171,6 +171,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.reference_index": {"queue": "gpu"},
     "workers.tasks.query_search": {"queue": "gpu"},
     "workers.tasks.reindex_*": {"queue": "default"},
+    "workers.tasks.webhook_*": {"queue": "default"},
 }
 # Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
 # (Celery's failure signal then fails the row). A soft limit of 0 means none.
@@ -262,6 +263,24 @@ ISC = {
     # TEST-ONLY as well: a worker asked to process the image with this sha256 hangs (sleeps), so that
     # its hard time limit kills it.
     "FAULT_HANG_SHA256": env_str("ISC_FAULT_HANG_SHA256", ""),
+    # Webhooks (docs/webhooks.md). A delivery is tried at most this many times; the wait before attempt n+1
+    # is between half and all of min(BACKOFF_MAX, BACKOFF * 2**(n-1)) seconds (kept under the broker's
+    # visibility timeout, or Redis hands a waiting retry to a second worker).
+    "WEBHOOK_MAX_ATTEMPTS": env_int("ISC_WEBHOOK_MAX_ATTEMPTS", 6),
+    "WEBHOOK_BACKOFF_SECONDS": env_float("ISC_WEBHOOK_BACKOFF_SECONDS", 30.0),
+    "WEBHOOK_BACKOFF_MAX_SECONDS": env_float("ISC_WEBHOOK_BACKOFF_MAX_SECONDS", 1800.0),
+    "WEBHOOK_TIMEOUT_SECONDS": env_float("ISC_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+    # After a rotation the old secret still signs (a second signature) for this long.
+    "WEBHOOK_ROTATION_GRACE_HOURS": env_float("ISC_WEBHOOK_ROTATION_GRACE_HOURS", 24.0),
+    # Fernet keys (comma-separated; the first encrypts, all decrypt) for the stored endpoint secrets.
+    # Empty: a key derived from DJANGO_SECRET_KEY (changing that key then makes stored secrets unreadable).
+    "WEBHOOK_SECRET_KEYS": env_list("ISC_WEBHOOK_SECRET_KEYS", []),
+    # Link-local and cloud metadata addresses are always refused; loopback (tests, a receiver on the
+    # same host) and private networks only when these are on.
+    "WEBHOOK_ALLOW_LOOPBACK": env_bool("ISC_WEBHOOK_ALLOW_LOOPBACK", False),
+    "WEBHOOK_ALLOW_PRIVATE": env_bool("ISC_WEBHOOK_ALLOW_PRIVATE", False),
+    # Outgoing proxy for deliveries (e.g. an egress proxy); the environment's HTTP(S)_PROXY is ignored.
+    "WEBHOOK_PROXY": env_str("ISC_WEBHOOK_PROXY", ""),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).

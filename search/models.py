@@ -305,6 +305,12 @@ class AuditAction(models.TextChoices):
     MATCH_VERDICT = "match.verdict", "Verdict"
     MATCH_UNDO = "match.undo", "Verdict undone"
     REINDEX_START = "reindex.start", "Reindex started"
+    WEBHOOK_CREATE = "webhook.create", "Webhook created"
+    WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
+    WEBHOOK_ROTATE = "webhook.rotate", "Webhook secret rotated"
+    WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
+    WEBHOOK_TEST = "webhook.test", "Webhook test event sent"
+    WEBHOOK_REDELIVER = "webhook.redeliver", "Webhook delivery sent again"
 
 
 class AuditImmutable(Exception):
@@ -388,3 +394,15 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# Webhook models live in their own module; importing them here registers them with the app.
+from search.models_webhooks import (  # noqa: E402,F401
+    SUBSCRIBABLE_EVENTS,
+    AttemptOutcome,
+    DeliveryState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from copydetect.imaging import ImageFacts, ImageRejected, image_inspect
 from search import media, queue
 from search.audit import audit_record
+from search.events import event_emit
 from search.models import (
     ApiToken,
     AuditAction,
@@ -36,6 +37,7 @@ from search.models import (
 )
 from search.permissions import MANAGE, REVIEW, UPLOAD, role_require
 from search.uploads import Payload, Rejection, UploadLimits
+from search.webhook_payloads import match_verdict_payload, query_flagged_payload
 
 logger = logging.getLogger(__name__)
 
@@ -460,6 +462,8 @@ def query_results_record(
         Match.objects.bulk_create(
             [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, start=1)]
         )
+        if any(r.final_score >= query.collection.match_threshold for r in kept):
+            event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
         query.status = ImageStatus.INDEXED
         query.descriptor_version = descriptor_version
         query.search_ms = search_ms
@@ -511,6 +515,8 @@ def match_review(*, match: Match, reviewer: AbstractBaseUser, decision: str) -> 
         before=before,
         after=_verdict_of(match),
     )
+    if decision in (ReviewDecision.CONFIRMED, ReviewDecision.REJECTED):
+        event_emit(team=collection.team, name=f"match.{decision}", payload=match_verdict_payload(match=match))
     return match
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation, views_teams, views_tokens
+from search import views, views_evaluation, views_teams, views_tokens, views_webhooks
 
 app_name = "search"
 urlpatterns = [
@@ -35,4 +35,32 @@ urlpatterns = [
     path("invites/<str:token>/", views_teams.invite_accept, name="invite_accept"),
     path("account/api-tokens/", views_tokens.api_tokens, name="api_tokens"),
     path("account/api-tokens/<int:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
+    path("teams/<slug:team_slug>/webhooks/", views_webhooks.webhook_list, name="webhook_list"),
+    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/", views_webhooks.webhook_detail, name="webhook_detail"),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/active/",
+        views_webhooks.webhook_active,
+        name="webhook_active",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/rotate/",
+        views_webhooks.webhook_rotate,
+        name="webhook_rotate",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/delete/",
+        views_webhooks.webhook_delete,
+        name="webhook_delete",
+    ),
+    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/test/", views_webhooks.webhook_test, name="webhook_test"),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/",
+        views_webhooks.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+        views_webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
-from search import services
-from search.models import Collection, Match, QueryImage, ReferenceImage, Role
+from search import services, webhooks
+from search.models import Collection, Match, QueryImage, ReferenceImage, Role, WebhookDelivery, WebhookEndpoint
 from search.uploads import Payload
 from tests.factories import MembershipFactory, UserFactory, collection_for
 from tests.images import encode, scene
@@ -22,6 +22,8 @@ class TeamWorld:
     reference: ReferenceImage
     query: QueryImage
     match: Match
+    endpoint: WebhookEndpoint
+    delivery: WebhookDelivery
 
     def member(self, role: Role):
         return MembershipFactory(team=self.collection.team, role=role).user
@@ -42,7 +44,12 @@ def _world(seed: int) -> TeamWorld:
         search_ms=1,
         results=[services.MatchResult(reference.id, 0.9, True, 9, 0.5, [[0.5, 0.5, 0.5, 0.5]], 0.9)],
     )
-    return TeamWorld(admin, collection, reference, query, query.matches.get())
+    # An IP literal: the URL check needs no DNS, and nothing is sent (on_commit never runs in these tests).
+    endpoint, _ = webhooks.endpoint_create(
+        actor=admin, team=collection.team, url="https://93.184.215.14/hook", events=["match.confirmed"]
+    )
+    delivery = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
+    return TeamWorld(admin, collection, reference, query, query.matches.get(), endpoint, delivery)
 
 
 @pytest.fixture
@@ -106,6 +113,29 @@ def _routes(w: TeamWorld):
         ("invite_create", [slug], "post", lambda: {"role": "viewer"}, Role.ADMIN),
         ("audit_log", [slug], "get", None, Role.ADMIN),
         ("audit_csv", [slug], "get", None, Role.ADMIN),
+        ("webhook_list", [slug], "get", None, Role.ADMIN),
+        (
+            "webhook_list",
+            [slug],
+            "post",
+            lambda: {"url": "https://93.184.215.14/new", "events": ["query.flagged"]},
+            Role.ADMIN,
+        ),
+        ("webhook_detail", [slug, w.endpoint.id], "get", None, Role.ADMIN),
+        (
+            "webhook_detail",
+            [slug, w.endpoint.id],
+            "post",
+            lambda: {"url": "https://93.184.215.14/changed", "description": "", "events": ["match.rejected"]},
+            Role.ADMIN,
+        ),
+        ("webhook_active", [slug, w.endpoint.id], "post", lambda: {"active": "0"}, Role.ADMIN),
+        ("webhook_active", [slug, w.endpoint.id], "post", lambda: {"active": "1"}, Role.ADMIN),
+        ("webhook_rotate", [slug, w.endpoint.id], "post", lambda: {}, Role.ADMIN),
+        ("webhook_test", [slug, w.endpoint.id], "post", lambda: {}, Role.ADMIN),
+        ("webhook_delivery", [slug, w.endpoint.id, w.delivery.id], "get", None, Role.ADMIN),
+        ("webhook_redeliver", [slug, w.endpoint.id, w.delivery.id], "post", lambda: {}, Role.ADMIN),
+        ("webhook_delete", [slug, w.endpoint.id], "post", lambda: {}, Role.ADMIN),
     ]
 
 
@@ -136,6 +166,12 @@ def _snapshot(world: TeamWorld):
         ReferenceImage.objects.filter(collection_id=world.collection.id).count(),
         QueryImage.objects.filter(collection_id=world.collection.id).count(),
         sorted(world.collection.team.memberships.values_list("user_id", "role")),
+        sorted(
+            WebhookEndpoint.objects.filter(team=world.collection.team).values_list(
+                "id", "url", "events", "active", "secret_hint"
+            )
+        ),
+        WebhookDelivery.objects.filter(endpoint__team=world.collection.team).count(),
     )
 
 
@@ -184,7 +220,7 @@ def test_a_role_high_enough_is_let_through(client, teams, role):
     client.force_login(mine.member(role))
     # Destructive rows last, so they do not remove what the others need.
     for name, args, method, data, minimum in sorted(
-        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove")
+        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove", "webhook_delete")
     ):
         if not role.at_least(minimum):
             continue
