@@ -113,8 +113,13 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.reference_index": {"queue": "gpu"},
     "workers.tasks.query_search": {"queue": "gpu"},
     "workers.tasks.reindex_*": {"queue": "default"},
+    "workers.tasks.ingest_*": {"queue": "default"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    # Bulk ingest jobs whose worker died mid-chunk carry on from their cursor.
+    "ingest-resume-stale": {"task": "workers.tasks.ingest_resume_stale", "schedule": 300.0},
+}
 
 # Copy detection
 ISC = {
@@ -140,6 +145,14 @@ ISC = {
     "IMPORT_ROOTS": env_list("ISC_IMPORT_ROOTS", [str(DATA_DIR / "import")]),
     "FEATURES_DIR": str(env_path("ISC_FEATURES_DIR", DATA_DIR / "features")),
     "WARM_UP": env_bool("ISC_WARM_UP", True),
+    # Bulk ingest (search/ingest.py): stored archives and item lists, decode processes, chunk size.
+    "INGEST_DIR": str(env_path("ISC_INGEST_DIR", DATA_DIR / "ingest")),
+    "INGEST_PROCESSES": env_int("ISC_INGEST_PROCESSES", os.cpu_count() or 1),
+    "INGEST_CHUNK": env_int("ISC_INGEST_CHUNK", 64),
+    "INGEST_BATCH_SIZE": env_int("ISC_INGEST_BATCH_SIZE", 32),
+    "INGEST_MAX_FILES": env_int("ISC_INGEST_MAX_FILES", 1_000_000),
+    # Longer than a chunk's hard time limit (660 s), so a chunk still running never looks stalled.
+    "INGEST_STALE_SECONDS": env_int("ISC_INGEST_STALE_SECONDS", 900),
 }
 
 LOGGING = {

@@ -17,6 +17,7 @@ REFERENCE_INDEX = "workers.tasks.reference_index"
 QUERY_SEARCH = "workers.tasks.query_search"
 REFERENCES_PURGE = "workers.tasks.references_purge"
 REINDEX_RUN = "workers.tasks.reindex_run"
+INGEST_CHUNK = "workers.tasks.ingest_chunk"
 
 
 def task_send(name: str, *args, **kwargs) -> None:

@@ -150,5 +150,6 @@ def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
     services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
 
 
-# Registers the reindex tasks: Celery's autodiscovery imports only this module.
-from workers import reindex  # noqa: E402,F401
+# Registers the reindex and bulk-ingest tasks (workers/reindex.py, workers/ingest.py): Celery's
+# autodiscovery imports only this module.
+from workers import ingest, reindex  # noqa: E402,F401
