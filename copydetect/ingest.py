@@ -75,6 +75,7 @@ _engines: dict = {}
 def worker_init(spec: WorkerSpec) -> None:
     import cv2
 
+    _parent_watch()
     # One process per core: inner thread pools would only oversubscribe the cores.
     cv2.setNumThreads(1)
     from copydetect.descriptors import descriptor_build
@@ -84,6 +85,22 @@ def worker_init(spec: WorkerSpec) -> None:
         name=spec.descriptor_name, vit_model=spec.vit_model, fusion_dir=spec.fusion_dir, device=spec.device, threads=1
     )
     _engines["archives"] = {}
+
+
+def _parent_watch(interval: float = 2.0) -> None:
+    """Exits when the parent dies: a Celery child killed by its main process runs no clean-up, and
+    the pool's queues keep their pipes open, so nothing else would tell this process to stop."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def batch_process(items: Sequence[IngestItem]) -> BatchResult:
@@ -209,7 +226,11 @@ class _children_allowed:
     """
 
     def __enter__(self):
-        self._config = multiprocessing.current_process()._config
+        process = multiprocessing.current_process()
+        # Billiard (Celery's pool) leaves its own AuthenticationString here, which multiprocessing's
+        # spawn refuses to pickle; the same key as multiprocessing's type works.
+        self._config = process._config
+        self._config["authkey"] = multiprocessing.process.AuthenticationString(bytes(process.authkey))
         self._daemon = self._config.get("daemon")
         self._config["daemon"] = False
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation
+from search import views, views_evaluation, views_ingest
 
 app_name = "search"
 urlpatterns = [
@@ -19,4 +19,6 @@ urlpatterns = [
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),
     path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
+    path("collections/<int:collection_id>/imports/", views_ingest.ingest_jobs_panel, name="ingest_jobs_panel"),
+    path("imports/<int:job_id>/", views_ingest.ingest_job_detail, name="ingest_job_detail"),
 ]

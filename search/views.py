@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
-from search import selectors, services
+from search import selectors, services, views_ingest
 from search.forms import (
     CollectionForm,
     QueryForm,
@@ -112,6 +112,8 @@ def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
 def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
     source = request.POST.get("source", "files")
+    if source in ("zip", "folder"):  # bulk: a background job (search/ingest.py), not decoded in the request
+        return views_ingest.references_ingest(request, collection, source)
     try:
         items = _upload_items(request, source)
     except UploadError as exc:
