@@ -172,6 +172,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.query_search": {"queue": "gpu"},
     "workers.tasks.reindex_*": {"queue": "default"},
     "workers.tasks.webhook_*": {"queue": "default"},
+    "workers.tasks.ingest_*": {"queue": "default"},
 }
 # Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
 # (Celery's failure signal then fails the row). A soft limit of 0 means none.
@@ -281,6 +282,14 @@ ISC = {
     "WEBHOOK_ALLOW_PRIVATE": env_bool("ISC_WEBHOOK_ALLOW_PRIVATE", False),
     # Outgoing proxy for deliveries (e.g. an egress proxy); the environment's HTTP(S)_PROXY is ignored.
     "WEBHOOK_PROXY": env_str("ISC_WEBHOOK_PROXY", ""),
+    # Bulk ingest (search/ingest.py): stored archives and item lists, decode processes, chunk size.
+    "INGEST_DIR": str(env_path("ISC_INGEST_DIR", DATA_DIR / "ingest")),
+    "INGEST_PROCESSES": env_int("ISC_INGEST_PROCESSES", os.cpu_count() or 1),
+    "INGEST_CHUNK": env_int("ISC_INGEST_CHUNK", 64),
+    "INGEST_BATCH_SIZE": env_int("ISC_INGEST_BATCH_SIZE", 32),
+    "INGEST_MAX_FILES": env_int("ISC_INGEST_MAX_FILES", 1_000_000),
+    # Longer than a chunk's hard time limit (660 s), so a chunk still running never looks stalled.
+    "INGEST_STALE_SECONDS": env_int("ISC_INGEST_STALE_SECONDS", 900),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).
@@ -300,6 +309,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.reindex_resume_stale",
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
+    },
+    # A bulk ingest whose worker died continues from its cursor.
+    "ingest-resume-stale": {
+        "task": "workers.tasks.ingest_resume_stale",
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 300.0},
     },
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views, views_evaluation, views_teams, views_tokens, views_webhooks
+from search import views, views_evaluation, views_ingest, views_teams, views_tokens, views_webhooks
 
 app_name = "search"
 urlpatterns = [
@@ -63,4 +63,6 @@ urlpatterns = [
         views_webhooks.webhook_redeliver,
         name="webhook_redeliver",
     ),
+    path("collections/<int:collection_id>/imports/", views_ingest.ingest_jobs_panel, name="ingest_jobs_panel"),
+    path("imports/<int:job_id>/", views_ingest.ingest_job_detail, name="ingest_job_detail"),
 ]

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
-from search import media, permissions, selectors, services, teams
+from search import media, permissions, selectors, services, teams, views_ingest
 from search import reindex as reindex_services
 from search.forms import (
     CollectionCreateForm,
@@ -129,6 +129,8 @@ def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
 def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
     source = request.POST.get("source", "files")
+    if source in ("zip", "folder"):  # bulk: a background job (search/ingest.py), not decoded in the request
+        return views_ingest.references_ingest(request, collection, source)
     try:
         items = _upload_items(request, source, collection)
     except UploadError as exc:

@@ -317,5 +317,5 @@ def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
     return services.MatchResult(**dataclasses.asdict(candidate))
 
 
-# Registers the reindex and webhook tasks: Celery's autodiscovery imports only this module.
-from workers import reindex, webhooks  # noqa: E402,F401
+# Registers the reindex, webhook and bulk-ingest tasks: Celery's autodiscovery imports only this module.
+from workers import ingest, reindex, webhooks  # noqa: E402,F401

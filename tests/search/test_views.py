@@ -97,16 +97,17 @@ def _zip_upload(entries: dict[str, bytes]) -> io.BytesIO:
     return buffer
 
 
-def test_uploading_a_zip_reports_what_was_skipped(client, moderator, media_root):
+def test_uploading_a_zip_queues_an_import_job(client, moderator, media_root, settings, tmp_path):
+    # What the job then adds and refuses is covered in tests/search/test_ingest.py.
+    settings.ISC = {**settings.ISC, "INGEST_DIR": str(tmp_path / "ingest")}
     collection = collection_for(moderator)
     archive = _zip_upload({"a.jpg": encode(scene(1)), "../b.jpg": encode(scene(2)), "c.txt": b"not an image"})
     response = client.post(
         reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}, follow=True
     )
-    shown = _messages(response)
-    assert "Upload: 1 added, 2 rejected." in shown
-    assert any("path traversal" in message for message in shown)
-    assert any("c.txt" in message and "not an image" in message for message in shown)
+    job = collection.ingest_jobs.get()
+    assert f"Import #{job.id} queued: its progress shows below and updates itself." in _messages(response)
+    assert collection.references.count() == 0
 
 
 def test_an_empty_zip_gets_a_clear_message(client, moderator, media_root):

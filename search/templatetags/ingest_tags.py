@@ -1,0 +1,24 @@
+from django import template
+
+from search import selectors_ingest
+
+register = template.Library()
+
+
+@register.inclusion_tag("search/_ingest_jobs.html")
+def ingest_jobs_panel(collection):
+    """The collection's recent ingest jobs; the block polls itself while one of them is active."""
+    jobs = selectors_ingest.ingest_jobs_recent(collection=collection)
+    return {"collection": collection, "jobs": jobs, "active": any(job.is_active for job in jobs)}
+
+
+@register.filter
+def duration(seconds):
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
