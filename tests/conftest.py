@@ -1,6 +1,7 @@
 import pytest
 
 from copydetect.milvus_lite import MilvusLiteServer
+from tests.services import milvus_wipe
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +31,8 @@ def isc_settings(settings, tmp_path, media_root, milvus_uri):
     }
     runtime.vector_store_get.cache_clear()
     yield settings
-    store = runtime.vector_store_get()
-    store.alias_drop(alias=runtime.live_alias())
-    # Row ids restart in every test database: drop what this test indexed so nothing leaks into the next.
-    store.collection_drop(model_version=runtime.descriptor_get().version)
+    runtime.vector_store_get().close()
+    milvus_wipe(milvus_uri)
     runtime.engines_reset()
 
 

@@ -192,3 +192,19 @@ class CeleryWorker:
             except ProcessLookupError:
                 pass
         self.log.close()
+
+
+def milvus_wipe(uri: str) -> None:
+    """Drops every alias, then every collection, of the Milvus at `uri`: row ids restart in every test
+    database, so nothing a test indexed may leak into the next one (an alias would block the drop)."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=uri)
+    try:
+        listing = client.list_aliases()
+        for alias in listing.get("aliases", []) if isinstance(listing, dict) else listing:
+            client.drop_alias(alias)
+        for name in client.list_collections():
+            client.drop_collection(name)
+    finally:
+        client.close()

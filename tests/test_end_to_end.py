@@ -10,7 +10,7 @@ from django.urls import reverse
 from search.models import ImageStatus, QueryImage, Role
 from tests.factories import UserFactory, team_with
 from tests.images import edited_copy, encode, scene
-from tests.services import CeleryWorker, RedisServer, database_url
+from tests.services import CeleryWorker, RedisServer, database_url, milvus_wipe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -39,12 +39,7 @@ def live_worker(tmp_path, milvus_uri, settings):
     worker.stop()
     _broker_switch(app, previous_broker)
     redis_server.stop()
-    from copydetect.descriptors import descriptor_build
-    from copydetect.vector_store import VectorStore
-
-    store = VectorStore(uri=milvus_uri)
-    store.alias_drop(alias=settings.ISC["LIVE_ALIAS"])  # the worker made its version live; free it first
-    store.collection_drop(model_version=descriptor_build(name=settings.ISC["DESCRIPTOR"]).version)
+    milvus_wipe(milvus_uri)
 
 
 def _broker_switch(app, url: str) -> None:

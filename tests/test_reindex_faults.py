@@ -20,7 +20,7 @@ from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
 from search.uploads import Payload
 from tests.factories import CollectionFactory
 from tests.images import edited_copy, encode, scene
-from tests.services import CeleryWorker, RedisServer
+from tests.services import CeleryWorker, RedisServer, milvus_wipe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -61,10 +61,7 @@ def stack(tmp_path, milvus_uri, settings):
         worker.stop()
     _broker_switch(app, previous_broker)
     redis_server.stop()
-    store = VectorStore(uri=milvus_uri)
-    store.alias_drop(alias=settings.ISC["LIVE_ALIAS"])
-    for name in (OLD, NEW):
-        store.collection_drop(model_version=descriptor_build(name=name).version)
+    milvus_wipe(milvus_uri)
 
 
 def _broker_switch(app, url: str) -> None:

@@ -18,6 +18,7 @@ from copydetect.pipeline import SearchSettings, query_search, reference_index
 from copydetect.vector_store import VectorStore
 from copydetect.verification import local_features_load, query_features_extract
 from copydetect.verification_learned import LearnedSettings, LearnedVerifier, features_cache_path
+from tests.services import milvus_wipe
 
 PHOTO = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 COLLECTION = 7
@@ -56,8 +57,8 @@ def indexed(milvus_uri, tmp_path_factory):
             ),
         )
     yield descriptor, store, learned, features_dir
-    store.collection_drop(model_version=descriptor.version)
     store.close()
+    milvus_wipe(milvus_uri)
 
 
 def _search(indexed, image: Image.Image, settings: SearchSettings):

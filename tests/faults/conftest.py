@@ -21,7 +21,7 @@ from search import services
 from search.models import Collection, ImageStatus, ReferenceImage
 from search.uploads import Payload
 from tests.images import encode, scene
-from tests.services import CeleryWorker, PrivateRedis
+from tests.services import CeleryWorker, PrivateRedis, milvus_wipe
 
 # Short deadlines, so that a test waits seconds for what production waits minutes for.
 FAST_LIFECYCLE = {
@@ -144,9 +144,7 @@ def stack(tmp_path, settings, fault_milvus):
     redis_server.stop()
     if fault_milvus.process is None or fault_milvus.process.poll() is not None:
         fault_milvus.start()
-    store = VectorStore(uri=fault_milvus.uri)
-    store.collection_drop(model_version=runtime.descriptor_get().version)
-    store.close()
+    milvus_wipe(fault_milvus.uri)
     runtime.vector_store_get.cache_clear()
 
 

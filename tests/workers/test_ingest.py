@@ -15,7 +15,7 @@ from search import ingest
 from search.models import ImageStatus, IngestJob, ReferenceImage
 from tests.factories import CollectionFactory, UserFactory
 from tests.ingest_support import image_bytes, images_folder, zip_bytes
-from tests.services import CeleryWorker, RedisServer
+from tests.services import CeleryWorker, RedisServer, database_url, milvus_wipe
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def live_ingest_worker(tmp_path, milvus_uri, settings):
             "ISC_INGEST_PROCESSES": "2",
             "ISC_INGEST_CHUNK": "8",
             "ISC_WARM_UP": "0",
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
         },
         log_path=tmp_path / "worker.log",
     ).start(app)
@@ -128,9 +128,9 @@ def live_ingest_worker(tmp_path, milvus_uri, settings):
     from workers import runtime
 
     runtime.vector_store_get.cache_clear()
-    store, descriptor = runtime.vector_store_get(), runtime.descriptor_get()
-    store.collection_drop(model_version=descriptor.version)
-    runtime.vector_store_get.cache_clear()
+    runtime.vector_store_get().close()
+    milvus_wipe(settings.ISC["MILVUS_URI"])
+    runtime.engines_reset()
 
 
 def _broker_switch(app, url: str) -> None:

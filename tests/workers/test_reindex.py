@@ -14,6 +14,7 @@ from search.models import ImageStatus, IndexVersion, QueryImage, ReindexJob
 from search.uploads import Payload
 from tests.factories import CollectionFactory, UserFactory
 from tests.images import edited_copy, encode, scene
+from tests.services import milvus_wipe
 from workers import runtime
 from workers.reindex import reindex_step
 
@@ -38,10 +39,8 @@ def model_change(isc_settings, eager_tasks, versions):
         runtime.engines_reset()
 
     yield switch
-    store = runtime.vector_store_get()
-    store.alias_drop(alias=runtime.live_alias())
-    for version in versions.values():
-        store.collection_drop(model_version=version)
+    runtime.vector_store_get().close()
+    milvus_wipe(isc_settings.ISC["MILVUS_URI"])
 
 
 def _references(collection, seeds):
