@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     # Swagger UI and Redoc assets served from our own static files: /api/docs/ works offline.
     "drf_spectacular_sidecar",
     "search",
+    "workers",
 ]
 
 MIDDLEWARE = [

@@ -10,7 +10,7 @@ from copydetect.descriptors import DESCRIPTOR_NAMES, VIT_DESCRIPTOR_NAMES, descr
 from copydetect.formats import descriptors_write_h5, descriptors_write_isc2021
 from copydetect.imaging import image_load
 from copydetect.projection import projection_fit
-from search import tracks
+from workers import tracks
 
 MAX_DIMS = 256
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from copydetect.descriptors import DESCRIPTOR_NAMES
 from copydetect.formats import predictions_write_csv
-from search import tracks
+from workers import tracks
 
 
 class Command(BaseCommand):
