@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate worker web bench-descriptors setup-vit clean
+.PHONY: run test lint browser install migrate worker web bench-descriptors setup-vit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ migrate: install
 run: migrate
 	$(BIN)/python scripts/run_stack.py
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here); without root they skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "Chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
 
 lint: install
 	$(BIN)/ruff check .
