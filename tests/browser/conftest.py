@@ -25,7 +25,9 @@ def chromium_path() -> str | None:
 def browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no Chromium on this machine: `apt-get install chromium` (or set ISC_CHROMIUM) to run browser tests")
+        pytest.skip(
+            "no Chromium on this machine: `apt-get install chromium` (or set ISC_CHROMIUM) to run browser tests"
+        )
     sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
