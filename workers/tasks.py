@@ -73,6 +73,7 @@ def query_search(self, query_id: int) -> str:
     if not services.stored_image_claim(model=QueryImage, image_id=query_id, descriptor_version=descriptor.version):
         return "skipped"
     started = time.perf_counter()
+    whole_image: list = []
     try:
         query = QueryImage.objects.get(id=query_id)
         candidates = pipeline.query_search(
@@ -82,10 +83,12 @@ def query_search(self, query_id: int) -> str:
             store=runtime.vector_store_get(),
             reference_features=_reference_features,
             settings=runtime.search_settings_get(),
+            descriptor_sink=whole_image.append,
         )
         services.query_results_record(
             query_id=query_id,
             descriptor_version=descriptor.version,
+            query_descriptor=whole_image[0] if whole_image else None,
             results=[_match_result(candidate) for candidate in candidates],
             search_ms=round((time.perf_counter() - started) * 1000),
         )
@@ -152,3 +155,17 @@ def _failure_handle(task, exc: Exception, *, model, image_id: int) -> None:
 
 # Registers the reindex tasks: Celery's autodiscovery imports only this module.
 from workers import reindex  # noqa: E402,F401
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str]) -> None:
+    """Removes what purged (soft-deleted, past the grace period) references left: vectors and files."""
+    descriptor = runtime.descriptor_get()
+    store = runtime.vector_store_get()
+    try:
+        if store.collection_exists(model_version=descriptor.version):
+            store.vectors_delete(model_version=descriptor.version, ids=reference_ids)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    for name in files:
+        default_storage.delete(name)
