@@ -165,8 +165,8 @@ ISC = {
     # Review: how long an opened item stays claimed by its moderator.
     "REVIEW_CLAIM_SECONDS": env_int("ISC_REVIEW_CLAIM_SECONDS", 600),
     # Two queries are near-identical (re-posts of one picture) when their whole-image descriptors have at least
-    # this cosine similarity; see search/verdicts.py for the measurement behind it.
-    "NEAR_DUPLICATE_SIMILARITY": env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.95),
+    # this cosine similarity; search/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
+    "NEAR_DUPLICATE_SIMILARITY": env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90),
     # A reference matched by more than this many distinct queries within 24 h is quarantined.
     "QUARANTINE_QUERIES_PER_DAY": env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50),
     # A deleted reference can be restored for this many days, then its vector and files are purged.
