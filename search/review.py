@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from search import events
 from search.audit import audit_record
-from search.models import AllowlistEntry, AuditAction, Match, PairVerdict, ReviewDecision
+from search.models import AllowlistEntry, AuditAction, Match, PairVerdict, QueryImage, ReviewDecision
 from search.permissions import REVIEW, role_require
 
 
@@ -207,10 +207,11 @@ def allowlist_add(
     counting as matches; the rows already found are suppressed with the reason."""
     team = match.query.collection.team
     role_require(user=actor, team=team.id, minimum=REVIEW)
+    query = QueryImage.objects.get(id=match.query_id)  # fresh: the descriptor is written by the search
     entry = AllowlistEntry.objects.create(
         team=team,
-        sha256=match.query.sha256,
-        descriptor=bytes(match.query.descriptor or b""),
+        sha256=query.sha256,
+        descriptor=bytes(query.descriptor or b""),
         reference=None if every_reference else match.reference,
         reason=reason.strip()[:300] or "benign",
         created_by=actor,

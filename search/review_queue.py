@@ -197,9 +197,7 @@ def last_verdict(*, user: AbstractBaseUser) -> PairVerdict | None:
 
 
 def matches_of(*, user: AbstractBaseUser, match_ids: list[int]) -> list[Match]:
-    """The given matches that belong to the user's teams (others are silently left out)."""
-    return list(
-        Match.objects.filter(id__in=match_ids, query__collection__team__in=selectors.team_ids_of(user)).select_related(
-            "query__collection__team", "reference"
-        )
-    )
+    """The given matches that belong to the user's teams (others are silently left out), in the given order."""
+    found = Match.objects.filter(id__in=match_ids, query__collection__team__in=selectors.team_ids_of(user))
+    by_id = {match.id: match for match in found.select_related("query__collection__team", "reference")}
+    return [by_id[match_id] for match_id in dict.fromkeys(match_ids) if match_id in by_id]
