@@ -278,3 +278,30 @@ def test_the_queue_pages_keyboard_hints_bulk_and_undo(client, world):
     assert client.get(reverse("search:review_item", args=[first.id])).status_code == 404
     assert client.post(reverse("search:review_undo")).status_code == 302
     assert Match.objects.get(id=second.id).review == ReviewDecision.UNREVIEWED
+
+
+def test_every_verdict_can_be_undone_where_it_shows(client, world):
+    low = world.query(50, descriptor=unit(1), score=0.2).matches.get()
+    client.force_login(world.moderator)
+    client.post(reverse("search:match_review", args=[low.id]), {"decision": "confirmed"})
+    page = client.get(reverse("search:query_detail", args=[low.query_id])).content.decode()
+    assert "Undo verdict" in page and "Confirmed copy" in page
+    confirmed = client.get(reverse("search:review_dashboard") + "?state=confirmed").content.decode()
+    assert f'form="verdict-{low.id}" name="decision" value="unreviewed"' in confirmed
+    client.post(reverse("search:review_verdict", args=[low.id]), {"decision": "unreviewed"})
+    assert Match.objects.get(id=low.id).review == ReviewDecision.UNREVIEWED
+    history = client.get(reverse("search:review_item", args=[low.id])).context["history"]
+    assert [event.action for event in history] == [AuditAction.MATCH_UNDO, AuditAction.MATCH_VERDICT]
+
+
+def test_the_dashboard_flags_a_quarantined_reference_for_the_admin(client, world, settings):
+    settings.ISC = {**settings.ISC, "QUARANTINE_QUERIES_PER_DAY": 1}
+    world.query(50, descriptor=unit(1))
+    world.query(51, descriptor=unit(2))
+    client.force_login(world.admin)
+    page = client.get(reverse("search:team_dashboard", args=[world.collection.team.slug]))
+    assert [r.id for r in page.context["board"].quarantined] == [world.reference.id]
+    assert "Release" in page.content.decode()
+    client.post(reverse("search:reference_disable", args=[world.reference.id]), {"days": "3"})
+    world.reference.refresh_from_db()
+    assert world.reference.quarantined_at is None and world.reference.disabled_until > timezone.now()
