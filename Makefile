@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint browser install migrate worker web bench-descriptors setup-vit clean
+.PHONY: run test lint browser screenshots install migrate worker web bench-descriptors setup-vit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "Chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
+
+# docs/img/review.png and docs/img/dashboard.png, from the browser test of the review flow.
+screenshots: install browser
+	ISC_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest tests/browser/test_review_flow.py -q
 
 lint: install
 	$(BIN)/ruff check .
