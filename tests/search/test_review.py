@@ -51,11 +51,11 @@ class World:
         self.search(query, descriptor=descriptor, score=score, reference=reference)
         return query
 
-    def search(self, query, *, descriptor, score=0.9, reference=None):
+    def search(self, query, *, descriptor, score=0.9, reference=None, version="v"):
         reference = reference or self.reference
         services.query_results_record(
             query_id=query.id,
-            descriptor_version="v",
+            descriptor_version=version,
             search_ms=1,
             results=[services.MatchResult(reference.id, score, True, 20, 0.5, [[0.2, 0.2, 0.3, 0.3]], score)],
             query_descriptor=descriptor,
@@ -68,11 +68,14 @@ def world(media_root):
     return World()
 
 
-def test_a_rejected_pair_never_returns_after_a_rerun_or_a_re_upload(world):
+def test_a_rejected_pair_never_returns_after_a_rerun_a_reindex_or_a_re_upload(world):
     query = world.query(50, descriptor=unit(1))
     review.verdict_set(actor=world.moderator, match=query.matches.get(), decision=ReviewDecision.REJECTED)
     rerun = world.search(query, descriptor=unit(1))
     assert rerun.review == ReviewDecision.REJECTED and rerun.reviewed_by == world.moderator
+    Match.objects.filter(query=query).delete()  # as if the rows were lost; a reindex to another version re-runs
+    after_reindex = world.search(query, descriptor=unit(1), version="v2")
+    assert after_reindex.review == ReviewDecision.REJECTED
     # The same picture uploaded again (the first row deleted), and into another collection of the team.
     query.delete()
     again = world.query(50, descriptor=unit(1))
