@@ -31,6 +31,15 @@
         return;
       }
       if (key === "Enter" && focused >= 0) { window.location = rows[focused].getAttribute("data-open"); return; }
+      // c / r: a verdict for the selected rows (bulk), or else for the focused row.
+      if (key === "c" || key === "r") {
+        var decision = key === "c" ? "confirmed" : "rejected";
+        var selected = document.querySelectorAll("[data-row] input[type=checkbox]:checked").length;
+        var button = selected
+          ? document.querySelector('.bulkbar button[value="' + decision + '"]')
+          : focused >= 0 && rows[focused].querySelector('button[value="' + decision + '"]');
+        if (button) { event.preventDefault(); button.click(); return; }
+      }
     }
     var target = document.querySelector('[data-shortcut="' + key + '"]');
     if (target) {
