@@ -308,3 +308,40 @@ def test_the_dashboard_flags_a_quarantined_reference_for_the_admin(client, world
     client.post(reverse("search:reference_disable", args=[world.reference.id]), {"days": "3"})
     world.reference.refresh_from_db()
     assert world.reference.quarantined_at is None and world.reference.disabled_until > timezone.now()
+
+
+def test_the_migration_turns_existing_verdicts_into_pair_verdicts(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("search", "0005_review_queue_and_pair_verdicts")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("auth", "User").objects.create(username="rev")
+    team = old.get_model("search", "Team").objects.create(name="T", slug="t")
+    collection = old.get_model("search", "Collection").objects.create(team=team, name="C", match_threshold=0.5)
+    common = {"collection": collection, "width": 1, "height": 1, "original_name": "x"}
+    reference = old.get_model("search", "ReferenceImage").objects.create(sha256="r" * 64, file="r.jpg", **common)
+    query = old.get_model("search", "QueryImage").objects.create(sha256="q" * 64, file="q.jpg", **common)
+    old.get_model("search", "Match").objects.create(
+        query=query,
+        reference=reference,
+        rank=1,
+        descriptor_similarity=0.9,
+        final_score=0.8,
+        descriptor_version="v",
+        review="rejected",
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes("search"))
+    new = executor.loader.project_state(executor.loader.graph.leaf_nodes("search")).apps
+    rows = list(
+        new.get_model("search", "PairVerdict").objects.values_list(
+            "query_sha256", "reference_sha256", "decision", "decided_by__username", "final_score"
+        )
+    )
+    assert rows == [("q" * 64, "r" * 64, "rejected", "rev", 0.8)]
