@@ -345,3 +345,20 @@ def test_the_migration_turns_existing_verdicts_into_pair_verdicts(transactional_
         )
     )
     assert rows == [("q" * 64, "r" * 64, "rejected", "rev", 0.8)]
+
+
+def test_the_collection_page_deletes_restores_and_disables_a_reference(client, world):
+    client.force_login(world.admin)
+    page = client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
+    assert "Delete</button>" in page and "Disable 7 days" in page
+    client.post(reverse("search:reference_delete", args=[world.reference.id]))
+    page = client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
+    assert "Restore</button>" in page
+    client.post(reverse("search:reference_restore", args=[world.reference.id]))
+    client.post(reverse("search:reference_disable", args=[world.reference.id]), {"days": "7"})
+    world.reference.refresh_from_db()
+    assert world.reference.deleted_at is None and world.reference.disabled_until > timezone.now()
+    assert (
+        "Enable</button>"
+        in client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
+    )
