@@ -47,6 +47,10 @@ test-postgres: install
 		echo "SKIPPED: the PostgreSQL test run (no server at $(POSTGRES_TEST_URL); set POSTGRES_TEST_URL)"; \
 	fi
 
+# docs/img/review.png and docs/img/dashboard.png, from the browser test of the review flow.
+screenshots: install browser
+	ISC_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest tests/browser/test_review_flow.py -q
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -102,11 +102,17 @@ def query_search(
     settings: SearchSettings,
     learned: LearnedVerifier | None = None,
     learned_reference_features: Callable[[int], LocalFeatures | None] | None = None,
+    descriptor_sink: Callable[[np.ndarray], None] | None = None,
 ) -> list[Candidate]:
-    """Global descriptor (+ region crops) → nearest references in Milvus → local verification of the best few."""
+    """Global descriptor → nearest references in Milvus → local verification of the best few.
+
+    `descriptor_sink`, when given, receives the whole-image ("full" view) descriptor, embedded anyway.
+    """
     if not store.collection_exists(model_version=descriptor.version):
         return []
     vectors = descriptor.embed(query_views_make(image, settings.query_views))
+    if descriptor_sink is not None and "full" in settings.query_views:
+        descriptor_sink(np.asarray(vectors[list(settings.query_views).index("full")], dtype=np.float32))
     hits_per_view = store.vectors_search(
         model_version=descriptor.version, vectors=vectors, top_k=settings.top_k, collection_id=collection_id
     )

@@ -216,6 +216,15 @@ ISC = {
     "REGION_CANDIDATES": env_bool("ISC_REGION_CANDIDATES", False),
     "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "copydetect" / "calibration")),
     "DEFAULT_THRESHOLD": env_float("ISC_DEFAULT_THRESHOLD", 0.5),
+    # Review: how long an opened item stays claimed by its moderator.
+    "REVIEW_CLAIM_SECONDS": env_int("ISC_REVIEW_CLAIM_SECONDS", 600),
+    # Two queries are near-identical (re-posts of one picture) when their whole-image descriptors have at least
+    # this cosine similarity; search/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
+    "NEAR_DUPLICATE_SIMILARITY": env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90),
+    # A reference matched by more than this many distinct queries within 24 h is quarantined.
+    "QUARANTINE_QUERIES_PER_DAY": env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50),
+    # A deleted reference can be restored for this many days, then its vector and files are purged.
+    "REFERENCE_DELETE_GRACE_DAYS": env_int("ISC_REFERENCE_DELETE_GRACE_DAYS", 7),
     "MAX_UPLOAD_BYTES": env_int("ISC_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("ISC_MAX_IMAGE_PIXELS", 64_000_000),
     "MAX_ZIP_MEMBERS": env_int("ISC_MAX_ZIP_MEMBERS", 20_000),

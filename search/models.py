@@ -170,6 +170,17 @@ class ReferenceImage(StoredImage):
     ingest_job = models.ForeignKey(
         "IngestJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="references"
     )
+    # Soft delete: out of every result until restored; purged (vector + files) after the grace period.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Disabled by an admin until this time (no new matches meanwhile).
+    disabled_until = models.DateTimeField(null=True, blank=True)
+    # Paused because too many distinct queries matched it in a day; cleared by an admin's decision.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    # The day an admin released it: the same day's burst does not quarantine it again.
+    quarantine_released_on = models.DateField(null=True, blank=True)
 
     class Meta(StoredImage.Meta):
         constraints = [
@@ -181,6 +192,12 @@ class ReferenceImage(StoredImage):
 class QueryImage(StoredImage):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="queries")
     search_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The whole-image global descriptor (float16 bytes), to find near-identical re-posts (search/verdicts.py).
+    descriptor = models.BinaryField(blank=True, default=b"")
+    # The earliest near-identical query of the collection: re-posts are reviewed as one item with it.
+    near_duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="near_duplicates"
+    )
 
     class Meta(StoredImage.Meta):
         constraints = [
@@ -206,6 +223,13 @@ class Match(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The moderator who opened it in the review queue; the claim lapses after ISC REVIEW_CLAIM_SECONDS.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Why it is kept out of the queue (allowlisted image, quarantined reference); empty when it is not.
+    suppressed_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -246,6 +270,63 @@ class IndexVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} ({self.state})"
+
+
+class PairVerdict(models.Model):
+    """The verdict on a (query picture, reference picture) pair in a team, whichever rows show it.
+
+    Keyed by content (both sha256) so a re-run, a reindex, or a re-upload of either picture keeps it; the
+    query descriptor lets a near-identical re-post of the query inherit it (search/verdicts.py).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="pair_verdicts")
+    query_sha256 = models.CharField(max_length=64)
+    reference_sha256 = models.CharField(max_length=64)
+    query_descriptor = models.BinaryField(blank=True, default=b"")
+    decision = models.CharField(max_length=12, choices=ReviewDecision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    # When the moderator opened the item (None for verdicts given outside the queue); for decision times.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The row the verdict was given on, for the dashboard's scores and the undo stack.
+    match = models.ForeignKey("Match", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    final_score = models.FloatField(null=True, blank=True)
+    collection_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "query_sha256", "reference_sha256"], name="unique_pair_verdict")
+        ]
+        indexes = [
+            models.Index(fields=["team", "reference_sha256"]),
+            models.Index(fields=["decided_by", "-decided_at"]),
+        ]
+
+
+class AllowlistEntry(models.Model):
+    """A benign picture (a stock photo every meme uses): its copies never count as matches of `reference`
+    (or of any reference of the team when `reference` is empty)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="allowlist")
+    sha256 = models.CharField(max_length=64)
+    descriptor = models.BinaryField(blank=True, default=b"")
+    reference = models.ForeignKey(
+        "ReferenceImage", null=True, blank=True, on_delete=models.CASCADE, related_name="allowlist_entries"
+    )
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"benign {self.sha256[:12]}: {self.reason}"
 
 
 class ReindexJob(models.Model):
@@ -317,6 +398,14 @@ class AuditAction(models.TextChoices):
     WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
     WEBHOOK_TEST = "webhook.test", "Webhook test event sent"
     WEBHOOK_REDELIVER = "webhook.redeliver", "Webhook delivery sent again"
+    VERDICT_INHERIT = "match.inherit", "Verdict applied from an earlier pair"
+    REFERENCE_RESTORE = "reference.restore", "Reference restored"
+    REFERENCE_PURGE = "reference.purge", "Reference purged"
+    REFERENCE_DISABLE = "reference.disable", "Reference disabled"
+    REFERENCE_QUARANTINE = "reference.quarantine", "Reference quarantined"
+    REFERENCE_RELEASE = "reference.release", "Reference released from quarantine"
+    ALLOWLIST_ADD = "allowlist.add", "Image allowlisted"
+    ALLOWLIST_REMOVE = "allowlist.remove", "Allowlist entry removed"
 
 
 class AuditImmutable(Exception):

@@ -53,3 +53,6 @@ def task_send(name: str, *args, **kwargs) -> bool:
         )
         return False
     return True
+
+
+REFERENCE_VECTORS_PURGE = "workers.tasks.reference_vectors_purge"

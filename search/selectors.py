@@ -199,7 +199,9 @@ PICTURE_GAP = 24.0
 
 def match_views(*, query: QueryImage, limit: int = 10) -> list[MatchView]:
     threshold = query.collection.match_threshold
-    matches = query.matches.select_related("reference").order_by("rank")[:limit]
+    matches = (
+        query.matches.filter(reference__deleted_at__isnull=True).select_related("reference").order_by("rank")[:limit]
+    )
     return [_match_view(query, match, threshold) for match in matches]
 
 

@@ -35,9 +35,9 @@ from search.models import (
     ReviewDecision,
     Team,
 )
-from search.permissions import MANAGE, REVIEW, UPLOAD, role_require
+from search.permissions import MANAGE, UPLOAD, role_require
 from search.uploads import Payload, Rejection, UploadLimits
-from search.webhook_payloads import match_verdict_payload, query_flagged_payload
+from search.webhook_payloads import query_flagged_payload
 
 logger = logging.getLogger(__name__)
 
@@ -443,37 +443,79 @@ class MatchResult:
 
 
 def query_results_record(
-    *, query_id: int, descriptor_version: str, results: Sequence[MatchResult], search_ms: int
+    *,
+    query_id: int,
+    descriptor_version: str,
+    results: Sequence[MatchResult],
+    search_ms: int,
+    query_descriptor: Sequence[float] | None = None,
 ) -> None:
-    """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set."""
+    """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set.
+
+    Deleted and disabled references are left out; each row takes the team's verdict on its pair of pictures
+    (search/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
+    threshold emits "query.flagged" once committed.
+    """
+    from search import verdicts
+
     with transaction.atomic():
-        query = QueryImage.objects.select_for_update().get(id=query_id)
+        query = QueryImage.objects.select_for_update().select_related("collection__team").get(id=query_id)
+        now = timezone.now()
         live_ids = set(
             ReferenceImage.objects.filter(
-                collection_id=query.collection_id, id__in=[r.reference_id for r in results]
-            ).values_list("id", flat=True)
+                collection_id=query.collection_id,
+                id__in=[r.reference_id for r in results],
+                deleted_at__isnull=True,
+            )
+            .exclude(disabled_until__gt=now)
+            .values_list("id", flat=True)
         )
         reviews = {
             m.reference_id: (m.review, m.reviewed_by_id, m.reviewed_at)
             for m in query.matches.exclude(review=ReviewDecision.UNREVIEWED)
         }
+        if query_descriptor is not None:
+            query.descriptor = verdicts.descriptor_pack(query_descriptor)
+        if query.near_duplicate_of_id is None:
+            query.near_duplicate_of = verdicts.near_duplicate_leader(query=query)
         query.matches.all().delete()
         kept = [r for r in results if r.reference_id in live_ids]
-        Match.objects.bulk_create(
-            [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, start=1)]
-        )
-        if any(r.final_score >= query.collection.match_threshold for r in kept):
-            event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
+        rows = [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, 1)]
+        inherited = verdicts.match_rows_apply(query=query, rows=rows)
+        Match.objects.bulk_create(rows)
+        for row, verdict in inherited:
+            audit_record(
+                actor=None,
+                team=query.collection.team,
+                action=AuditAction.VERDICT_INHERIT,
+                target=row,
+                after={"review": row.review, "from_query_sha256": verdict.query_sha256, "rule": "near-identical"},
+            )
+        verdicts.quarantine_check(query=query, rows=rows)
         query.status = ImageStatus.INDEXED
         query.descriptor_version = descriptor_version
         query.search_ms = search_ms
-        query.processed_at = timezone.now()
+        query.processed_at = now
         query.error = ""
         query.notice = ""
         query.attempts = 0
         query.save(
-            update_fields=["status", "descriptor_version", "search_ms", "processed_at", "error", "notice", "attempts"]
+            update_fields=[
+                "status",
+                "descriptor_version",
+                "search_ms",
+                "processed_at",
+                "error",
+                "notice",
+                "attempts",
+                "descriptor",
+                "near_duplicate_of",
+            ]
         )
+        threshold = query.collection.match_threshold
+        if any(verdicts.is_flagged(row, threshold) for row in rows):
+            # Recorded in this transaction (one webhook delivery per endpoint), sent once it commits.
+            event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
 
 
 def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, reviews: dict) -> Match:
@@ -495,39 +537,19 @@ def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, 
     )
 
 
-@transaction.atomic
 def match_review(*, match: Match, reviewer: AbstractBaseUser, decision: str) -> Match:
-    """A verdict (confirmed / rejected), or its undo (back to unreviewed); needs the moderator role."""
+    """A verdict (confirmed / rejected), or its undo (back to unreviewed); needs the moderator role.
+    The verdict belongs to the pair of pictures (search/review.py)."""
+    from search import review
+
     if decision not in ReviewDecision.values:
         raise ValueError(f"Unknown review decision {decision!r}.")
-    collection = match.query.collection
-    role_require(user=reviewer, team=collection.team_id, minimum=REVIEW)
-    before = _verdict_of(match)
-    match.review = decision
-    match.reviewed_by = reviewer
-    match.reviewed_at = timezone.now() if decision != ReviewDecision.UNREVIEWED else None
-    match.save(update_fields=["review", "reviewed_by", "reviewed_at"])
-    audit_record(
-        actor=reviewer,
-        team=collection.team,
-        action=AuditAction.MATCH_UNDO if decision == ReviewDecision.UNREVIEWED else AuditAction.MATCH_VERDICT,
-        target=match,
-        before=before,
-        after=_verdict_of(match),
-    )
-    if decision in (ReviewDecision.CONFIRMED, ReviewDecision.REJECTED):
-        event_emit(team=collection.team, name=f"match.{decision}", payload=match_verdict_payload(match=match))
+    if decision == ReviewDecision.UNREVIEWED:
+        review.verdict_undo(actor=reviewer, match=match)
+    else:
+        review.verdict_set(actor=reviewer, match=match, decision=decision)
+    match.refresh_from_db()
     return match
-
-
-def _verdict_of(match: Match) -> dict:
-    return {
-        "review": match.review,
-        "reviewed_by": match.reviewed_by.get_username() if match.reviewed_by_id else None,
-        "final_score": match.final_score,
-        "query_id": match.query_id,
-        "reference_id": match.reference_id,
-    }
 
 
 @transaction.atomic

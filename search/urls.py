@@ -1,6 +1,14 @@
 from django.urls import path
 
-from search import views, views_evaluation, views_ingest, views_teams, views_tokens, views_webhooks
+from search import (
+    views,
+    views_evaluation,
+    views_ingest,
+    views_review,
+    views_teams,
+    views_tokens,
+    views_webhooks,
+)
 
 app_name = "search"
 urlpatterns = [
@@ -15,7 +23,20 @@ urlpatterns = [
     path("queries/<int:query_id>/", views.query_detail, name="query_detail"),
     path("queries/<int:query_id>/results/", views.query_results, name="query_results"),
     path("images/<str:kind>/<int:image_id>/retry/", views.image_retry, name="image_retry"),
-    path("review/", views.review_dashboard, name="review_dashboard"),
+    path("review/", views_review.review_dashboard, name="review_dashboard"),
+    path("review/items/<int:match_id>/", views_review.review_item, name="review_item"),
+    path("review/items/<int:match_id>/verdict/", views_review.review_verdict, name="review_verdict"),
+    path("review/items/<int:match_id>/skip/", views_review.review_skip, name="review_skip"),
+    path("review/items/<int:match_id>/allowlist/", views_review.review_allowlist, name="review_allowlist"),
+    path("review/bulk/", views_review.review_bulk, name="review_bulk"),
+    path("review/undo/", views_review.review_undo, name="review_undo"),
+    path("references/<int:reference_id>/delete/", views_review.reference_delete, name="reference_delete"),
+    path("references/<int:reference_id>/restore/", views_review.reference_restore, name="reference_restore"),
+    path("references/<int:reference_id>/disable/", views_review.reference_disable, name="reference_disable"),
+    path("references/<int:reference_id>/release/", views_review.reference_release, name="reference_release"),
+    path("dashboard/", views_review.dashboard_home, name="dashboard_home"),
+    path("teams/<slug:team_slug>/dashboard/", views_review.team_dashboard, name="team_dashboard"),
+    path("teams/<slug:team_slug>/dashboard/threshold/", views_review.dashboard_threshold, name="dashboard_threshold"),
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),
     path("reindex/progress/", views.reindex_progress, name="reindex_progress"),

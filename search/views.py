@@ -12,11 +12,12 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from copydetect.imaging import ImageRejected
-from search import media, permissions, selectors, services, teams, views_ingest
+from search import media, selectors, services, teams, views_ingest
 from search import reindex as reindex_services
 from search.forms import (
     CollectionCreateForm,
@@ -27,7 +28,7 @@ from search.forms import (
     ReferenceZipForm,
     ReviewForm,
 )
-from search.models import ImageStatus, ReviewDecision
+from search.models import ImageStatus
 from search.uploads import Payload, UploadError, files_read, folder_read, zip_read
 
 REFERENCES_PER_PAGE = 60
@@ -91,6 +92,8 @@ def collection_detail(request: HttpRequest, collection_id: int) -> HttpResponse:
             "settings_form": CollectionForm(instance=collection),
             "import_roots": services.team_import_root(team=collection.team),
             "membership": membership,
+            "now": timezone.now(),
+            "grace_days": settings.ISC["REFERENCE_DELETE_GRACE_DAYS"],
         },
     )
 
@@ -232,25 +235,6 @@ def image_retry(request: HttpRequest, kind: str, image_id: int) -> HttpResponse:
     if kind == "query":
         return redirect("search:query_detail", query_id=image.id)
     return redirect("search:collection_detail", collection_id=image.collection_id)
-
-
-@login_required
-def review_dashboard(request: HttpRequest) -> HttpResponse:
-    decision = request.GET.get("decision", ReviewDecision.UNREVIEWED)
-    if decision not in ReviewDecision.values:
-        decision = ReviewDecision.UNREVIEWED
-    matches = Paginator(selectors.review_queue(user=request.user, decision=decision), 24)
-    return render(
-        request,
-        "search/review.html",
-        {
-            "matches": matches.get_page(request.GET.get("page")),
-            "decision": decision,
-            "decisions": ReviewDecision,
-            "counts": selectors.review_counts(user=request.user),
-            "reviewable_team_ids": selectors.team_ids_with_role(user=request.user, minimum=permissions.REVIEW),
-        },
-    )
 
 
 @login_required

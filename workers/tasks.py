@@ -106,6 +106,7 @@ def reference_index(self, reference_id: int) -> str:
 def query_search(self, query_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         started = time.perf_counter()
+        whole_image: list = []
         query = QueryImage.objects.get(id=query_id)
         candidates = pipeline.query_search(
             image=image_open(query),
@@ -116,10 +117,12 @@ def query_search(self, query_id: int) -> str:
             settings=runtime.search_settings_get(descriptor.name),
             learned=runtime.learned_verifier_get(),
             learned_reference_features=learned_features.reference_learned_features,
+            descriptor_sink=whole_image.append,
         )
         services.query_results_record(
             query_id=query_id,
             descriptor_version=descriptor.version,
+            query_descriptor=whole_image[0] if whole_image else None,
             results=[_match_result(candidate) for candidate in candidates],
             search_ms=round((time.perf_counter() - started) * 1000),
         )
@@ -315,6 +318,18 @@ def _reference_features(reference_id: int) -> LocalFeatures | None:
 def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
     # The two dataclasses carry the same fields; one belongs to the engines, the other to the site.
     return services.MatchResult(**dataclasses.asdict(candidate))
+
+
+@shared_task(name=queue.REFERENCE_VECTORS_PURGE, bind=True, acks_late=True, **RETRY_OPTIONS)
+def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str]) -> None:
+    """Removes what purged (soft-deleted, past the grace period) references left: vectors and files."""
+    store = runtime.vector_store_get()
+    # Every version that still receives writes: the live one, and the one a reindex is building.
+    for version in {descriptor.version for descriptor in runtime.index_descriptors_get()}:
+        if store.collection_exists(model_version=version):
+            store.vectors_delete(model_version=version, ids=reference_ids)
+    for name in files:
+        default_storage.delete(name)
 
 
 # Registers the reindex, webhook and bulk-ingest tasks: Celery's autodiscovery imports only this module.

@@ -17,3 +17,27 @@ def image_url(image, variant: str = "preview") -> str:
 
     kind = "query" if isinstance(image, QueryImage) else "reference"
     return reverse("search:image_file", args=[kind, image.id, variant])
+
+
+@register.filter
+def claimed_by_other(item, user) -> bool:
+    """Whether another moderator holds the review item's claim right now."""
+    return item.claimed_by_other(user)
+
+
+@register.filter
+def sum_of(values) -> int:
+    return sum(values)
+
+
+@register.filter
+def duration_short(delta) -> str:
+    """A timedelta as '3 d 4 h', '5 h 10 min' or '42 s'."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

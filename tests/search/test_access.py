@@ -136,10 +136,27 @@ def _routes(w: TeamWorld):
         ("webhook_delivery", [slug, w.endpoint.id, w.delivery.id], "get", None, Role.ADMIN),
         ("webhook_redeliver", [slug, w.endpoint.id, w.delivery.id], "post", lambda: {}, Role.ADMIN),
         ("webhook_delete", [slug, w.endpoint.id], "post", lambda: {}, Role.ADMIN),
+        ("review_item", [w.match.id], "get", None, Role.VIEWER),
+        ("review_verdict", [w.match.id], "post", lambda: {"decision": "rejected"}, Role.MODERATOR),
+        ("review_skip", [w.match.id], "post", lambda: {}, Role.MODERATOR),
+        ("review_allowlist", [w.match.id], "post", lambda: {"reason": "stock photo"}, Role.MODERATOR),
+        ("reference_delete", [w.reference.id], "post", lambda: {}, Role.MODERATOR),
+        ("reference_restore", [w.reference.id], "post", lambda: {}, Role.MODERATOR),
+        ("reference_disable", [w.reference.id], "post", lambda: {"days": "1"}, Role.ADMIN),
+        ("reference_release", [w.reference.id], "post", lambda: {}, Role.ADMIN),
+        ("team_dashboard", [slug], "get", None, Role.VIEWER),
+        (
+            "dashboard_threshold",
+            [slug],
+            "post",
+            lambda: {"collection": w.collection.id, "threshold": "0.6"},
+            Role.ADMIN,
+        ),
     ]
 
 
 # Pages that hold no team object (lists scoped by the user, tested below) or are not team data.
+# review_bulk and review_undo act only on the user's own teams' items / own verdicts (tests/search/test_review.py).
 UNSCOPED = {
     "collection_list",
     "signup",
@@ -149,6 +166,9 @@ UNSCOPED = {
     "evaluation",
     "team_list",
     "invite_accept",
+    "review_bulk",
+    "review_undo",
+    "dashboard_home",
 }
 
 
@@ -163,7 +183,12 @@ def _snapshot(world: TeamWorld):
     return (
         collection and (collection.name, collection.match_threshold),
         world.match.review,
-        ReferenceImage.objects.filter(collection_id=world.collection.id).count(),
+        world.match.suppressed_reason,
+        sorted(
+            ReferenceImage.objects.filter(collection_id=world.collection.id).values_list(
+                "id", "deleted_at", "disabled_until", "quarantined_at"
+            )
+        ),
         QueryImage.objects.filter(collection_id=world.collection.id).count(),
         sorted(world.collection.team.memberships.values_list("user_id", "role")),
         sorted(

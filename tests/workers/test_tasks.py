@@ -93,3 +93,60 @@ def test_reindex_embeds_every_reference_and_points_the_live_alias(isc_settings, 
     from copydetect.vector_store import collection_name
 
     assert store.alias_target(alias=runtime.live_alias()) == collection_name(descriptor.version)
+
+
+def test_a_deleted_reference_is_left_out_then_purged_with_its_vector_and_file_after_the_grace(
+    isc_settings, eager_tasks
+):
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from search import references as reference_services
+    from search.models import AuditAction, AuditEvent, ReferenceImage
+
+    collection = CollectionFactory()
+    kept, deleted = _references(collection, [600, 601])
+    reference_services.reference_delete(actor=collection.created_by, reference=deleted)
+    query, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("q.jpg", encode(edited_copy(scene(601))))
+    )
+    assert deleted.id not in set(query.matches.values_list("reference_id", flat=True)), "out of the results"
+    assert reference_services.references_purge_expired() == 0, "still within the grace period"
+    store, version = runtime.vector_store_get(), runtime.descriptor_get().version
+    assert set(store.vectors_get(model_version=version, ids=[kept.id, deleted.id])) == {kept.id, deleted.id}
+    later = timezone.now() + timedelta(days=isc_settings.ISC["REFERENCE_DELETE_GRACE_DAYS"] + 1)
+    assert reference_services.references_purge_expired(now=later) == 1
+    assert not ReferenceImage.objects.filter(id=deleted.id).exists()
+    assert set(store.vectors_get(model_version=version, ids=[kept.id, deleted.id])) == {kept.id}
+    assert not default_storage.exists(deleted.file.name) and default_storage.exists(kept.file.name)
+    assert AuditEvent.objects.filter(action=AuditAction.REFERENCE_PURGE, target_id=deleted.id).exists()
+
+
+def test_a_re_encoded_re_post_of_a_rejected_query_is_grouped_with_it_and_stays_rejected(isc_settings, eager_tasks):
+    """The whole path: the search stores the query's descriptor, the rule finds the re-post, the verdict sticks."""
+    from search import review
+    from search.models import QueryImage, ReviewDecision
+
+    collection = CollectionFactory()
+    _references(collection, [700, 701])
+    picture = edited_copy(scene(700))
+    first, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("meme.jpg", encode(picture))
+    )
+    best = first.matches.order_by("rank").first()
+    review.verdict_set(actor=collection.created_by, match=best, decision=ReviewDecision.REJECTED)
+    repost, _ = services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("meme.png", encode(picture, "PNG"))
+    )
+    repost.refresh_from_db()
+    assert repost.sha256 != first.sha256 and len(repost.descriptor) > 0
+    assert repost.near_duplicate_of_id == first.id
+    assert repost.matches.get(reference_id=best.reference_id).review == ReviewDecision.REJECTED
+    other, _ = services.query_image_add(
+        actor=collection.created_by,
+        collection=collection,
+        payload=Payload("other.jpg", encode(edited_copy(scene(701)))),
+    )
+    assert QueryImage.objects.get(id=other.id).near_duplicate_of_id is None

@@ -1,0 +1,173 @@
+"""Verdicts that stick to pictures, not rows: what a new search result inherits from earlier decisions.
+
+A verdict is stored once per team as a PairVerdict keyed by (query sha256, reference sha256), so a re-run, a
+reindex (reference ids stay, bytes stay) or a re-upload of either picture finds it again.
+
+Near-identical rule: two queries are the same picture re-posted (another format, a re-encode, a resize) when
+their whole-image global descriptors (the "full" query view, L2-normalised, kept as float16 on QueryImage)
+have a cosine similarity of at least ISC NEAR_DUPLICATE_SIMILARITY (0.90). Such a query
+  * inherits the pair verdict of its near-identical twin against the same reference (a rejected pair stays
+    rejected, a confirmed one confirmed), and
+  * joins its twin's review item (QueryImage.near_duplicate_of points at the earliest one of the collection).
+Measured with SSCD on 20 test scenes (scripts/bench_near_identical.py): re-encodes and resizes score
+0.838–1.000 (PNG, 0.7× and 2× resizes ≥ 0.986; JPEG q60 and WebP q70 median 0.934 / 0.947), while edited
+copies a moderator must still judge (crop + colour + caption) reach at most 0.844, 70 % centre crops 0.867 and
+unrelated pictures 0.725. At 0.90 no edit, crop or unrelated picture is taken for a re-post, and 92 of the 100
+re-encodes are (the 8 left are heavy JPEG/WebP re-encodes, which then get reviewed as their own item).
+
+Allowlist: an AllowlistEntry (a benign picture, optionally one reference) suppresses the rows whose query is
+that picture (same sha256, or near-identical by the same rule); the row keeps its scores and shows the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from search.audit import audit_record
+from search.models import (
+    AllowlistEntry,
+    AuditAction,
+    Match,
+    PairVerdict,
+    QueryImage,
+    ReferenceImage,
+    ReviewDecision,
+)
+
+
+def descriptor_pack(vector: Sequence[float] | np.ndarray | None) -> bytes:
+    if vector is None:
+        return b""
+    array = np.asarray(vector, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(array))
+    return (array / norm if norm > 0 else array).astype(np.float16).tobytes()
+
+
+def descriptor_unpack(packed: bytes | memoryview | None) -> np.ndarray | None:
+    if not packed:
+        return None
+    return np.frombuffer(bytes(packed), dtype=np.float16).astype(np.float32)
+
+
+def near_identical_threshold() -> float:
+    return float(settings.ISC["NEAR_DUPLICATE_SIMILARITY"])
+
+
+def descriptors_near_identical(first: np.ndarray | None, second: np.ndarray | None) -> bool:
+    if first is None or second is None or first.shape != second.shape:
+        return False
+    return float(np.dot(first, second)) >= near_identical_threshold()
+
+
+def near_duplicate_leader(*, query: QueryImage) -> QueryImage | None:
+    """The earliest other query of the collection that is the same picture (by bytes or descriptor)."""
+    mine = descriptor_unpack(query.descriptor)
+    earlier = (
+        QueryImage.objects.filter(collection_id=query.collection_id, near_duplicate_of__isnull=True, id__lt=query.id)
+        .exclude(descriptor=b"")
+        .order_by("id")
+    )
+    best, best_similarity = None, near_identical_threshold()
+    for other in earlier.only("id", "descriptor"):
+        theirs = descriptor_unpack(other.descriptor)
+        if mine is None or theirs is None or theirs.shape != mine.shape:
+            continue
+        similarity = float(np.dot(mine, theirs))
+        if similarity >= best_similarity:
+            best, best_similarity = other, similarity
+    return best
+
+
+def pair_verdict_for(*, team_id: int, query: QueryImage, reference: ReferenceImage) -> PairVerdict | None:
+    """The team's verdict on this pair: the exact query bytes first, else a near-identical query's."""
+    verdicts = PairVerdict.objects.filter(team_id=team_id, reference_sha256=reference.sha256)
+    exact = verdicts.filter(query_sha256=query.sha256).first()
+    if exact is not None:
+        return exact
+    mine = descriptor_unpack(query.descriptor)
+    if mine is None:
+        return None
+    for verdict in verdicts.exclude(query_descriptor=b""):
+        if descriptors_near_identical(mine, descriptor_unpack(verdict.query_descriptor)):
+            return verdict
+    return None
+
+
+def allowlist_entry_for(*, team_id: int, query: QueryImage, reference: ReferenceImage) -> AllowlistEntry | None:
+    entries = AllowlistEntry.objects.filter(team_id=team_id).filter(
+        Q(reference__isnull=True) | Q(reference__sha256=reference.sha256)
+    )
+    mine = descriptor_unpack(query.descriptor)
+    for entry in entries:
+        if entry.sha256 == query.sha256 or descriptors_near_identical(mine, descriptor_unpack(entry.descriptor)):
+            return entry
+    return None
+
+
+def match_rows_apply(*, query: QueryImage, rows: list[Match]) -> list[tuple[Match, PairVerdict]]:
+    """Sets each new row's review from the pair verdict and its suppression from the allowlist and the
+    reference's quarantine. Returns the rows that inherited a verdict from another query's pair."""
+    team_id = query.collection.team_id
+    references = ReferenceImage.objects.in_bulk([row.reference_id for row in rows])
+    inherited = []
+    for row in rows:
+        reference = references[row.reference_id]
+        verdict = pair_verdict_for(team_id=team_id, query=query, reference=reference)
+        if verdict is not None:
+            row.review, row.reviewed_by_id, row.reviewed_at = (
+                verdict.decision,
+                verdict.decided_by_id,
+                verdict.decided_at,
+            )
+            if verdict.query_sha256 != query.sha256:
+                inherited.append((row, verdict))
+        entry = allowlist_entry_for(team_id=team_id, query=query, reference=reference)
+        if entry is not None:
+            row.suppressed_reason = f"Allowlisted: {entry.reason}"[:300]
+        elif reference.quarantined_at is not None:
+            row.suppressed_reason = "Reference quarantined: waiting for an admin's decision"
+    return inherited
+
+
+def quarantine_check(*, query: QueryImage, rows: list[Match]) -> list[ReferenceImage]:
+    """Quarantines the references that more than ISC QUARANTINE_QUERIES_PER_DAY distinct queries (by bytes)
+    matched at or above the threshold within the last 24 h; an admin's release holds for the rest of the day."""
+    limit = settings.ISC["QUARANTINE_QUERIES_PER_DAY"]
+    threshold = query.collection.match_threshold
+    now = timezone.now()
+    quarantined = []
+    hot = {row.reference_id for row in rows if row.final_score >= threshold}
+    for reference in ReferenceImage.objects.filter(id__in=hot, quarantined_at__isnull=True):
+        if reference.quarantine_released_on == now.date():
+            continue
+        distinct = (
+            Match.objects.filter(
+                reference=reference, final_score__gte=threshold, created_at__gte=now - timedelta(days=1)
+            )
+            .values("query__sha256")
+            .distinct()
+            .count()
+        )
+        if distinct > limit:
+            reference.quarantined_at = now
+            reference.save(update_fields=["quarantined_at"])
+            audit_record(
+                actor=None,
+                team=query.collection.team,
+                action=AuditAction.REFERENCE_QUARANTINE,
+                target=reference,
+                after={"distinct_queries_24h": distinct, "limit": limit},
+            )
+            quarantined.append(reference)
+    return quarantined
+
+
+def is_flagged(row: Match, threshold: float) -> bool:
+    """A row that a moderator should hear about: at or above the threshold, not suppressed, not rejected."""
+    return row.final_score >= threshold and not row.suppressed_reason and row.review != ReviewDecision.REJECTED
