@@ -12,7 +12,7 @@ from rest_framework.fields import empty
 
 from search import selectors
 from search.api.errors import ERROR_CODES
-from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision
+from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision, Role, Team
 
 # --- Input ---------------------------------------------------------------------------------------
 
@@ -56,6 +56,16 @@ class CollectionWriteSerializer(StrictSerializer):
         if not value.strip():
             raise serializers.ValidationError("The name is blank.", code="blank")
         return value.strip()
+
+
+class CollectionCreateSerializer(CollectionWriteSerializer):
+    team = serializers.SlugField(
+        required=False,
+        help_text=(
+            "Slug of the team that will hold the collection (you need the admin role there); may be left out "
+            "when you are admin of exactly one team."
+        ),
+    )
 
 
 class ReferenceUploadSerializer(StrictSerializer):
@@ -111,6 +121,25 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="For invalid_field and the like: field name → [{code, message}].",
     )
+    required_role = serializers.ChoiceField(
+        choices=Role.choices, required=False, help_text="role_required: the least role the action needs."
+    )
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        required=False,
+        allow_null=True,
+        help_text="role_required: your role in the team (null: not a member).",
+    )
+    team = serializers.CharField(required=False, allow_null=True, help_text="role_required: the team's slug.")
+    admin_teams = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="team_required: slugs of the teams you are admin of, to pass as `team`.",
+    )
+    existing_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="duplicate (reference upload): the reference with these bytes."
+    )
+    retry_after_seconds = serializers.IntegerField(required=False, help_text="throttled: when to come back.")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -123,13 +152,32 @@ class ProgressSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
 
 
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in the team.")
+    member_count = serializers.IntegerField()
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "role", "member_count", "created_at"]
+
+
 class CollectionSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="The team's slug.")
     reference_count = serializers.SerializerMethodField()
     query_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Collection
-        fields = ["id", "name", "description", "match_threshold", "created_at", "reference_count", "query_count"]
+        fields = [
+            "id",
+            "team",
+            "name",
+            "description",
+            "match_threshold",
+            "created_at",
+            "reference_count",
+            "query_count",
+        ]
 
     def get_reference_count(self, collection: Collection) -> int:
         count = getattr(collection, "reference_count", None)  # annotated by selectors.collection_list

@@ -10,6 +10,7 @@ from search.api import (
 
 app_name = "api"
 urlpatterns = [
+    path("teams/", views.TeamListView.as_view(), name="team_list"),
     path("collections/", views.CollectionListView.as_view(), name="collection_list"),
     path("collections/<int:collection_id>/", views.CollectionDetailView.as_view(), name="collection_detail"),
     path("collections/<int:collection_id>/references/", views.ReferenceListView.as_view(), name="reference_list"),
