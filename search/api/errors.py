@@ -7,6 +7,7 @@ Codes (HTTP status):
   role_required 403          the user's role in the object's team is too low; `required_role`, `role` and
                              `team` say which role is needed, which one the user has, in which team
   not_found 404              no such URL
+  file_missing 404           the image's stored file is missing or unreadable
   unknown_collection, unknown_reference, unknown_query, unknown_match, unknown_job 404
                              the object does not exist or belongs to a team the user is not in (the same
                              answer for both, so ids of other teams' objects are not revealed)
@@ -41,6 +42,7 @@ ERROR_CODES = (
     "permission_denied",
     "role_required",
     "not_found",
+    "file_missing",
     "unknown_collection",
     "unknown_reference",
     "unknown_query",

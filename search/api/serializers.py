@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -200,15 +201,20 @@ class CollectionDetailSerializer(CollectionSerializer):
 
 
 class _StoredImageSerializer(serializers.ModelSerializer):
-    file_url = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField(
+        help_text="The image through the API (token accepted); add ?variant=thumb or preview for a JPEG."
+    )
+    file_route = ""
 
     def get_file_url(self, image) -> str:
         request = self.context.get("request")
-        url = image.file.url
+        url = reverse(self.file_route, args=[image.id])
         return request.build_absolute_uri(url) if request else url
 
 
 class ReferenceSerializer(_StoredImageSerializer):
+    file_route = "api:reference_file"
+
     class Meta:
         model = ReferenceImage
         fields = [
@@ -279,6 +285,7 @@ class MatchSerializer(serializers.ModelSerializer):
 
 
 class QuerySerializer(_StoredImageSerializer):
+    file_route = "api:query_file"
     finished = serializers.SerializerMethodField(help_text="The search is over (status indexed or failed).")
 
     class Meta:

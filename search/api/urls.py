@@ -26,6 +26,8 @@ urlpatterns = [
         name="collection_evaluation",
     ),
     path("references/<int:reference_id>/", views.ReferenceDetailView.as_view(), name="reference_detail"),
+    path("references/<int:reference_id>/file/", views.ReferenceFileView.as_view(), name="reference_file"),
+    path("queries/<int:query_id>/file/", views.QueryFileView.as_view(), name="query_file"),
     path("queries/<int:query_id>/", views.QueryDetailView.as_view(), name="query_detail"),
     path("queries/<int:query_id>/matches/", views.QueryMatchesView.as_view(), name="query_matches"),
     path("matches/<int:match_id>/", views.MatchDetailView.as_view(), name="match_detail"),

@@ -8,15 +8,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from copydetect.imaging import ImageRejected, sha256_of
-from search import evaluation, selectors, services
+from search import evaluation, media, selectors, services
 from search import reindex as reindex_services
 from search.api import serializers as s
 from search.api.base import (
@@ -250,6 +251,66 @@ class ReferenceDetailView(ApiView):
         role_check(request, team_id=reference.collection.team_id, minimum=MANAGE)
         services.reference_delete(actor=request.user, reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Image files ---------------------------------------------------------------------------------
+
+VARIANT_PARAMETER = OpenApiParameter(
+    "variant",
+    enum=list(media.VARIANTS),
+    required=False,
+    description="original (the bytes uploaded, the default), thumb (256 px JPEG) or preview (1024 px JPEG).",
+)
+FILE_RESPONSES = {
+    (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The image."),
+    **{code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 404, 429)},
+}
+
+
+class _ImageFileView(ApiView):
+    """The image bytes for token clients (the pages' /files/ URLs need a browser session); viewer role."""
+
+    kind = ""
+
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is an image, not a rendered body; the JSON renderer stays for the error answers.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _file(self, request: Request, image_id: int) -> HttpResponse:
+        variant = request.query_params.get("variant", "original")
+        if variant not in media.VARIANTS:
+            raise ApiError("invalid_parameter", f"variant must be one of {', '.join(media.VARIANTS)}.")
+        image = visible(
+            selectors.stored_image_get,
+            f"unknown_{self.kind}",
+            self.kind,
+            image_id,
+            user=request.user,
+            kind=self.kind,
+            image_id=image_id,
+        )
+        try:
+            return media.image_response(image=image, variant=variant)
+        except Http404:
+            raise ApiError(
+                "file_missing", "The image file is missing or unreadable.", status_code=status.HTTP_404_NOT_FOUND
+            ) from None
+
+
+class ReferenceFileView(_ImageFileView):
+    kind = "reference"
+
+    @extend_schema(operation_id="references_file", parameters=[VARIANT_PARAMETER], responses=FILE_RESPONSES)
+    def get(self, request: Request, reference_id: int) -> HttpResponse:
+        return self._file(request, reference_id)
+
+
+class QueryFileView(_ImageFileView):
+    kind = "query"
+
+    @extend_schema(operation_id="queries_file", parameters=[VARIANT_PARAMETER], responses=FILE_RESPONSES)
+    def get(self, request: Request, query_id: int) -> HttpResponse:
+        return self._file(request, query_id)
 
 
 # --- Queries -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("get", "/api/queries/{q}/", None, Role.VIEWER, 200, None),
     ("get", "/api/queries/{q}/matches/", None, Role.VIEWER, 200, None),
     ("get", "/api/matches/{m}/", None, Role.VIEWER, 200, None),
+    ("get", "/api/references/{r}/file/", None, Role.VIEWER, 200, None),
     ("post", "/api/collections/{c}/evaluation/", lambda: {"ground_truth": _gt()}, Role.VIEWER, 200, None),
     (
         "post",
