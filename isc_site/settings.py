@@ -365,7 +365,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Copy detection API",
     "DESCRIPTION": (
         "Collections of reference images, queries searched against them, matches with their scores and "
-        "keypoint pairs, verdicts, evaluation figures and jobs. Authenticate with `Authorization: Token <key>` "
+        "keypoint pairs, verdicts, evaluation figures and jobs, each scoped to the user's teams; what a member "
+        "may do depends on their role there (viewer < uploader < moderator < admin). Authenticate with `Authorization: Token <key>` "
         "(keys are created on the *API tokens* page or with `manage.py api_token_create`). Every error is a "
         "JSON object with a machine-readable `code`; see docs/api.md for the list."
     ),
@@ -379,6 +380,7 @@ SPECTACULAR_SETTINGS = {
         "ImageStatusEnum": "search.models.ImageStatus",
         "ReviewDecisionEnum": "search.models.ReviewDecision",
         "ReindexStateEnum": "search.models.ReindexJob.State",
+        "RoleEnum": "search.models.Role",
     },
 }
 

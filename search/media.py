@@ -12,11 +12,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse
 from PIL import Image
 
-from copydetect.imaging import image_decode
+from copydetect.imaging import ImageRejected, image_decode
 
 # Long side in pixels. The preview is what the result page draws keypoints over; 1024 keeps the lines
 # sharp at the page's 260 px picture height and a 4x zoom.
@@ -64,6 +66,42 @@ def derived_file(*, image, variant: str) -> MediaFile:
         picture.thumbnail((size, size), Image.Resampling.LANCZOS)
         _atomic_save(picture, target)
     return _media_file(target)
+
+
+VARIANTS = ("original", *VARIANT_SIZES)
+
+
+def image_response(*, image, variant: str) -> HttpResponse:
+    """The response sending an image the caller has already fetched through the user's teams: the
+    original, its 256 px thumbnail or its web-safe preview; Http404 when the file is missing or unreadable.
+    The pages (/files/...) and the API (/api/.../file/) both answer with it."""
+    if variant == "original":
+        stored = original_file(image=image)
+    elif variant in VARIANT_SIZES:
+        try:
+            stored = derived_file(image=image, variant=variant)
+        except (FileNotFoundError, ImageRejected):
+            raise Http404("The image file is missing or unreadable.") from None
+    else:
+        raise Http404("Unknown image variant.")
+    return _media_response(stored)
+
+
+def _media_response(stored: MediaFile) -> HttpResponse:
+    """With ISC_MEDIA_ACCEL_PREFIX set, the web server (nginx 'internal' location) sends the bytes."""
+    prefix = settings.ISC["MEDIA_ACCEL_PREFIX"]
+    if prefix:
+        response = HttpResponse(content_type=stored.content_type)
+        response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(stored.relative)
+    else:
+        try:
+            response = FileResponse(stored.path.open("rb"), content_type=stored.content_type)
+        except FileNotFoundError:
+            raise Http404("The image file is missing.") from None
+    # Private: shared caches must not keep a team's images; names are content hashes, so a day is safe.
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _atomic_save(picture: Image.Image, target: Path) -> None:

@@ -1,7 +1,6 @@
 """Thin views: validate the input, call one service or selector, render."""
 
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,7 +9,7 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -288,33 +287,7 @@ def _reindex_context() -> dict:
 def image_file(request: HttpRequest, kind: str, image_id: int, variant: str) -> HttpResponse:
     """An image of one of the user's teams: the original, its 256 px thumbnail or its web-safe preview."""
     image = selectors.stored_image_get(user=request.user, kind=kind, image_id=image_id)
-    if variant == "original":
-        stored = media.original_file(image=image)
-    elif variant in media.VARIANT_SIZES:
-        try:
-            stored = media.derived_file(image=image, variant=variant)
-        except (FileNotFoundError, ImageRejected):
-            raise Http404("The image file is missing or unreadable.") from None
-    else:
-        raise Http404("Unknown image variant.")
-    return _media_response(stored)
-
-
-def _media_response(stored: media.MediaFile) -> HttpResponse:
-    """With ISC_MEDIA_ACCEL_PREFIX set, the web server (nginx 'internal' location) sends the bytes."""
-    prefix = settings.ISC["MEDIA_ACCEL_PREFIX"]
-    if prefix:
-        response = HttpResponse(content_type=stored.content_type)
-        response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(stored.relative)
-    else:
-        try:
-            response = FileResponse(stored.path.open("rb"), content_type=stored.content_type)
-        except FileNotFoundError:
-            raise Http404("The image file is missing.") from None
-    # Private: shared caches must not keep a team's images; names are content hashes, so a day is safe.
-    response["Cache-Control"] = "private, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return media.image_response(image=image, variant=variant)
 
 
 def _form_errors(form) -> str:

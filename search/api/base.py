@@ -1,5 +1,5 @@
-"""What every API view shares: the order of request checks, scoped lookups that answer with a code,
-input validation, and the upload rate limit."""
+"""What every API view shares: the order of request checks, scoped lookups that answer with a code, role
+checks, input validation, and the upload rate limit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
-from search import selectors
+from search import permissions, selectors
 from search.api import serializers as s
 from search.api.errors import ApiError, not_visible
 from search.api.throttles import UploadThrottle
@@ -60,6 +60,12 @@ def collection_visible(request: Request, collection_id: int):
         user=request.user,
         collection_id=collection_id,
     )
+
+
+def role_check(request: Request, *, team_id: int, minimum) -> None:
+    """The role an action needs (search.permissions' table, which the services check again), checked
+    before the body is read, so a viewer's upload is refused without parsing it: 403 role_required."""
+    permissions.role_require(user=request.user, team=team_id, minimum=minimum)
 
 
 def valid(serializer_class, request: Request, **kwargs) -> dict:

@@ -3,11 +3,17 @@
 Codes (HTTP status):
   not_authenticated 401      no credentials
   authentication_failed 401  unknown or revoked token
-  permission_denied 403      e.g. starting a reindex without staff rights
+  permission_denied 403      staff only (reindex jobs)
+  role_required 403          the user's role in the object's team is too low; `required_role`, `role` and
+                             `team` say which role is needed, which one the user has, in which team
   not_found 404              no such URL
+  file_missing 404           the image's stored file is missing or unreadable
   unknown_collection, unknown_reference, unknown_query, unknown_match, unknown_job 404
-                             the object does not exist or the user may not see it (the same answer for
-                             both, so ids of other users' objects are not revealed)
+                             the object does not exist or belongs to a team the user is not in (the same
+                             answer for both, so ids of other teams' objects are not revealed)
+  unknown_team 400           creating a collection in a team (slug) the user is not a member of
+  team_required 400          creating a collection without `team` while the user is admin of no team or
+                             of several; `admin_teams` lists the slugs to choose from
   method_not_allowed 405, not_acceptable 406, unsupported_media_type 415, parse_error 400 (malformed JSON / multipart)
   invalid_field 400          a field is missing or has a wrong value; `fields` says which and why
   unknown_field 400          the body holds a field the endpoint does not take (a typo, most often)
@@ -28,16 +34,22 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from search.permissions import RoleRequired
+
 ERROR_CODES = (
     "not_authenticated",
     "authentication_failed",
     "permission_denied",
+    "role_required",
     "not_found",
+    "file_missing",
     "unknown_collection",
     "unknown_reference",
     "unknown_query",
     "unknown_match",
     "unknown_job",
+    "unknown_team",
+    "team_required",
     "method_not_allowed",
     "not_acceptable",
     "unsupported_media_type",
@@ -54,7 +66,11 @@ ERROR_CODES = (
     "throttled",
 )
 
-_STATUS_OF = {"too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "duplicate": status.HTTP_409_CONFLICT}
+_STATUS_OF = {
+    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "duplicate": status.HTTP_409_CONFLICT,
+    "role_required": status.HTTP_403_FORBIDDEN,
+}
 
 
 class ApiError(exceptions.APIException):
@@ -72,9 +88,22 @@ def not_visible(code: str, what: str, object_id: int) -> ApiError:
     return ApiError(code, f"No {what} with id {object_id} that you may see.", status_code=status.HTTP_404_NOT_FOUND)
 
 
+def role_required(exc: RoleRequired) -> ApiError:
+    """A role check of search.permissions (views and services raise the same one) as a 403 with the roles."""
+    return ApiError(
+        "role_required",
+        str(exc),
+        required_role=exc.minimum.value,
+        role=exc.role.value if exc.role is not None else None,
+        team=exc.team.slug if exc.team is not None else None,
+    )
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
+    elif isinstance(exc, RoleRequired):
+        exc = role_required(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handling (and logging) applies

@@ -1,10 +1,11 @@
 from rest_framework import permissions
 
 
-class IsStaffToWrite(permissions.BasePermission):
-    """Anyone signed in may read; only staff may start (POST) a job."""
+class IsStaff(permissions.BasePermission):
+    """Reindex jobs are site-wide (their counts cover every team's references): staff only, as on the
+    web page."""
 
-    message = "Only staff may start this job."
+    message = "Only staff may see or start reindex jobs."
 
     def has_permission(self, request, view) -> bool:
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+        return bool(request.user and request.user.is_staff)

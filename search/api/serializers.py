@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from search import selectors
 from search.api.errors import ERROR_CODES
-from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision
+from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision, Role, Team
 
 # --- Input ---------------------------------------------------------------------------------------
 
@@ -56,6 +57,16 @@ class CollectionWriteSerializer(StrictSerializer):
         if not value.strip():
             raise serializers.ValidationError("The name is blank.", code="blank")
         return value.strip()
+
+
+class CollectionCreateSerializer(CollectionWriteSerializer):
+    team = serializers.SlugField(
+        required=False,
+        help_text=(
+            "Slug of the team that will hold the collection (you need the admin role there); may be left out "
+            "when you are admin of exactly one team."
+        ),
+    )
 
 
 class ReferenceUploadSerializer(StrictSerializer):
@@ -111,6 +122,25 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="For invalid_field and the like: field name → [{code, message}].",
     )
+    required_role = serializers.ChoiceField(
+        choices=Role.choices, required=False, help_text="role_required: the least role the action needs."
+    )
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        required=False,
+        allow_null=True,
+        help_text="role_required: your role in the team (null: not a member).",
+    )
+    team = serializers.CharField(required=False, allow_null=True, help_text="role_required: the team's slug.")
+    admin_teams = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="team_required: slugs of the teams you are admin of, to pass as `team`.",
+    )
+    existing_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="duplicate (reference upload): the reference with these bytes."
+    )
+    retry_after_seconds = serializers.IntegerField(required=False, help_text="throttled: when to come back.")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -123,13 +153,32 @@ class ProgressSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
 
 
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in the team.")
+    member_count = serializers.IntegerField()
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "role", "member_count", "created_at"]
+
+
 class CollectionSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="The team's slug.")
     reference_count = serializers.SerializerMethodField()
     query_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Collection
-        fields = ["id", "name", "description", "match_threshold", "created_at", "reference_count", "query_count"]
+        fields = [
+            "id",
+            "team",
+            "name",
+            "description",
+            "match_threshold",
+            "created_at",
+            "reference_count",
+            "query_count",
+        ]
 
     def get_reference_count(self, collection: Collection) -> int:
         count = getattr(collection, "reference_count", None)  # annotated by selectors.collection_list
@@ -152,15 +201,20 @@ class CollectionDetailSerializer(CollectionSerializer):
 
 
 class _StoredImageSerializer(serializers.ModelSerializer):
-    file_url = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField(
+        help_text="The image through the API (token accepted); add ?variant=thumb or preview for a JPEG."
+    )
+    file_route = ""
 
     def get_file_url(self, image) -> str:
         request = self.context.get("request")
-        url = image.file.url
+        url = reverse(self.file_route, args=[image.id])
         return request.build_absolute_uri(url) if request else url
 
 
 class ReferenceSerializer(_StoredImageSerializer):
+    file_route = "api:reference_file"
+
     class Meta:
         model = ReferenceImage
         fields = [
@@ -231,6 +285,7 @@ class MatchSerializer(serializers.ModelSerializer):
 
 
 class QuerySerializer(_StoredImageSerializer):
+    file_route = "api:query_file"
     finished = serializers.SerializerMethodField(help_text="The search is over (status indexed or failed).")
 
     class Meta:

@@ -10,6 +10,7 @@ from search.api import (
 
 app_name = "api"
 urlpatterns = [
+    path("teams/", views.TeamListView.as_view(), name="team_list"),
     path("collections/", views.CollectionListView.as_view(), name="collection_list"),
     path("collections/<int:collection_id>/", views.CollectionDetailView.as_view(), name="collection_detail"),
     path("collections/<int:collection_id>/references/", views.ReferenceListView.as_view(), name="reference_list"),
@@ -25,6 +26,8 @@ urlpatterns = [
         name="collection_evaluation",
     ),
     path("references/<int:reference_id>/", views.ReferenceDetailView.as_view(), name="reference_detail"),
+    path("references/<int:reference_id>/file/", views.ReferenceFileView.as_view(), name="reference_file"),
+    path("queries/<int:query_id>/file/", views.QueryFileView.as_view(), name="query_file"),
     path("queries/<int:query_id>/", views.QueryDetailView.as_view(), name="query_detail"),
     path("queries/<int:query_id>/matches/", views.QueryMatchesView.as_view(), name="query_matches"),
     path("matches/<int:match_id>/", views.MatchDetailView.as_view(), name="match_detail"),

@@ -1,5 +1,6 @@
-"""Thin API views: check the input, find the object through a selector (scoped to the user), call one
-service, serialise. Scoping lives in search/selectors.py only."""
+"""Thin API views: find the object through a selector (scoped to the user's teams: 404 outside them),
+check the role the action needs (403 role_required), check the input, call one service, serialise.
+Scoping lives in search/selectors.py, the role table in search/permissions.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.http import Http404, HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from copydetect.imaging import ImageRejected, sha256_of
-from search import evaluation, selectors, services
+from search import evaluation, media, selectors, services
+from search import reindex as reindex_services
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
@@ -23,37 +27,84 @@ from search.api.base import (
     collection_visible,
     errors,
     rejection_raise,
+    role_check,
     valid,
     visible,
 )
 from search.api.errors import ApiError
-from search.api.permissions import IsStaffToWrite
-from search.models import ImageStatus, ReviewDecision
+from search.api.permissions import IsStaff
+from search.models import ImageStatus, ReviewDecision, Team
+from search.permissions import MANAGE, REVIEW, UPLOAD
 from search.uploads import Payload, Rejection, files_read
 
+# --- Teams ---------------------------------------------------------------------------------------
+
+
+class TeamListView(ApiView):
+    serializer_class = s.TeamSerializer
+
+    @extend_schema(
+        operation_id="teams_list",
+        responses={200: s.TeamSerializer(many=True), **ERRORS},
+        description="The teams you are a member of, with your role in each (read-only; teams are managed on the site).",
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.team_list(user=request.user).order_by("name", "id"))
+        return self.get_paginated_response(s.TeamSerializer(page, many=True).data)
+
+
 # --- Collections ---------------------------------------------------------------------------------
+
+TEAM_PARAMETER = OpenApiParameter("team", required=False, description="Only the collections of this team (slug).")
 
 
 class CollectionListView(ApiView):
     serializer_class = s.CollectionSerializer
 
-    @extend_schema(operation_id="collections_list", responses={200: s.CollectionSerializer(many=True), **ERRORS})
+    @extend_schema(
+        operation_id="collections_list",
+        parameters=[TEAM_PARAMETER],
+        responses={200: s.CollectionSerializer(many=True), **ERRORS},
+        description="The collections of every team you are in (viewer or above).",
+    )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.collection_list(user=request.user).order_by("-created_at", "-id"))
+        collections = selectors.collection_list(user=request.user)
+        if team := request.query_params.get("team"):
+            collections = collections.filter(team__slug=team)
+        page = self.paginate_queryset(collections.order_by("-created_at", "-id"))
         return self.get_paginated_response(s.CollectionSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="collections_create",
-        request=s.CollectionWriteSerializer,
-        responses={201: s.CollectionDetailSerializer, **errors(409)},
+        request=s.CollectionCreateSerializer,
+        responses={201: s.CollectionDetailSerializer, **errors(403, 409)},
+        description="Needs the admin role in the team. `team` may be left out when you are admin of exactly one.",
     )
     def post(self, request: Request) -> Response:
-        data = valid(s.CollectionWriteSerializer, request)
+        data = valid(s.CollectionCreateSerializer, request)
+        team = _team_for_new_collection(request, data.pop("team", None))
         try:
-            collection = services.collection_create(owner=request.user, **data)
+            collection = services.collection_create(actor=request.user, team=team, **data)
         except IntegrityError:
-            raise ApiError("duplicate", f"You already have a collection named {data['name']!r}.") from None
+            raise ApiError("duplicate", f"{team} already has a collection named {data['name']!r}.") from None
         return Response(_collection_detail(collection), status=status.HTTP_201_CREATED)
+
+
+def _team_for_new_collection(request: Request, slug: str | None) -> Team:
+    """The named team (one of the user's: the service then checks the admin role), else the user's only
+    admin team."""
+    if slug is not None:
+        try:
+            team, _ = selectors.team_get(user=request.user, slug=slug)
+        except Http404:
+            raise ApiError("unknown_team", f"You are not a member of a team {slug!r}.") from None
+        return team
+    admin_teams = list(selectors.team_admin_list(user=request.user).order_by("slug"))
+    if len(admin_teams) == 1:
+        return admin_teams[0]
+    slugs = [team.slug for team in admin_teams]
+    reason = "you are admin of no team" if not slugs else f"you are admin of several: {', '.join(slugs)}"
+    raise ApiError("team_required", f"Say in which team (`team`: its slug); {reason}.", admin_teams=slugs)
 
 
 def _collection_detail(collection) -> dict:
@@ -70,21 +121,25 @@ class CollectionDetailView(ApiView):
     @extend_schema(
         operation_id="collections_settings_update",
         request=s.CollectionWriteSerializer(partial=True),
-        responses={200: s.CollectionDetailSerializer, **errors(409)},
-        description="Changes any of name, description and match_threshold; fields left out keep their value.",
+        responses={200: s.CollectionDetailSerializer, **errors(403, 409)},
+        description=(
+            "Changes any of name, description and match_threshold (admin role); fields left out keep their value."
+        ),
     )
     def patch(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
+        role_check(request, team_id=collection.team_id, minimum=MANAGE)
         data = valid(s.CollectionWriteSerializer, request, partial=True)
         try:
             services.collection_update(
+                actor=request.user,
                 collection=collection,
                 name=data.get("name", collection.name),
                 description=data.get("description", collection.description),
                 match_threshold=data.get("match_threshold", collection.match_threshold),
             )
         except IntegrityError:
-            raise ApiError("duplicate", f"You already have a collection named {data['name']!r}.") from None
+            raise ApiError("duplicate", f"{collection.team} already has a collection named {data['name']!r}.") from None
         return Response(_collection_detail(collection))
 
 
@@ -115,14 +170,17 @@ class ReferenceListView(UploadMixin, ApiView):
     @extend_schema(
         operation_id="references_upload",
         request=s.ReferenceUploadSerializer,
-        responses={201: s.ReferenceSerializer, **errors(409, 413)},
-        description="Stores one image and queues it for indexing; follow its `status` in the reference list.",
+        responses={201: s.ReferenceSerializer, **errors(403, 409, 413)},
+        description=(
+            "Stores one image and queues it for indexing (uploader role); follow its `status` in the reference list."
+        ),
     )
     def post(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
+        role_check(request, team_id=collection.team_id, minimum=UPLOAD)
         upload = valid(s.ReferenceUploadSerializer, request)["file"]
         items = list(files_read([upload], limits=services.upload_limits()))
-        report = services.reference_images_add(collection=collection, items=items)
+        report = services.reference_images_add(actor=request.user, collection=collection, items=items)
         if report.rejected:
             rejection_raise(report.rejected[0])
         if report.duplicates:
@@ -143,18 +201,20 @@ class ReferenceBatchView(UploadMixin, ApiView):
     @extend_schema(
         operation_id="references_upload_batch",
         request=s.ReferenceBatchSerializer,
-        responses={201: s.UploadReportSerializer, 200: s.UploadReportSerializer, **errors(413)},
+        responses={201: s.UploadReportSerializer, 200: s.UploadReportSerializer, **errors(403, 413)},
         description=(
-            "Stores many images in one multipart request (repeat the `files` field). Each file is reported: "
+            "Stores many images in one multipart request (repeat the `files` field; uploader role). Each file "
+            "is reported: "
             "created, duplicate (already in the collection) or rejected with a code and reason. 201 when at "
             "least one file was added, else 200."
         ),
     )
     def post(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
+        role_check(request, team_id=collection.team_id, minimum=UPLOAD)
         uploads = valid(s.ReferenceBatchSerializer, request)["files"]
         report = services.reference_images_add(
-            collection=collection, items=files_read(uploads, limits=services.upload_limits())
+            actor=request.user, collection=collection, items=files_read(uploads, limits=services.upload_limits())
         )
         body = s.UploadReportSerializer(report, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
@@ -180,11 +240,77 @@ class ReferenceDetailView(ApiView):
 
     @extend_schema(
         operation_id="references_delete",
-        responses={204: OpenApiResponse(description="Deleted, with its matches; vector and file follow."), **ERRORS},
+        responses={
+            204: OpenApiResponse(description="Deleted, with its matches; vector and file follow."),
+            **errors(403),
+        },
+        description="Admin role.",
     )
     def delete(self, request: Request, reference_id: int) -> Response:
-        services.reference_delete(reference=self._reference(request, reference_id))
+        reference = self._reference(request, reference_id)
+        role_check(request, team_id=reference.collection.team_id, minimum=MANAGE)
+        services.reference_delete(actor=request.user, reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Image files ---------------------------------------------------------------------------------
+
+VARIANT_PARAMETER = OpenApiParameter(
+    "variant",
+    enum=list(media.VARIANTS),
+    required=False,
+    description="original (the bytes uploaded, the default), thumb (256 px JPEG) or preview (1024 px JPEG).",
+)
+FILE_RESPONSES = {
+    (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The image."),
+    **{code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 404, 429)},
+}
+
+
+class _ImageFileView(ApiView):
+    """The image bytes for token clients (the pages' /files/ URLs need a browser session); viewer role."""
+
+    kind = ""
+
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is an image, not a rendered body; the JSON renderer stays for the error answers.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _file(self, request: Request, image_id: int) -> HttpResponse:
+        variant = request.query_params.get("variant", "original")
+        if variant not in media.VARIANTS:
+            raise ApiError("invalid_parameter", f"variant must be one of {', '.join(media.VARIANTS)}.")
+        image = visible(
+            selectors.stored_image_get,
+            f"unknown_{self.kind}",
+            self.kind,
+            image_id,
+            user=request.user,
+            kind=self.kind,
+            image_id=image_id,
+        )
+        try:
+            return media.image_response(image=image, variant=variant)
+        except Http404:
+            raise ApiError(
+                "file_missing", "The image file is missing or unreadable.", status_code=status.HTTP_404_NOT_FOUND
+            ) from None
+
+
+class ReferenceFileView(_ImageFileView):
+    kind = "reference"
+
+    @extend_schema(operation_id="references_file", parameters=[VARIANT_PARAMETER], responses=FILE_RESPONSES)
+    def get(self, request: Request, reference_id: int) -> HttpResponse:
+        return self._file(request, reference_id)
+
+
+class QueryFileView(_ImageFileView):
+    kind = "query"
+
+    @extend_schema(operation_id="queries_file", parameters=[VARIANT_PARAMETER], responses=FILE_RESPONSES)
+    def get(self, request: Request, query_id: int) -> HttpResponse:
+        return self._file(request, query_id)
 
 
 # --- Queries -------------------------------------------------------------------------------------
@@ -230,11 +356,13 @@ class QueryListView(UploadMixin, ApiView):
             201: s.QueryResultSerializer,
             200: s.QueryResultSerializer,
             202: s.QuerySerializer,
-            **errors(413),
+            **errors(403, 413),
         },
+        description="Searches an image against the collection (uploader role).",
     )
     def post(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
+        role_check(request, team_id=collection.team_id, minimum=UPLOAD)
         seconds = _wait_seconds(request)
         upload = valid(s.QueryUploadSerializer, request)["file"]
         item = next(files_read([upload], limits=services.upload_limits()))
@@ -242,7 +370,7 @@ class QueryListView(UploadMixin, ApiView):
             rejection_raise(item)
         try:
             query, created = services.query_image_add(
-                collection=collection, payload=Payload(Path(item.name).name, item.data)
+                actor=request.user, collection=collection, payload=Payload(Path(item.name).name, item.data)
             )
         except ImageRejected as exc:
             raise ApiError(exc.code, f"{item.name}: {exc}") from None
@@ -310,24 +438,27 @@ class MatchVerdictView(ApiView):
     @extend_schema(
         operation_id="matches_verdict_set",
         request=s.VerdictSerializer,
-        responses={200: s.MatchSerializer, **ERRORS},
-        description="Confirms the match as a copy or rejects it; a second verdict replaces the first.",
+        responses={200: s.MatchSerializer, **errors(403)},
+        description=(
+            "Confirms the match as a copy or rejects it (moderator role); a second verdict replaces the first."
+        ),
     )
     def post(self, request: Request, match_id: int) -> Response:
         match = _match(request, match_id)
+        role_check(request, team_id=match.query.collection.team_id, minimum=REVIEW)
         decision = valid(s.VerdictSerializer, request)["decision"]
         match = services.match_review(match=match, reviewer=request.user, decision=decision)
         return Response(s.MatchSerializer(match).data)
 
     @extend_schema(
         operation_id="matches_verdict_undo",
-        responses={200: s.MatchSerializer, **ERRORS},
-        description="Undoes the verdict: the match is unreviewed again and back in the review queue.",
+        responses={200: s.MatchSerializer, **errors(403)},
+        description="Undoes the verdict (moderator role): the match is unreviewed again and back in the review queue.",
     )
     def delete(self, request: Request, match_id: int) -> Response:
-        match = services.match_review(
-            match=_match(request, match_id), reviewer=request.user, decision=ReviewDecision.UNREVIEWED
-        )
+        match = _match(request, match_id)
+        role_check(request, team_id=match.query.collection.team_id, minimum=REVIEW)
+        match = services.match_review(match=match, reviewer=request.user, decision=ReviewDecision.UNREVIEWED)
         return Response(s.MatchSerializer(match).data)
 
 
@@ -344,7 +475,7 @@ class CollectionEvaluationView(UploadMixin, ApiView):
         description=(
             "Scores the collection's matches against a DISC21 ground-truth CSV (ids are file stems): µAP, "
             "recall at 90 % precision, counts, and with an edits file the breakdown by family and difficulty. "
-            "Nothing is stored."
+            "Nothing is stored, so the viewer role is enough."
         ),
     )
     def post(self, request: Request, collection_id: int) -> Response:
@@ -371,9 +502,13 @@ def _csv_parse(upload, parse):
 
 class ReindexJobListView(ApiView):
     serializer_class = s.ReindexJobSerializer
-    permission_classes = [*ApiView.permission_classes, IsStaffToWrite]
+    permission_classes = [*ApiView.permission_classes, IsStaff]
 
-    @extend_schema(operation_id="jobs_reindex_list", responses={200: s.ReindexJobSerializer(many=True), **ERRORS})
+    @extend_schema(
+        operation_id="jobs_reindex_list",
+        responses={200: s.ReindexJobSerializer(many=True), **errors(403)},
+        description="Staff only.",
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.reindex_job_list(user=request.user).order_by("-created_at", "-id"))
         return self.get_paginated_response(s.ReindexJobSerializer(page, many=True).data)
@@ -381,17 +516,28 @@ class ReindexJobListView(ApiView):
     @extend_schema(
         operation_id="jobs_reindex_start",
         request=None,
-        responses={201: s.ReindexJobSerializer, **errors(403)},
-        description="Staff only: re-embeds every reference beside the live index, then swaps it in.",
+        responses={201: s.ReindexJobSerializer, 200: s.ReindexJobSerializer, **errors(403)},
+        description=(
+            "Staff only: re-embeds every reference beside the live index, then swaps it in. One job at a time: "
+            "while one is queued or running, the answer is that job with 200."
+        ),
     )
     def post(self, request: Request) -> Response:
-        return Response(s.ReindexJobSerializer(services.reindex_start()).data, status=status.HTTP_201_CREATED)
+        job, created = reindex_services.reindex_job_start(actor=request.user)
+        return Response(
+            s.ReindexJobSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class ReindexJobDetailView(ApiView):
     serializer_class = s.ReindexJobSerializer
+    permission_classes = [*ApiView.permission_classes, IsStaff]
 
-    @extend_schema(operation_id="jobs_reindex_retrieve", responses={200: s.ReindexJobSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="jobs_reindex_retrieve",
+        responses={200: s.ReindexJobSerializer, **errors(403)},
+        description="Staff only.",
+    )
     def get(self, request: Request, job_id: int) -> Response:
         job = visible(selectors.reindex_job_get, "unknown_job", "job", job_id, user=request.user, job_id=job_id)
         return Response(s.ReindexJobSerializer(job).data)

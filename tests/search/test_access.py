@@ -169,6 +169,9 @@ UNSCOPED = {
     "review_bulk",
     "review_undo",
     "dashboard_home",
+    # The user's own API tokens, not team data; another user's token is a 404 (tests/search/api/test_auth.py).
+    "api_tokens",
+    "api_token_revoke",
 }
 
 

@@ -5,15 +5,10 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from search import services
+from search.models import Role
 from search.uploads import Payload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import CollectionFactory, MembershipFactory, UserFactory, team_with
 from tests.images import encode, scene
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Each user the factories make hashes a password; the default hasher takes about a second here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +32,12 @@ def user(db):
 
 
 @pytest.fixture
+def team(user):
+    """`user`'s team, where they are admin (every action allowed; role limits are in test_roles.py)."""
+    return team_with(user, Role.ADMIN, name="Newsroom", slug="newsroom")
+
+
+@pytest.fixture
 def api(user) -> APIClient:
     """A client authenticated as `user` with a real token."""
     return token_client(user)
@@ -44,8 +45,10 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def stranger(db):
-    """A second user, owner of nothing `user` owns."""
-    return UserFactory()
+    """A user of another team, admin there: whatever they cannot reach of `team` is scoping, not roles."""
+    stranger = UserFactory()
+    team_with(stranger, Role.ADMIN, name="Elsewhere", slug="elsewhere")
+    return stranger
 
 
 @pytest.fixture
@@ -54,8 +57,13 @@ def stranger_api(stranger) -> APIClient:
 
 
 @pytest.fixture
-def collection(user):
-    return CollectionFactory(owner=user, name="Known", match_threshold=0.5)
+def collection(user, team):
+    return CollectionFactory(team=team, created_by=user, name="Known", match_threshold=0.5)
+
+
+def member_api(team, role: Role) -> APIClient:
+    """A client for a new member of `team` with `role`."""
+    return token_client(MembershipFactory(team=team, role=role).user)
 
 
 def image_file(name: str, seed: int = 1, data: bytes | None = None) -> io.BytesIO:
@@ -67,10 +75,13 @@ def image_file(name: str, seed: int = 1, data: bytes | None = None) -> io.BytesI
 @pytest.fixture
 def searched_query(collection, media_root):
     """A query of `collection` with two recorded matches, as a worker would leave it."""
+    actor = collection.created_by
     added = services.reference_images_add(
-        collection=collection, items=[Payload("r1.jpg", encode(scene(1))), Payload("r2.jpg", encode(scene(2)))]
+        actor=actor,
+        collection=collection,
+        items=[Payload("r1.jpg", encode(scene(1))), Payload("r2.jpg", encode(scene(2)))],
     ).created
-    query, _ = services.query_image_add(collection=collection, payload=Payload("q.jpg", encode(scene(3))))
+    query, _ = services.query_image_add(actor=actor, collection=collection, payload=Payload("q.jpg", encode(scene(3))))
     services.query_results_record(
         query_id=query.id,
         descriptor_version="sscd_test",

@@ -21,8 +21,8 @@ def _poll(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_references_and_a_query_through_the_api_and_a_live_worker(api, live_worker):  # noqa: F811
-    collection = api.post("/api/collections/", {"name": "Live"}, format="json").json()
+def test_references_and_a_query_through_the_api_and_a_live_worker(api, team, live_worker):  # noqa: F811
+    collection = api.post("/api/collections/", {"name": "Live", "team": team.slug}, format="json").json()
     base = f"/api/collections/{collection['id']}"
     seeds = range(100, 106)
     files = [image_file(f"ref{seed}.jpg", seed) for seed in seeds]

@@ -1,12 +1,12 @@
 import pytest
 
-from search.models import Collection
-from tests.factories import CollectionFactory
+from search.models import AuditAction, AuditEvent, Collection, Role
+from tests.factories import CollectionFactory, team_with
 
 pytestmark = pytest.mark.django_db
 
 
-def test_creating_a_collection_returns_it_with_its_progress(api, user):
+def test_creating_a_collection_returns_it_with_its_progress(api, user, team):
     response = api.post("/api/collections/", {"name": "Memes", "description": "seen online", "match_threshold": 0.6})
     assert response.status_code == 201
     body = response.json()
@@ -20,10 +20,14 @@ def test_creating_a_collection_returns_it_with_its_progress(api, user):
         "percent": 100,
         "finished": True,
     }
-    assert Collection.objects.get(id=body["id"]).owner == user
+    assert body["team"] == "newsroom"
+    created = Collection.objects.get(id=body["id"])
+    assert (created.team, created.created_by) == (team, user)
+    event = AuditEvent.objects.get(action=AuditAction.COLLECTION_CREATE)
+    assert (event.actor, event.team, event.target_id) == (user, team, created.id)
 
 
-def test_the_threshold_defaults_to_the_site_setting(api, settings):
+def test_the_threshold_defaults_to_the_site_setting(api, team, settings):
     settings.ISC = {**settings.ISC, "DEFAULT_THRESHOLD": 0.42}
     assert api.post("/api/collections/", {"name": "x"}, format="json").json()["match_threshold"] == 0.42
 
@@ -33,9 +37,55 @@ def test_a_taken_name_is_a_409_duplicate(api, collection):
     assert response.status_code == 409 and response.json()["code"] == "duplicate"
 
 
-def test_the_same_name_is_fine_for_another_owner(api, stranger):
-    CollectionFactory(owner=stranger, name="Shared name")
+def test_the_same_name_is_fine_in_another_team(api, team):
+    CollectionFactory(name="Shared name")
     assert api.post("/api/collections/", {"name": "Shared name"}, format="json").status_code == 201
+
+
+def test_the_team_is_named_by_its_slug(api, user, team):
+    other = team_with(user, Role.ADMIN, slug="archive")
+    response = api.post("/api/collections/", {"name": "Old prints", "team": "archive"}, format="json")
+    assert response.status_code == 201 and response.json()["team"] == "archive"
+    assert Collection.objects.get(id=response.json()["id"]).team == other
+
+
+def test_without_a_team_an_admin_of_several_is_asked_to_choose(api, user, team):
+    team_with(user, Role.ADMIN, slug="archive")
+    team_with(user, Role.UPLOADER, slug="desk")  # not admin there: not a choice
+    response = api.post("/api/collections/", {"name": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "team_required" and response.json()["admin_teams"] == ["archive", "newsroom"]
+    assert not Collection.objects.exists()
+
+
+def test_without_a_team_a_user_admin_of_no_team_gets_team_required(user):
+    from tests.search.api.conftest import token_client
+
+    team_with(user, Role.MODERATOR)
+    response = token_client(user).post("/api/collections/", {"name": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "team_required" and response.json()["admin_teams"] == []
+
+
+def test_a_team_one_is_not_in_is_unknown_team(api, team, stranger):
+    for slug in ("elsewhere", "no-such-team"):  # someone else's, and none at all: the same answer
+        response = api.post("/api/collections/", {"name": "x", "team": slug}, format="json")
+        assert response.status_code == 400 and response.json()["code"] == "unknown_team", slug
+    assert not Collection.objects.exists()
+
+
+def test_a_team_where_one_is_not_admin_is_role_required(api, user, team):
+    team_with(user, Role.MODERATOR, slug="desk")
+    response = api.post("/api/collections/", {"name": "x", "team": "desk"}, format="json")
+    assert response.status_code == 403
+    body = response.json()
+    assert (body["code"], body["required_role"], body["role"], body["team"]) == (
+        "role_required",
+        "admin",
+        "moderator",
+        "desk",
+    )
+    assert not Collection.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -48,7 +98,7 @@ def test_the_same_name_is_fine_for_another_owner(api, stranger):
         ({"name": "x" * 201}, "name", "max_length"),
     ],
 )
-def test_wrong_field_values_are_invalid_field_naming_the_field(api, body, field, field_code):
+def test_wrong_field_values_are_invalid_field_naming_the_field(api, team, body, field, field_code):
     response = api.post("/api/collections/", body, format="json")
     assert response.status_code == 400
     error = response.json()
@@ -57,7 +107,7 @@ def test_wrong_field_values_are_invalid_field_naming_the_field(api, body, field,
     assert not Collection.objects.exists()
 
 
-def test_an_unknown_field_is_refused_not_ignored(api):
+def test_an_unknown_field_is_refused_not_ignored(api, team):
     response = api.post("/api/collections/", {"name": "x", "treshold": 0.3}, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_field" and "treshold" in response.json()["fields"]
@@ -68,16 +118,24 @@ def test_malformed_json_is_a_parse_error(api):
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
-def test_listing_shows_only_my_collections_with_counts_paginated(api, user, stranger):
-    for i in range(3):
-        CollectionFactory(owner=user, name=f"mine {i}")
-    CollectionFactory(owner=stranger, name="theirs")
+def test_listing_shows_only_my_teams_collections_with_counts_paginated(api, user, team, stranger):
+    for i in range(2):
+        CollectionFactory(team=team, created_by=user, name=f"mine {i}")
+    CollectionFactory(team=team_with(user, Role.VIEWER), name="mine 2")  # a viewer sees the collections too
+    CollectionFactory(team=stranger.teams.get(), created_by=stranger, name="theirs")
     first = api.get("/api/collections/?page_size=2").json()
     assert first["count"] == 3 and len(first["results"]) == 2 and first["next"]
     second = api.get(first["next"]).json()
     names = {c["name"] for c in first["results"] + second["results"]}
     assert names == {"mine 0", "mine 1", "mine 2"}
     assert all(c["reference_count"] == 0 and c["query_count"] == 0 for c in first["results"])
+
+
+def test_listing_one_teams_collections(api, user, team):
+    CollectionFactory(team=team, name="news")
+    CollectionFactory(team=team_with(user, Role.VIEWER, slug="archive"), name="old")
+    assert [c["name"] for c in api.get("/api/collections/?team=archive").json()["results"]] == ["old"]
+    assert api.get("/api/collections/?team=elsewhere").json()["count"] == 0
 
 
 @pytest.mark.parametrize("query", ["page=99", "page=x", "page_size=0", "page_size=1000"])
@@ -95,10 +153,15 @@ def test_retrieving_and_updating_settings(api, collection):
     api.patch(f"/api/collections/{collection.id}/", {"name": "Renamed", "description": "d"}, format="json")
     collection.refresh_from_db()
     assert (collection.name, collection.description, collection.match_threshold) == ("Renamed", "d", 0.7)
+    events = AuditEvent.objects.filter(target_id=collection.id).values_list("action", "actor__username")
+    assert set(events) >= {
+        (AuditAction.THRESHOLD_CHANGE, collection.created_by.username),
+        (AuditAction.COLLECTION_UPDATE, collection.created_by.username),
+    }
 
 
 def test_renaming_onto_a_taken_name_is_a_duplicate(api, user, collection):
-    CollectionFactory(owner=user, name="Other")
+    CollectionFactory(team=collection.team, name="Other")
     response = api.patch(f"/api/collections/{collection.id}/", {"name": "Other"}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "duplicate"
 

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from search import services
+from search.models import AuditAction, AuditEvent, Collection, Match, Role
+from tests.factories import team_with
 from tests.images import edited_copy, encode, scene
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +21,8 @@ def _example_code() -> str:
 
 
 def test_the_documented_client_finds_the_copy(live_server, user, isc_settings, eager_tasks, tmp_path, capsys):
+    team_with(user, Role.VIEWER, slug="readers")  # the client must pick the team where it is admin
+    admin_team = team_with(user, Role.ADMIN, slug="desk")
     folder = tmp_path / "refs"
     folder.mkdir()
     for seed in range(100, 104):
@@ -37,3 +41,8 @@ def test_the_documented_client_finds_the_copy(live_server, user, isc_settings, e
     assert lines[0] == "4 references added, 0 rejected" and lines[1] == "4 indexed, 0 failed"
     assert lines[2].startswith("meme.jpg: indexed in ")
     assert lines[3].startswith("COPY ") and "ref102.jpg" in lines[3]
+    assert lines[-1].endswith(f": confirmed by {user.username}")
+    assert Collection.objects.get().team == admin_team
+    confirmed = Match.objects.get(review="confirmed")
+    assert confirmed.reference.original_name == "ref102.jpg" and confirmed.reviewed_by == user
+    assert AuditEvent.objects.filter(action=AuditAction.MATCH_VERDICT, actor=user, team=admin_team).count() == 1

@@ -1,11 +1,12 @@
-"""A second user sees none of the first user's objects, on every endpoint, and cannot change them."""
+"""A member of another team sees none of a team's objects, on every endpoint, and cannot change them: the
+answer is the 404 of a missing object, even though they are admin of their own team."""
 
 import io
 
 import pytest
 
-from search.models import Collection, Match, QueryImage, ReferenceImage
-from tests.factories import CollectionFactory
+from search.models import Collection, Match, QueryImage, ReferenceImage, Role
+from tests.factories import CollectionFactory, team_with
 from tests.search.api.conftest import image_file
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,9 @@ ENDPOINTS = [
     ("post", "/api/collections/{c}/evaluation/", lambda: {"ground_truth": _gt()}, "unknown_collection"),
     ("get", "/api/references/{r}/", None, "unknown_reference"),
     ("delete", "/api/references/{r}/", None, "unknown_reference"),
+    ("get", "/api/references/{r}/file/", None, "unknown_reference"),
     ("get", "/api/queries/{q}/", None, "unknown_query"),
+    ("get", "/api/queries/{q}/file/?variant=thumb", None, "unknown_query"),
     ("get", "/api/queries/{q}/matches/", None, "unknown_query"),
     ("get", "/api/matches/{m}/", None, "unknown_match"),
     ("post", "/api/matches/{m}/verdict/", lambda: {"decision": "rejected"}, "unknown_match"),
@@ -43,7 +46,7 @@ ENDPOINTS = [
 
 
 @pytest.mark.parametrize(("method", "template", "body", "code"), ENDPOINTS, ids=[f"{e[0]} {e[1]}" for e in ENDPOINTS])
-def test_the_other_users_objects_are_404_on_every_endpoint(stranger_api, searched_query, method, template, body, code):
+def test_another_teams_objects_are_404_on_every_endpoint(stranger_api, searched_query, method, template, body, code):
     match = searched_query.matches.order_by("rank").first()
     url = template.format(c=searched_query.collection_id, r=match.reference_id, q=searched_query.id, m=match.id)
     before = (ReferenceImage.objects.count(), QueryImage.objects.count(), Collection.objects.get().name)
@@ -63,8 +66,24 @@ def test_a_missing_id_gets_the_same_answer_as_someone_elses(api):
     assert response.json()["detail"] == "No collection with id 999999 that you may see."
 
 
-def test_listings_hold_only_ones_own_collections(api, stranger_api, user, stranger):
-    CollectionFactory(owner=user, name="mine")
-    CollectionFactory(owner=stranger, name="theirs")
+def test_listings_hold_only_ones_own_teams_collections(api, stranger_api, team, stranger):
+    CollectionFactory(team=team, name="mine")
+    CollectionFactory(team=stranger.teams.get(), name="theirs")
     assert [c["name"] for c in api.get("/api/collections/").json()["results"]] == ["mine"]
     assert [c["name"] for c in stranger_api.get("/api/collections/").json()["results"]] == ["theirs"]
+
+
+def test_a_former_member_loses_access_at_once(api, user, collection):
+    assert api.get(f"/api/collections/{collection.id}/").status_code == 200
+    collection.team.memberships.filter(user=user).delete()
+    response = api.get(f"/api/collections/{collection.id}/")
+    assert response.status_code == 404 and response.json()["code"] == "unknown_collection"
+
+
+def test_the_teams_list_holds_only_ones_own_teams_with_ones_role(api, user, team, stranger):
+    team_with(user, Role.VIEWER, name="Archive", slug="archive")
+    teams = api.get("/api/teams/").json()
+    assert [(t["slug"], t["role"], t["member_count"]) for t in teams["results"]] == [
+        ("archive", "viewer", 1),
+        ("newsroom", "admin", 1),
+    ]

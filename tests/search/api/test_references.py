@@ -1,3 +1,5 @@
+import io
+
 import pytest
 
 from search.models import ImageStatus, Match, ReferenceImage
@@ -135,3 +137,32 @@ def test_deleting_a_reference_removes_it_with_its_matches(api, searched_query):
 def test_retrieving_one_reference(api, collection, media_root):
     created = api.post(_references_url(collection), {"file": image_file("a.jpg")}, format="multipart").json()
     assert api.get(f"/api/references/{created['id']}/").json() == created
+
+
+def test_the_file_url_sends_the_image_to_a_token_client(api, collection, media_root):
+    data = encode(scene(4))
+    created = api.post(_references_url(collection), {"file": image_file("a.jpg", data=data)}, format="multipart")
+    response = api.get(created.json()["file_url"], HTTP_ACCEPT="image/jpeg")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content) == data
+    assert response["Cache-Control"] == "private, max-age=86400"
+
+
+def test_a_thumbnail_is_a_small_jpeg(api, collection, media_root):
+    from PIL import Image
+
+    created = api.post(
+        _references_url(collection), {"file": image_file("a.png", data=encode(scene(4), "PNG"))}, format="multipart"
+    )
+    response = api.get(f"{created.json()['file_url']}?variant=thumb")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(b"".join(response.streaming_content))).size) == 256
+
+
+def test_a_file_of_an_unknown_variant_or_gone_from_disk_is_an_error_with_a_code(api, collection, media_root):
+    created = api.post(_references_url(collection), {"file": image_file("a.jpg", 4)}, format="multipart").json()
+    response = api.get(f"{created['file_url']}?variant=huge")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+    ReferenceImage.objects.get(id=created["id"]).file.delete(save=False)
+    response = api.get(created["file_url"], HTTP_ACCEPT="image/jpeg")
+    assert response.status_code == 404 and response.json()["code"] == "file_missing"

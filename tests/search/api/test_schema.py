@@ -31,6 +31,7 @@ def test_the_schema_lists_every_endpoint_and_error_code():
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert operations == {
+        "teams_list",
         "collections_list",
         "collections_create",
         "collections_retrieve",
@@ -41,6 +42,8 @@ def test_the_schema_lists_every_endpoint_and_error_code():
         "references_upload_batch",
         "references_retrieve",
         "references_delete",
+        "references_file",
+        "queries_file",
         "queries_list",
         "queries_upload",
         "queries_retrieve",
