@@ -89,8 +89,9 @@ def test_a_task_killed_by_its_hard_time_limit_fails_its_row_instead_of_staying_p
         ISC_ROW_TASK_SOFT_TIME_LIMIT="0",
     )
     with transaction.atomic():
+        collection = CollectionFactory()
         [reference] = services.reference_images_add(
-            collection=CollectionFactory(), items=[Payload("hangs.jpg", stuck)]
+            actor=collection.created_by, collection=collection, items=[Payload("hangs.jpg", stuck)]
         ).created
 
     def failed():
