@@ -27,6 +27,8 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	# A first admin (and team) when the database has no user yet; prints how to log in.
+	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python scripts/run_stack.py
 
 test: install browser
