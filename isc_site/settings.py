@@ -320,6 +320,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
+    # References deleted longer ago than ISC_REFERENCE_DELETE_GRACE_DAYS: rows, vectors and files go.
+    "references-purge-expired": {
+        "task": "workers.tasks.references_purge_expired",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3600.0},
+    },
     # A bulk ingest whose worker died continues from its cursor.
     "ingest-resume-stale": {
         "task": "workers.tasks.ingest_resume_stale",

@@ -56,3 +56,4 @@ def task_send(name: str, *args, **kwargs) -> bool:
 
 
 REFERENCE_VECTORS_PURGE = "workers.tasks.reference_vectors_purge"
+REFERENCES_PURGE_EXPIRED = "workers.tasks.references_purge_expired"

@@ -332,5 +332,14 @@ def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str])
         default_storage.delete(name)
 
 
+@shared_task(name=queue.REFERENCES_PURGE_EXPIRED, bind=True, acks_late=True, soft_time_limit=600, time_limit=660)
+def references_purge_expired(self) -> int:
+    """Beat job: purges references soft-deleted longer ago than the grace period (rows now, vectors and
+    files through reference_vectors_purge)."""
+    from search.references import references_purge_expired as purge
+
+    return purge()
+
+
 # Registers the reindex, webhook and bulk-ingest tasks: Celery's autodiscovery imports only this module.
 from workers import ingest, reindex, webhooks  # noqa: E402,F401
