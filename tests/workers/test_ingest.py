@@ -137,6 +137,7 @@ def live_ingest_worker(tmp_path, milvus_uri, settings):
 
     runtime.vector_store_get.cache_clear()
     store, descriptor = runtime.vector_store_get(), runtime.descriptor_get()
+    store.alias_drop(alias=runtime.live_alias())  # the worker made its version live (a fresh installation)
     store.collection_drop(model_version=descriptor.version)
     runtime.vector_store_get.cache_clear()
 
