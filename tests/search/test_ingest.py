@@ -343,6 +343,7 @@ def test_a_zip_upload_stores_the_archive_and_returns_with_a_queued_job(
     assert "2 of 2 files" in panel and "1 bad file" in panel and "data-live-url" not in panel
     detail = client.get(reverse("search:ingest_job_detail", args=[job.id])).content.decode()
     assert "../c.jpg" in detail and "path traversal" in detail
+    assert collection.team.name in detail and f"started by {uploader.username}" in detail
 
 
 def test_a_viewer_cannot_start_a_zip_ingest(client, ingest_settings):
@@ -502,3 +503,17 @@ def test_the_command_needs_an_unambiguous_collection(ingest_settings, tmp_path):
         stdout=io.StringIO(),
     )
     assert IngestJob.objects.get().collection == second and first.ingest_jobs.count() == 0
+
+
+def test_staff_see_ingest_jobs_in_the_admin_but_cannot_add_or_change_them(admin_client, ingest_settings):
+    job = IngestJob.objects.create(collection=CollectionFactory(), source_kind="zip", source_path="/x.zip")
+    job.errors.create(position=0, name="bad.jpg", reason="The file is empty.")
+    listing = admin_client.get(reverse("admin:search_ingestjob_changelist"))
+    assert listing.status_code == 200 and job.collection.name in listing.content.decode()
+    page = admin_client.get(reverse("admin:search_ingestjob_change", args=[job.id]))
+    assert page.status_code == 200 and "bad.jpg" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode(), "read-only: no save button"
+    assert admin_client.get(reverse("admin:search_ingestjob_add")).status_code == 403
+    admin_client.post(reverse("admin:search_ingestjob_change", args=[job.id]), {"state": "done"})
+    job.refresh_from_db()
+    assert job.state == IngestJob.State.QUEUED
