@@ -184,6 +184,9 @@ UNSCOPED = {
     "evaluation",
     "team_list",
     "invite_accept",
+    # A user's own API tokens, not team data (another user's token is a 404: tests/search/api/test_auth.py).
+    "api_tokens",
+    "api_token_revoke",
 }
 
 
