@@ -7,6 +7,8 @@ import pytest
 from copydetect.scoring import ScoreCalibration
 from workers import runtime
 
+# The descriptor is named: without it search_settings_get asks the database and Milvus which version is live.
+
 
 @pytest.fixture
 def fresh_engines():
@@ -16,7 +18,7 @@ def fresh_engines():
 
 
 def test_default_is_sift_with_the_shipped_calibration_and_no_learned_engine(settings, fresh_engines):
-    search = runtime.search_settings_get()
+    search = runtime.search_settings_get(settings.ISC["DESCRIPTOR"])
 
     assert search.verifier == "sift" and search.regions is None
     assert runtime.learned_verifier_get() is None
@@ -28,7 +30,7 @@ def test_default_is_sift_with_the_shipped_calibration_and_no_learned_engine(sett
 def test_learned_fallback_reads_its_own_calibration_and_builds_the_learned_engine(settings, fresh_engines):
     settings.ISC = {**settings.ISC, "VERIFIER": "sift+learned", "LEARNED_TOP_K": 2, "REGION_CANDIDATES": True}
 
-    search = runtime.search_settings_get()
+    search = runtime.search_settings_get(settings.ISC["DESCRIPTOR"])
     learned = runtime.learned_verifier_get()
 
     assert (search.verifier, search.learned_top_k, search.regions is not None) == ("sift+learned", 2, True)
@@ -43,4 +45,4 @@ def test_a_verifier_without_its_own_calibration_falls_back_to_the_descriptor_s(s
     (tmp_path / "sscd.json").write_text((runtime.Path(settings.ISC["CALIBRATION_DIR"]) / "sscd.json").read_text())
     settings.ISC = {**settings.ISC, "VERIFIER": "learned", "CALIBRATION_DIR": str(tmp_path), "DESCRIPTOR": "sscd"}
 
-    assert runtime.search_settings_get().calibration == ScoreCalibration.load(tmp_path / "sscd.json")
+    assert runtime.search_settings_get("sscd").calibration == ScoreCalibration.load(tmp_path / "sscd.json")
