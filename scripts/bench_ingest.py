@@ -152,7 +152,9 @@ def old_path(files: list[Path], collection, features_dir: Path, milvus_pid: int)
     cpu = cpu_seconds(pids)
     started = time.perf_counter()
     for path in files:
-        services.reference_images_add(collection=collection, items=[Payload(path.name, path.read_bytes())])
+        services.reference_images_add(
+            actor=collection.created_by, collection=collection, items=[Payload(path.name, path.read_bytes())]
+        )
     wall = time.perf_counter() - started
     cpu = cpu_seconds(pids) - cpu
     indexed = collection.references.filter(status=ImageStatus.INDEXED).count()
@@ -179,7 +181,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
 
     job = ingest.ingest_job_create(
         collection=collection,
-        created_by=None,
+        actor=collection.created_by,
         source_kind=IngestJob.Source.FOLDER,
         source_path=str(folder),
         enqueue=False,
@@ -234,11 +236,12 @@ def main() -> None:
         django_setup(work, milvus.uri)
         from django.contrib.auth import get_user_model
 
-        from search import services
+        from search import services, teams
 
         owner = get_user_model().objects.create_user("bench")
-        old_collection = services.collection_create(owner=owner, name="old path")
-        new_collection = services.collection_create(owner=owner, name="new path")
+        team = teams.team_create(name="Bench", creator=owner)
+        old_collection = services.collection_create(actor=owner, team=team, name="old path")
+        new_collection = services.collection_create(actor=owner, team=team, name="new path")
 
         milvus_pid = milvus.process.pid
         old = old_path(files[: args.old_count], old_collection, work / "features-old", milvus_pid)

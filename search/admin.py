@@ -4,6 +4,8 @@ from search.models import (
     ApiToken,
     AuditEvent,
     Collection,
+    IngestError,
+    IngestJob,
     Invite,
     Match,
     Membership,
@@ -85,3 +87,44 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # a key is created on the API tokens page or with manage.py api_token_create
+
+
+class IngestErrorInline(admin.TabularInline):
+    model = IngestError
+    extra = 0
+    fields = readonly_fields = ["position", "name", "reason"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(IngestJob)
+class IngestJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs are started from the collection page or `manage.py ingest` (which check roles and
+    audit the start) and move only through their chunks; staff may look, and delete an old job's record
+    (its references stay)."""
+
+    list_display = [
+        "id",
+        "collection",
+        "source_kind",
+        "source_name",
+        "state",
+        "done",
+        "total",
+        "created",
+        "failed",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["state", "source_kind"]
+    search_fields = ["source_name", "source_path", "collection__name", "collection__team__slug"]
+    list_select_related = ["collection", "created_by"]
+    inlines = [IngestErrorInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the view permission still shows every field

@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,10 +34,13 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from copydetect.imaging import image_decode
 from copydetect.ingest import STAGES, IngestItem, IngestPool, ItemOutcome, WorkerSpec
 from copydetect.vector_store import VectorStore
 from search import queue, services
-from search.models import Collection, ImageStatus, IngestError, IngestJob, ReferenceImage
+from search.audit import audit_record
+from search.models import AuditAction, Collection, ImageStatus, IngestError, IngestJob, ReferenceImage
+from search.permissions import MANAGE, UPLOAD, role_require
 from search.uploads import IMAGE_SUFFIXES, UploadError, _zip_member_rejection, folder_resolve
 
 logger = logging.getLogger(__name__)
@@ -142,36 +146,53 @@ def ingest_dir() -> Path:
     return folder
 
 
+def ingest_role_needed(source_kind: str):
+    """An uploaded zip needs the uploader role; reading server paths (a folder, a manifest) needs the admin."""
+    return UPLOAD if source_kind == IngestJob.Source.ZIP else MANAGE
+
+
 def ingest_job_create(
     *,
+    actor: AbstractBaseUser,
     collection: Collection,
-    created_by: AbstractBaseUser | None,
     source_kind: str,
     source_path: str,
     source_name: str = "",
+    via: str = "site",
     enqueue: bool = True,
 ) -> IngestJob:
-    """Creates the job row; with `enqueue` the workers pick it up once the transaction commits."""
+    """Creates the job row and records its start in the team's audit log; with `enqueue` the workers
+    pick it up once the transaction commits. `actor` needs the role of `ingest_role_needed`."""
     if source_kind not in IngestJob.Source.values:
         raise ValueError(f"Unknown ingest source {source_kind!r}.")
-    job = IngestJob.objects.create(
-        collection=collection,
-        created_by=created_by,
-        source_kind=source_kind,
-        source_path=source_path,
-        source_name=source_name[:300] or Path(source_path).name,
-    )
-    if enqueue:
-        transaction.on_commit(lambda: queue.task_send(queue.INGEST_CHUNK, job.id, 0))
+    role_require(user=actor, team=collection.team_id, minimum=ingest_role_needed(source_kind))
+    with transaction.atomic():
+        job = IngestJob.objects.create(
+            collection=collection,
+            created_by=actor,
+            source_kind=source_kind,
+            source_path=source_path,
+            source_name=source_name[:300] or Path(source_path).name,
+        )
+        audit_record(
+            actor=actor,
+            team=collection.team,
+            action=AuditAction.INGEST_START,
+            target=job,
+            after={"ingest_job_id": job.id, "source": source_kind, "source_name": job.source_name, "via": via},
+        )
+        if enqueue:
+            transaction.on_commit(lambda: queue.task_send(queue.INGEST_CHUNK, job.id, 0))
     return job
 
 
-def ingest_zip_upload(*, collection: Collection, created_by: AbstractBaseUser, uploaded) -> IngestJob:
+def ingest_zip_upload(*, actor: AbstractBaseUser, collection: Collection, uploaded) -> IngestJob:
     """Stores an uploaded zip under INGEST_DIR (streamed, never read into memory) and queues its job.
 
     Only the archive's directory is read here, so a broken or oversized zip is refused at once
     while the members are left to the workers.
     """
+    role_require(user=actor, team=collection.team_id, minimum=UPLOAD)  # before a byte is written
     target = ingest_dir() / f"upload-{uuid.uuid4().hex}.zip"
     with open(target, "wb") as handle:
         for piece in uploaded.chunks():
@@ -182,19 +203,21 @@ def ingest_zip_upload(*, collection: Collection, created_by: AbstractBaseUser, u
         target.unlink(missing_ok=True)
         raise
     return ingest_job_create(
+        actor=actor,
         collection=collection,
-        created_by=created_by,
         source_kind=IngestJob.Source.ZIP,
         source_path=str(target),
         source_name=Path(uploaded.name).name,
     )
 
 
-def ingest_folder_start(*, collection: Collection, created_by: AbstractBaseUser, folder: str) -> IngestJob:
-    resolved = folder_resolve(Path(folder), allowed_roots=[Path(root) for root in settings.ISC["IMPORT_ROOTS"]])
+def ingest_folder_start(*, actor: AbstractBaseUser, collection: Collection, folder: str) -> IngestJob:
+    """A server folder, from the site: team admins only, and only from under the team's own import root."""
+    role_require(user=actor, team=collection.team_id, minimum=MANAGE)  # before the path is even looked at
+    resolved = folder_resolve(Path(folder), allowed_roots=services.team_import_root(team=collection.team))
     return ingest_job_create(
+        actor=actor,
         collection=collection,
-        created_by=created_by,
         source_kind=IngestJob.Source.FOLDER,
         source_path=str(resolved),
         source_name=str(resolved),
@@ -377,12 +400,29 @@ def ingest_job_fail(*, job_id: int, error: str) -> None:
     )
 
 
+def index_targets_get() -> list:
+    """Every index version a new reference must reach (the live one and, during a reindex, the one
+    being built), asked again for each chunk: a reindex may start or finish while a job runs."""
+    from workers import runtime
+
+    return runtime.index_descriptors_get()
+
+
 def ingest_chunk_run(
-    *, job_id: int, cursor: int, pool: IngestPool, store: VectorStore, descriptor, chunk_size: int | None = None
+    *,
+    job_id: int,
+    cursor: int,
+    pool: IngestPool,
+    store: VectorStore,
+    descriptor,
+    targets: Sequence | None = None,
+    chunk_size: int | None = None,
 ) -> ChunkReport | None:
     """Works through the items at `cursor`; None when the job is not at that cursor (a stale or
-    duplicate message) or is not active. `descriptor` gives version, dim and metric (the pool
-    processes hold their own copy of the same model)."""
+    duplicate message) or is not active. `descriptor` is the model the pool processes embed with
+    (their own copy of it): its version goes on the rows, as an upload's worker does. The vectors go
+    to every version of `targets` (default `index_targets_get()`); a target other than `descriptor`
+    embeds the chunk's images here, in this process (only while a reindex builds a new version)."""
     chunk_size = chunk_size or settings.ISC["INGEST_CHUNK"]
     job = IngestJob.objects.filter(id=job_id).first()
     if job is None or job.state not in IngestJob.ACTIVE_STATES or job.cursor != cursor:
@@ -412,12 +452,8 @@ def ingest_chunk_run(
         firsts.setdefault(outcome.sha256, outcome)
     fresh = [(outcome, rows_by_sha[sha]) for sha, outcome in firsts.items() if sha in rows_by_sha]
     if fresh:
-        store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
-        store.vectors_upsert(
-            model_version=descriptor.version,
-            ids=[row_id for _, row_id in fresh],
-            vectors=[o.vector for o, _ in fresh],
-            collection_ids=[job.collection_id] * len(fresh),
+        _vectors_write(
+            store=store, descriptor=descriptor, targets=targets, fresh=fresh, collection_id=job.collection_id
         )
     seconds["insert"] = time.perf_counter() - mark
 
@@ -438,13 +474,22 @@ def ingest_chunk_run(
             **({"state": IngestJob.State.DONE, "finished_at": now} if finished else {}),
         )
         if advanced:
+            # What services.reference_indexed_mark leaves on an uploaded row, so the sweeper, the
+            # reconciler and the pages cannot tell the two apart.
             ReferenceImage.objects.filter(id__in=[row_id for _, row_id in fresh]).update(
-                status=ImageStatus.INDEXED, processed_at=now, error=""
+                status=ImageStatus.INDEXED,
+                descriptor_version=descriptor.version,
+                processed_at=now,
+                error="",
+                notice="",
+                attempts=0,
             )
             IngestError.objects.bulk_create(
                 [IngestError(job_id=job_id, position=o.position, name=o.name[:1000], reason=o.error) for o in errors],
                 ignore_conflicts=True,
             )
+            if finished:
+                _finish_record(job_id=job_id)
     if not advanced:
         return None
     return ChunkReport(
@@ -457,6 +502,42 @@ def ingest_chunk_run(
         duplicates=duplicates,
         failed=len(errors),
         seconds=seconds,
+    )
+
+
+def _vectors_write(*, store: VectorStore, descriptor, targets, fresh: list, collection_id: int) -> None:
+    targets = index_targets_get() if targets is None else targets
+    ids = [row_id for _, row_id in fresh]
+    # Distinct versions: the live one and the one being built may be the same model.
+    by_version = {target.version: target for target in targets} or {descriptor.version: descriptor}
+    for version, target in by_version.items():
+        if version == descriptor.version:
+            vectors = [outcome.vector for outcome, _ in fresh]
+        else:
+            max_pixels = settings.ISC["MAX_IMAGE_PIXELS"]
+            images = [image_decode(outcome.data, max_pixels=max_pixels).image for outcome, _ in fresh]
+            vectors = target.embed(images, batch_size=settings.ISC["INGEST_BATCH_SIZE"])
+        store.collection_ensure(model_version=version, dim=target.dim, metric=target.metric)
+        store.vectors_upsert(
+            model_version=version, ids=ids, vectors=list(vectors), collection_ids=[collection_id] * len(fresh)
+        )
+
+
+def _finish_record(*, job_id: int) -> None:
+    """The end of a job in its team's audit log, with its counts (by the system: no one clicked)."""
+    job = IngestJob.objects.select_related("collection__team").get(id=job_id)
+    audit_record(
+        actor=None,
+        team=job.collection.team,
+        action=AuditAction.INGEST_FINISH,
+        target=job,
+        after={
+            "ingest_job_id": job.id,
+            "total": job.total,
+            "created": job.created,
+            "duplicates": job.skipped_duplicates,
+            "failed": job.failed,
+        },
     )
 
 
@@ -524,11 +605,15 @@ def _file_store(outcome: ItemOutcome) -> str:
     return default_storage.save(name, ContentFile(outcome.data))
 
 
-def ingest_job_run(*, job: IngestJob, pool: IngestPool, store: VectorStore, descriptor, on_chunk=None) -> IngestJob:
+def ingest_job_run(
+    *, job: IngestJob, pool: IngestPool, store: VectorStore, descriptor, targets=None, on_chunk=None
+) -> IngestJob:
     """Runs every remaining chunk of `job` in this process (the command, the benchmark)."""
     cursor = job.cursor
     while True:
-        report = ingest_chunk_run(job_id=job.id, cursor=cursor, pool=pool, store=store, descriptor=descriptor)
+        report = ingest_chunk_run(
+            job_id=job.id, cursor=cursor, pool=pool, store=store, descriptor=descriptor, targets=targets
+        )
         if report is None:
             break
         if on_chunk:
@@ -538,7 +623,11 @@ def ingest_job_run(*, job: IngestJob, pool: IngestPool, store: VectorStore, desc
         cursor = report.next_cursor
     job.refresh_from_db()
     if job.state == IngestJob.State.RUNNING and job.cursor >= job.total:
-        IngestJob.objects.filter(id=job.id).update(state=IngestJob.State.DONE, finished_at=timezone.now())
+        with transaction.atomic():
+            if IngestJob.objects.filter(id=job.id, state=IngestJob.State.RUNNING).update(
+                state=IngestJob.State.DONE, finished_at=timezone.now()
+            ):
+                _finish_record(job_id=job.id)
         job.refresh_from_db()
     return job
 

@@ -392,6 +392,8 @@ class AuditAction(models.TextChoices):
     MATCH_VERDICT = "match.verdict", "Verdict"
     MATCH_UNDO = "match.undo", "Verdict undone"
     REINDEX_START = "reindex.start", "Reindex started"
+    INGEST_START = "ingest.start", "Bulk import started"
+    INGEST_FINISH = "ingest.finish", "Bulk import finished"
     WEBHOOK_CREATE = "webhook.create", "Webhook created"
     WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
     WEBHOOK_ROTATE = "webhook.rotate", "Webhook secret rotated"

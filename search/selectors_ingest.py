@@ -1,4 +1,4 @@
-"""Reads for bulk-ingest jobs, scoped like everything else through the collection the user may see."""
+"""Reads for bulk-ingest jobs, scoped like everything else to the teams of the user asking."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ ERRORS_SHOWN_INLINE = 10
 
 
 def ingest_jobs_recent(*, collection: Collection, limit: int = RECENT_JOBS_SHOWN) -> list[IngestJob]:
+    """The collection's latest jobs; `collection` was fetched through the user (selectors.collection_get)."""
     return list(collection.ingest_jobs.order_by("-created_at")[:limit])
 
 
 def ingest_job_get(*, user: AbstractBaseUser, job_id: int) -> IngestJob:
-    job = get_object_or_404(IngestJob.objects.select_related("collection"), id=job_id)
-    selectors.collection_get(user=user, collection_id=job.collection_id)  # 404 unless the user may see it
-    return job
+    """A job of a collection of one of the user's teams; 404 otherwise."""
+    return get_object_or_404(
+        IngestJob.objects.select_related("collection__team", "created_by"),
+        id=job_id,
+        collection__team__in=selectors.team_ids_of(user),
+    )
 
 
 def ingest_job_errors(*, job: IngestJob) -> QuerySet:

@@ -28,7 +28,7 @@ from search.forms import (
     ReviewForm,
 )
 from search.models import ImageStatus
-from search.uploads import Payload, UploadError, files_read, folder_read, zip_read
+from search.uploads import Payload, UploadError, files_read
 
 REFERENCES_PER_PAGE = 60
 
@@ -134,14 +134,12 @@ def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     if source in ("zip", "folder"):  # bulk: a background job (search/ingest.py), not decoded in the request
         return views_ingest.references_ingest(request, collection, source)
     try:
-        items = _upload_items(request, source, collection)
+        items = _upload_items(request)
     except UploadError as exc:
         messages.error(request, str(exc))
         return redirect("search:collection_detail", collection_id=collection.id)
     try:
-        report = services.reference_images_add(
-            actor=request.user, collection=collection, items=items, source="folder" if source == "folder" else "files"
-        )
+        report = services.reference_images_add(actor=request.user, collection=collection, items=items, source="files")
     except UploadError as exc:
         messages.error(request, str(exc))
         return redirect("search:collection_detail", collection_id=collection.id)
@@ -149,24 +147,11 @@ def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     return redirect("search:collection_detail", collection_id=collection.id)
 
 
-def _upload_items(request: HttpRequest, source: str, collection):
-    limits = services.upload_limits()
-    if source == "zip":
-        form = ReferenceZipForm(request.POST, request.FILES)
-        if not form.is_valid():
-            raise UploadError(_form_errors(form))
-        return zip_read(form.cleaned_data["archive"], limits=limits)
-    if source == "folder":
-        form = ReferenceFolderForm(request.POST)
-        if not form.is_valid():
-            raise UploadError(_form_errors(form))
-        # Lazy: the folder is only resolved and read once the service has checked the admin role.
-        roots = services.team_import_root(team=collection.team)
-        return folder_read(Path(form.cleaned_data["folder"]), allowed_roots=roots, limits=limits)
+def _upload_items(request: HttpRequest):
     form = ReferenceFilesForm(request.POST, request.FILES)
     if not form.is_valid():
         raise UploadError(_form_errors(form))
-    return files_read(form.cleaned_data["files"], limits=limits)
+    return files_read(form.cleaned_data["files"], limits=services.upload_limits())
 
 
 def _report_show(request: HttpRequest, report: services.UploadReport) -> None:

@@ -14,7 +14,8 @@ from search.uploads import UploadError
 
 
 def references_ingest(request: HttpRequest, collection: Collection, source: str) -> HttpResponse:
-    """Starts a bulk-ingest job for an uploaded zip or a server folder (POST of references_upload)."""
+    """Starts a bulk-ingest job for an uploaded zip (uploader role) or a folder under the team's import
+    root (admin role) as a POST of references_upload; a role too low is a 403 (PermissionDenied)."""
     try:
         job = _job_start(request, collection, source)
     except UploadError as exc:
@@ -30,14 +31,12 @@ def _job_start(request: HttpRequest, collection: Collection, source: str):
         if not form.is_valid():
             raise UploadError(_form_errors(form))
         return ingest.ingest_zip_upload(
-            collection=collection, created_by=request.user, uploaded=form.cleaned_data["archive"]
+            actor=request.user, collection=collection, uploaded=form.cleaned_data["archive"]
         )
     form = ReferenceFolderForm(request.POST)
     if not form.is_valid():
         raise UploadError(_form_errors(form))
-    return ingest.ingest_folder_start(
-        collection=collection, created_by=request.user, folder=form.cleaned_data["folder"]
-    )
+    return ingest.ingest_folder_start(actor=request.user, collection=collection, folder=form.cleaned_data["folder"])
 
 
 @login_required

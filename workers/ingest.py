@@ -60,6 +60,7 @@ def ingest_chunk(self, job_id: int, cursor: int = 0) -> str:
             pool=pool_get(),
             store=runtime.vector_store_get(),
             descriptor=runtime.descriptor_get(),
+            targets=runtime.index_descriptors_get(),  # the live version, and the one a reindex builds
         )
     except SoftTimeLimitExceeded:
         # The pool may still be busy with the abandoned chunk: start afresh next time.

@@ -6,8 +6,17 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
-from search import services, webhooks
-from search.models import Collection, Match, QueryImage, ReferenceImage, Role, WebhookDelivery, WebhookEndpoint
+from search import ingest, services, webhooks
+from search.models import (
+    Collection,
+    IngestJob,
+    Match,
+    QueryImage,
+    ReferenceImage,
+    Role,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from search.uploads import Payload
 from tests.factories import MembershipFactory, UserFactory, collection_for
 from tests.images import encode, scene
@@ -24,6 +33,7 @@ class TeamWorld:
     match: Match
     endpoint: WebhookEndpoint
     delivery: WebhookDelivery
+    ingest_job: IngestJob
 
     def member(self, role: Role):
         return MembershipFactory(team=self.collection.team, role=role).user
@@ -49,11 +59,15 @@ def _world(seed: int) -> TeamWorld:
         actor=admin, team=collection.team, url="https://93.184.215.14/hook", events=["match.confirmed"]
     )
     delivery = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
-    return TeamWorld(admin, collection, reference, query, query.matches.get(), endpoint, delivery)
+    ingest_job = ingest.ingest_job_create(
+        actor=admin, collection=collection, source_kind="zip", source_path="/nowhere/batch.zip", enqueue=False
+    )
+    return TeamWorld(admin, collection, reference, query, query.matches.get(), endpoint, delivery, ingest_job)
 
 
 @pytest.fixture
-def teams(media_root):
+def teams(media_root, settings, tmp_path):
+    settings.ISC = {**settings.ISC, "INGEST_DIR": str(tmp_path / "ingest")}  # where an uploaded zip is kept
     return _world(100), _world(200)
 
 
@@ -61,6 +75,18 @@ def _upload(name: str):
     import io
 
     handle = io.BytesIO(encode(scene(7)))
+    handle.name = name
+    return handle
+
+
+def _zip_upload(name: str):
+    import io
+    import zipfile
+
+    handle = io.BytesIO()
+    with zipfile.ZipFile(handle, "w") as bundle:
+        bundle.writestr("z.jpg", encode(scene(8)))
+    handle.seek(0)
     handle.name = name
     return handle
 
@@ -81,11 +107,20 @@ def _routes(w: TeamWorld):
         ("image_file", ["query", w.query.id, "thumb"], "get", None, Role.VIEWER),
         ("image_file", ["query", w.query.id, "preview"], "get", None, Role.VIEWER),
         ("team_members", [slug], "get", None, Role.VIEWER),
+        ("ingest_jobs_panel", [w.collection.id], "get", None, Role.VIEWER),
+        ("ingest_job_detail", [w.ingest_job.id], "get", None, Role.VIEWER),
         (
             "references_upload",
             [w.collection.id],
             "post",
             lambda: {"source": "files", "files": [_upload("n.jpg")]},
+            Role.UPLOADER,
+        ),
+        (
+            "references_upload",
+            [w.collection.id],
+            "post",
+            lambda: {"source": "zip", "archive": _zip_upload("batch.zip")},
             Role.UPLOADER,
         ),
         ("query_upload", [w.collection.id], "post", lambda: {"image": _upload("n.jpg")}, Role.UPLOADER),
@@ -200,6 +235,7 @@ def _snapshot(world: TeamWorld):
             )
         ),
         WebhookDelivery.objects.filter(endpoint__team=world.collection.team).count(),
+        IngestJob.objects.filter(collection_id=world.collection.id).count(),
     )
 
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from copydetect.vector_store import VectorStore
 from search import ingest
 from search.ingest import ManifestError, manifest_parse
-from search.models import ImageStatus, IngestJob, ReferenceImage
-from tests.factories import CollectionFactory, UserFactory
+from search.models import AuditAction, AuditEvent, ImageStatus, IngestJob, ReferenceImage, Role
+from tests.factories import CollectionFactory, TeamFactory, UserFactory, collection_for
 from tests.ingest_support import image_bytes, images_folder, zip_bytes
 
 pytestmark = pytest.mark.django_db
@@ -32,17 +32,18 @@ def _run(job: IngestJob, pool) -> IngestJob:
     return ingest.ingest_job_run(job=job, pool=pool, store=store, descriptor=descriptor)
 
 
-def _milvus_count(collection_id: int) -> int:
+def _milvus_count(collection_id: int, version: str | None = None) -> int:
     store, descriptor = _engines()
-    if not store.collection_exists(model_version=descriptor.version):
+    version = version or descriptor.version
+    if not store.collection_exists(model_version=version):
         return 0
-    store.collection_flush(model_version=descriptor.version)
-    return store.vectors_count(model_version=descriptor.version, collection_id=collection_id)
+    store.collection_flush(model_version=version)
+    return store.vectors_count(model_version=version, collection_id=collection_id)
 
 
 def _job(collection, kind: str, path: Path) -> IngestJob:
     return ingest.ingest_job_create(
-        collection=collection, created_by=collection.owner, source_kind=kind, source_path=str(path), enqueue=False
+        actor=collection.created_by, collection=collection, source_kind=kind, source_path=str(path), enqueue=False
     )
 
 
@@ -107,11 +108,66 @@ def test_a_folder_job_adds_each_image_once_skips_duplicates_and_lists_bad_files(
     references = ReferenceImage.objects.filter(collection=collection)
     assert references.count() == 6 and set(references.values_list("status", flat=True)) == {ImageStatus.INDEXED}
     assert all(Path(r.local_features).exists() and r.file.storage.exists(r.file.name) for r in references)
+    # Like an uploaded row once its worker is done: the version it is indexed under, no attempts pending.
+    _, descriptor = _engines()
+    assert set(references.values_list("descriptor_version", "attempts", "notice", "error")) == {
+        (descriptor.version, 0, "", "")
+    }
     assert _milvus_count(collection.id) == 6
+    started, finished = AuditEvent.objects.filter(team=collection.team, target_id=job.id).order_by("id")
+    assert (started.action, started.actor, started.collection_id) == (
+        AuditAction.INGEST_START,
+        collection.created_by,
+        collection.id,
+    )
+    assert started.after == {"ingest_job_id": job.id, "source": "folder", "source_name": "photos", "via": "site"}
+    assert (finished.action, finished.actor) == (AuditAction.INGEST_FINISH, None)
+    assert finished.after == {"ingest_job_id": job.id, "total": 9, "created": 6, "duplicates": 1, "failed": 2}
 
     again = _run(_job(collection, IngestJob.Source.FOLDER, folder), ingest_pool)
     assert (again.created, again.skipped_duplicates, again.failed) == (0, 7, 2)
     assert references.count() == 6 and _milvus_count(collection.id) == 6
+
+
+def test_during_a_reindex_the_vectors_go_to_the_live_version_and_to_the_one_being_built(
+    ingest_settings, ingest_pool, tmp_path
+):
+    """The live index still holds the distilled model while this worker (and its pool) runs full SSCD:
+    like an upload's worker, the job writes both, and its rows carry the worker's version."""
+    from workers import runtime
+
+    pool_name = ingest_settings.ISC["DESCRIPTOR"]
+    live_name = "sscd_distilled" if pool_name != "sscd_distilled" else "sscd"
+    ingest_settings.ISC = {**ingest_settings.ISC, "DESCRIPTOR": live_name}
+    runtime.engines_reset()
+    live_version = runtime.live_version_get()  # a fresh installation: this model becomes live
+    ingest_settings.ISC = {**ingest_settings.ISC, "DESCRIPTOR": pool_name}
+    runtime.engines_reset()
+    store, own = _engines()
+    try:
+        assert [d.version for d in runtime.index_descriptors_get()] == [live_version, own.version]
+        collection = CollectionFactory()
+        images_folder(tmp_path / "f", [17, 18, 19, 20, 24])
+        job = _run(_job(collection, IngestJob.Source.FOLDER, tmp_path / "f"), ingest_pool)
+        assert (job.state, job.created) == (IngestJob.State.DONE, 5)
+        assert _milvus_count(collection.id, live_version) == 5 and _milvus_count(collection.id, own.version) == 5
+        assert set(collection.references.values_list("descriptor_version", flat=True)) == {own.version}
+        # The live model's vectors are its own: a query embedded by it finds the reference first.
+        live = runtime.live_descriptor_get()
+        reference = collection.references.get(original_name="img19.jpg")
+        hits = store.vectors_search(
+            model_version=live_version, vectors=live.embed([_image(19)]), top_k=1, collection_id=collection.id
+        )
+        assert hits[0][0].id == reference.id
+    finally:
+        store.alias_drop(alias=runtime.live_alias())
+        store.collection_drop(model_version=live_version)
+
+
+def _image(seed: int):
+    from tests.images import scene
+
+    return scene(seed, size=(160, 120))
 
 
 def test_a_manifest_job_stores_external_ids_and_metadata(ingest_settings, ingest_pool, tmp_path):
@@ -241,31 +297,43 @@ def test_stale_jobs_are_found_once_and_fresh_ones_left_alone(ingest_settings, mo
 # ---------------------------------------------------------------- the site
 
 
-@pytest.fixture
-def moderator(client):
+def _logged_in(client, role: Role, **fields):
+    """A signed-in user with `role` in the team of a new collection."""
     user = UserFactory()
     client.force_login(user)
-    return user
+    return user, collection_for(user, role, **fields)
+
+
+def _zip_upload(entries: dict[str, bytes], name: str = "holiday.zip"):
+    archive = io.BytesIO(zip_bytes(entries))
+    archive.name = name
+    return archive
 
 
 def test_a_zip_upload_stores_the_archive_and_returns_with_a_queued_job(
-    client, moderator, ingest_settings, ingest_pool, django_capture_on_commit_callbacks, monkeypatch
+    client, ingest_settings, ingest_pool, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
     monkeypatch.setattr(ingest.queue, "task_send", lambda name, *args: sent.append((name, args)))
-    collection = CollectionFactory(owner=moderator)
-    archive = io.BytesIO(zip_bytes({"a.jpg": image_bytes(61), "b.jpg": image_bytes(62), "../c.jpg": image_bytes(63)}))
-    archive.name = "holiday.zip"
+    uploader, collection = _logged_in(client, Role.UPLOADER)
+    archive = _zip_upload({"a.jpg": image_bytes(61), "b.jpg": image_bytes(62), "../c.jpg": image_bytes(63)})
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}
         )
     assert response.status_code == 302 and response.url == reverse("search:collection_detail", args=[collection.id])
     job = IngestJob.objects.get(collection=collection)
-    assert (job.state, job.source_kind, job.source_name, job.created_by) == ("queued", "zip", "holiday.zip", moderator)
+    assert (job.state, job.source_kind, job.source_name, job.created_by) == ("queued", "zip", "holiday.zip", uploader)
     assert Path(job.source_path).parent == Path(ingest_settings.ISC["INGEST_DIR"]) and Path(job.source_path).exists()
     assert sent == [(ingest.queue.INGEST_CHUNK, (job.id, 0))]
     assert not ReferenceImage.objects.filter(collection=collection).exists(), "nothing is decoded in the request"
+    event = AuditEvent.objects.get(action=AuditAction.INGEST_START)
+    assert (event.team, event.actor, event.target_id, event.after["source"]) == (
+        collection.team,
+        uploader,
+        job.id,
+        "zip",
+    )
 
     page = client.get(reverse("search:collection_detail", args=[collection.id]))
     assert reverse("search:ingest_jobs_panel", args=[collection.id]) in page.content.decode(), "the panel polls"
@@ -275,10 +343,22 @@ def test_a_zip_upload_stores_the_archive_and_returns_with_a_queued_job(
     assert "2 of 2 files" in panel and "1 bad file" in panel and "data-live-url" not in panel
     detail = client.get(reverse("search:ingest_job_detail", args=[job.id])).content.decode()
     assert "../c.jpg" in detail and "path traversal" in detail
+    assert collection.team.name in detail and f"started by {uploader.username}" in detail
 
 
-def test_a_broken_zip_is_refused_in_the_request(client, moderator, ingest_settings):
-    collection = CollectionFactory(owner=moderator)
+def test_a_viewer_cannot_start_a_zip_ingest(client, ingest_settings):
+    _, collection = _logged_in(client, Role.VIEWER)
+    response = client.post(
+        reverse("search:references_upload", args=[collection.id]),
+        {"source": "zip", "archive": _zip_upload({"a.jpg": image_bytes(64)})},
+    )
+    assert response.status_code == 403 and "uploader role or higher" in response.content.decode()
+    assert not IngestJob.objects.exists() and not AuditEvent.objects.filter(action=AuditAction.INGEST_START).exists()
+    assert not list(Path(ingest_settings.ISC["INGEST_DIR"]).glob("*.zip")), "the archive was not even stored"
+
+
+def test_a_broken_zip_is_refused_in_the_request(client, ingest_settings):
+    _, collection = _logged_in(client, Role.UPLOADER)
     archive = io.BytesIO(b"not a zip at all")
     archive.name = "x.zip"
     response = client.post(
@@ -288,22 +368,49 @@ def test_a_broken_zip_is_refused_in_the_request(client, moderator, ingest_settin
     assert not IngestJob.objects.exists() and not list(Path(ingest_settings.ISC["INGEST_DIR"]).glob("*.zip"))
 
 
-def test_a_folder_import_starts_a_job_only_under_the_import_roots(client, moderator, ingest_settings, tmp_path):
-    collection = CollectionFactory(owner=moderator)
-    images_folder(tmp_path / "import" / "batch", [71])
+def test_a_folder_import_starts_a_job_only_under_the_teams_import_root(client, ingest_settings, tmp_path):
+    admin, collection = _logged_in(client, Role.ADMIN)
+    other_team = TeamFactory()
+    own_root = tmp_path / "import" / collection.team.slug
+    images_folder(own_root / "batch", [71])
+    images_folder(tmp_path / "import" / other_team.slug / "batch", [72])
     url = reverse("search:references_upload", args=[collection.id])
-    refused = client.post(url, {"source": "folder", "folder": str(tmp_path)}, follow=True)
-    assert any("can only be imported from under" in str(m) for m in refused.context["messages"])
-    client.post(url, {"source": "folder", "folder": str(tmp_path / "import" / "batch")})
+    for elsewhere in (tmp_path, tmp_path / "import", tmp_path / "import" / other_team.slug / "batch"):
+        refused = client.post(url, {"source": "folder", "folder": str(elsewhere)}, follow=True)
+        assert any("can only be imported from under" in str(m) for m in refused.context["messages"]), elsewhere
+    assert not IngestJob.objects.exists()
+    client.post(url, {"source": "folder", "folder": str(own_root / "batch")})
     job = IngestJob.objects.get()
-    assert (job.source_kind, job.source_path) == ("folder", str((tmp_path / "import" / "batch").resolve()))
+    assert (job.source_kind, job.source_path, job.created_by) == ("folder", str((own_root / "batch").resolve()), admin)
 
 
-def test_someone_elses_import_is_invisible(client, moderator, ingest_settings):
-    other = CollectionFactory()
-    job = IngestJob.objects.create(collection=other, source_kind="zip", source_path="/x.zip")
-    assert client.get(reverse("search:ingest_job_detail", args=[job.id])).status_code == 404
-    assert client.get(reverse("search:ingest_jobs_panel", args=[other.id])).status_code == 404
+def test_an_uploader_cannot_import_a_server_folder(client, ingest_settings, tmp_path):
+    _, collection = _logged_in(client, Role.UPLOADER)
+    folder = tmp_path / "import" / collection.team.slug / "batch"
+    images_folder(folder, [73])
+    response = client.post(
+        reverse("search:references_upload", args=[collection.id]), {"source": "folder", "folder": str(folder)}
+    )
+    assert response.status_code == 403 and "admin role or higher" in response.content.decode()
+    assert not IngestJob.objects.exists()
+
+
+def test_a_teams_imports_are_invisible_to_another_team(client, ingest_settings):
+    mine, theirs = UserFactory(), UserFactory()
+    my_collection, their_collection = collection_for(mine, Role.VIEWER), collection_for(theirs, Role.VIEWER)
+    my_job = IngestJob.objects.create(collection=my_collection, source_kind="zip", source_path="/mine.zip")
+    their_job = IngestJob.objects.create(collection=their_collection, source_kind="zip", source_path="/theirs.zip")
+    for user, own, own_job, other, other_job in (
+        (mine, my_collection, my_job, their_collection, their_job),
+        (theirs, their_collection, their_job, my_collection, my_job),
+    ):
+        client.force_login(user)
+        assert client.get(reverse("search:ingest_job_detail", args=[own_job.id])).status_code == 200
+        assert client.get(reverse("search:ingest_jobs_panel", args=[own.id])).status_code == 200
+        assert client.get(reverse("search:ingest_job_detail", args=[other_job.id])).status_code == 404
+        assert client.get(reverse("search:ingest_jobs_panel", args=[other.id])).status_code == 404
+        page = client.get(reverse("search:collection_detail", args=[own.id])).content.decode()
+        assert f"Bulk import #{own_job.id}</b>" in page and f"Bulk import #{other_job.id}</b>" not in page
 
 
 # ---------------------------------------------------------------- the command
@@ -324,22 +431,45 @@ def test_the_command_ingests_a_folder_with_a_progress_bar_and_lists_bad_files(in
     assert ReferenceImage.objects.filter(collection=collection, status=ImageStatus.INDEXED).count() == 5
 
 
-def test_the_command_with_no_wait_only_queues(
+def test_the_command_with_no_wait_only_queues_and_create_makes_the_collection_in_the_team(
     ingest_settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
     monkeypatch.setattr(ingest.queue, "task_send", lambda name, *args: sent.append((name, args)))
-    owner = UserFactory(username="curator")
+    curator = UserFactory(username="curator")
+    team = collection_for(curator, Role.ADMIN).team
     archive = tmp_path / "a.zip"
     archive.write_bytes(zip_bytes({"a.jpg": image_bytes(91)}))
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
-            "ingest", str(archive), "--collection", "New", "--owner", "curator", "--create", "--no-wait", stdout=out
+            "ingest", str(archive), "--collection", "New", "--team", team.slug, "--create", "--no-wait", stdout=out
         )
     job = IngestJob.objects.get()
-    assert (job.collection.owner, job.source_kind, job.state) == (owner, "zip", "queued")
+    assert (job.collection.team, job.collection.name, job.source_kind, job.state) == (team, "New", "zip", "queued")
+    first_admin = team.memberships.filter(role=Role.ADMIN).order_by("created_at", "id").first().user
+    assert job.created_by == job.collection.created_by == first_admin
     assert f"Ingest job {job.id} queued" in out.getvalue() and sent == [(ingest.queue.INGEST_CHUNK, (job.id, 0))]
+    actions = list(AuditEvent.objects.filter(team=team).order_by("id").values_list("action", "actor", "after__via"))
+    assert actions[-2:] == [
+        (AuditAction.COLLECTION_CREATE, first_admin.id, None),
+        (AuditAction.INGEST_START, first_admin.id, "manage.py ingest"),
+    ]
+
+
+def test_the_command_acts_as_a_named_admin_and_refuses_anyone_else(ingest_settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest.queue, "task_send", lambda name, *args: None)
+    curator, viewer = UserFactory(username="curator"), UserFactory(username="onlooker")
+    collection = collection_for(curator, Role.ADMIN, name="Archive")
+    collection_for(viewer, Role.VIEWER)  # a member elsewhere
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(zip_bytes({"a.jpg": image_bytes(92)}))
+    with pytest.raises(CommandError, match="'onlooker' is not an admin of team"):
+        call_command("ingest", str(archive), "--collection", "Archive", "--as", "onlooker", "--no-wait")
+    call_command(
+        "ingest", str(archive), "--collection", "Archive", "--as", "curator", "--no-wait", stdout=io.StringIO()
+    )
+    assert IngestJob.objects.get().created_by == curator and IngestJob.objects.get().collection == collection
 
 
 def test_the_command_refuses_a_bad_manifest_before_creating_a_job(ingest_settings, tmp_path):
@@ -352,9 +482,38 @@ def test_the_command_refuses_a_bad_manifest_before_creating_a_job(ingest_setting
 
 
 def test_the_command_needs_an_unambiguous_collection(ingest_settings, tmp_path):
-    CollectionFactory(name="Same")
-    CollectionFactory(name="Same")
-    with pytest.raises(CommandError, match="say whose with --owner"):
+    first, second = CollectionFactory(name="Same"), CollectionFactory(name="Same")
+    with pytest.raises(CommandError, match="Several teams have a collection called 'Same'.*say which with --team"):
         call_command("ingest", str(tmp_path), "--collection", "Same")
     with pytest.raises(CommandError, match="No collection 'Missing'"):
         call_command("ingest", str(tmp_path), "--collection", "Missing")
+    with pytest.raises(CommandError, match="--create needs --team SLUG"):
+        call_command("ingest", str(tmp_path), "--collection", "Missing", "--create")
+    with pytest.raises(CommandError, match="No team 'nope'"):
+        call_command("ingest", str(tmp_path), "--collection", "Same", "--team", "nope")
+    images_folder(tmp_path / "f", [93])
+    call_command(
+        "ingest",
+        str(tmp_path / "f"),
+        "--collection",
+        "Same",
+        "--team",
+        second.team.slug,
+        "--no-wait",
+        stdout=io.StringIO(),
+    )
+    assert IngestJob.objects.get().collection == second and first.ingest_jobs.count() == 0
+
+
+def test_staff_see_ingest_jobs_in_the_admin_but_cannot_add_or_change_them(admin_client, ingest_settings):
+    job = IngestJob.objects.create(collection=CollectionFactory(), source_kind="zip", source_path="/x.zip")
+    job.errors.create(position=0, name="bad.jpg", reason="The file is empty.")
+    listing = admin_client.get(reverse("admin:search_ingestjob_changelist"))
+    assert listing.status_code == 200 and job.collection.name in listing.content.decode()
+    page = admin_client.get(reverse("admin:search_ingestjob_change", args=[job.id]))
+    assert page.status_code == 200 and "bad.jpg" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode(), "read-only: no save button"
+    assert admin_client.get(reverse("admin:search_ingestjob_add")).status_code == 403
+    admin_client.post(reverse("admin:search_ingestjob_change", args=[job.id]), {"state": "done"})
+    job.refresh_from_db()
+    assert job.state == IngestJob.State.QUEUED

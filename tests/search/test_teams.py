@@ -126,10 +126,14 @@ def test_folder_import_reads_only_the_teams_own_root(admin_client, media_root, s
     url = reverse("search:references_upload", args=[collection.id])
     foreign = client.post(url, {"source": "folder", "folder": str(tmp_path / "imports" / "elsewhere")}, follow=True)
     assert any("can only be imported from under" in str(m) for m in foreign.context["messages"])
+    assert not collection.ingest_jobs.exists()
     client.post(url, {"source": "folder", "folder": str(tmp_path / "imports" / "safety" / "batch")})
-    assert list(collection.references.values_list("original_name", flat=True)) == ["a.jpg"]
-    # The refused folder recorded nothing: the event is written once the import has run.
-    assert AuditEvent.objects.filter(action=AuditAction.REFERENCES_IMPORT, collection_id=collection.id).count() == 1
+    # A folder is a bulk-ingest job (tests/search/test_ingest.py runs them); only the team's own root starts one.
+    job = collection.ingest_jobs.get()
+    assert job.source_path == str((tmp_path / "imports" / "safety" / "batch").resolve())
+    # The refused folder recorded nothing: the one start event is the accepted folder's.
+    started = AuditEvent.objects.filter(action=AuditAction.INGEST_START, collection_id=collection.id)
+    assert [event.after["ingest_job_id"] for event in started] == [job.id]
 
 
 def test_failed_logins_are_throttled(client, settings):

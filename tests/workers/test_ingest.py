@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from search import ingest
-from search.models import ImageStatus, IngestJob, ReferenceImage
-from tests.factories import CollectionFactory, UserFactory
+from search.models import ImageStatus, IngestJob, ReferenceImage, Role
+from tests.factories import CollectionFactory, UserFactory, collection_for
 from tests.ingest_support import image_bytes, images_folder, zip_bytes
 from tests.services import CeleryWorker, RedisServer, database_url, milvus_wipe
 
@@ -45,7 +45,11 @@ def test_the_chunk_task_queues_the_next_chunk_until_the_job_is_done(
     collection = CollectionFactory()
     images_folder(tmp_path / "f", list(range(100, 110)))  # chunks of 4: 4, 4, 2
     job = ingest.ingest_job_create(
-        collection=collection, created_by=None, source_kind="folder", source_path=str(tmp_path / "f"), enqueue=False
+        actor=collection.created_by,
+        collection=collection,
+        source_kind="folder",
+        source_path=str(tmp_path / "f"),
+        enqueue=False,
     )
     assert ingest_chunk.apply(args=[job.id, 0]).get() == "chunk"
     job.refresh_from_db()
@@ -61,7 +65,11 @@ def test_the_sweep_task_resumes_a_job_whose_worker_died(ingest_settings, eager_t
     collection = CollectionFactory()
     images_folder(tmp_path / "f", list(range(120, 126)))
     job = ingest.ingest_job_create(
-        collection=collection, created_by=None, source_kind="folder", source_path=str(tmp_path / "f"), enqueue=False
+        actor=collection.created_by,
+        collection=collection,
+        source_kind="folder",
+        source_path=str(tmp_path / "f"),
+        enqueue=False,
     )
     # The first chunk ran, then the worker was killed before queueing the next one.
     from workers import runtime
@@ -147,7 +155,7 @@ def test_a_zip_uploaded_on_the_site_is_ingested_by_a_live_worker(client, live_in
     runtime.vector_store_get.cache_clear()
     user = UserFactory()
     client.force_login(user)
-    collection = CollectionFactory(owner=user)
+    collection = collection_for(user, Role.UPLOADER)
     entries = {f"photo{seed}.jpg": image_bytes(seed) for seed in range(200, 220)}
     entries["photo200_again.jpg"] = entries["photo200.jpg"]
     entries["readme.txt"] = b"not an image"

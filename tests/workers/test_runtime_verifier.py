@@ -7,6 +7,8 @@ import pytest
 from copydetect.scoring import ScoreCalibration
 from workers import runtime
 
+# The descriptor is named: without it search_settings_get asks the database and Milvus which version is live.
+
 
 @pytest.fixture
 def fresh_engines():

@@ -1,15 +1,22 @@
-"""Bulk ingest from the command line: a folder, a zip archive or a CSV manifest into one collection."""
+"""Bulk ingest from the command line: a folder, a zip archive or a CSV manifest into one collection.
+
+Who the command acts as: an admin of the collection's team (`--as USERNAME`, by default the team's
+longest-standing admin). Server paths are read by the admin role, so a team without an admin cannot be
+imported into; the job's start (and `--create`'s collection) are audited under that admin's name with
+"via": "manage.py ingest", and the job shows them as its starter. Unlike the site, the command is not
+confined to the team's import root: whoever runs it already has the server's shell.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from search import ingest
-from search.models import Collection, IngestJob
+from search import ingest, services
+from search.models import Collection, IngestJob, Membership, Role, Team
 from search.uploads import UploadError
 
 
@@ -23,8 +30,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, nargs="?")
         parser.add_argument("--collection", help="name of the collection to add to")
-        parser.add_argument("--owner", help="username owning the collection (needed when several share the name)")
-        parser.add_argument("--create", action="store_true", help="create the collection for --owner if missing")
+        parser.add_argument("--team", help="slug of the collection's team (needed when several teams share the name)")
+        parser.add_argument("--create", action="store_true", help="create the collection in --team if missing")
+        parser.add_argument(
+            "--as", dest="actor", metavar="USERNAME", help="the team admin to act as (default: its first admin)"
+        )
         parser.add_argument("--kind", choices=IngestJob.Source.values, help="source kind (default: guessed)")
         parser.add_argument("--no-wait", action="store_true", help="only queue the job for the workers")
         parser.add_argument("--resume", type=int, metavar="JOB_ID", help="carry on with a stopped or failed job")
@@ -38,7 +48,10 @@ class Command(BaseCommand):
                 raise CommandError(f"Ingest job {job.id} is already done.")
             job = ingest.ingest_job_resume(job=job, enqueue=options["no_wait"])
         else:
-            job = self._job_create(options)
+            try:
+                job = self._job_create(options)
+            except PermissionDenied as exc:
+                raise CommandError(str(exc)) from None
         if options["no_wait"]:
             self.stdout.write(f"Ingest job {job.id} queued ({job.source_kind}: {job.source_path}).")
             return
@@ -50,7 +63,7 @@ class Command(BaseCommand):
         path = options["path"].expanduser().resolve()
         if not path.exists():
             raise CommandError(f"{path} does not exist.")
-        collection = self._collection_get(options)
+        collection, actor = self._collection_get(options)
         try:
             kind = options["kind"] or ingest.source_kind_guess(path)
             # Refuse a broken source before a job exists for it.
@@ -61,37 +74,56 @@ class Command(BaseCommand):
         except (UploadError, ingest.ManifestError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from None
         return ingest.ingest_job_create(
+            actor=actor,
             collection=collection,
-            created_by=collection.owner,
             source_kind=kind,
             source_path=str(path),
+            via="manage.py ingest",
             enqueue=options["no_wait"],
         )
 
-    def _collection_get(self, options) -> Collection:
-        name = options["collection"]
-        found = Collection.objects.filter(name=name)
-        if options["owner"]:
-            found = found.filter(owner__username=options["owner"])
+    def _collection_get(self, options):
+        """The collection, and the team admin the command acts as."""
+        name, slug = options["collection"], options["team"]
+        team = None
+        if slug:
+            team = Team.objects.filter(slug=slug).first()
+            if team is None:
+                raise CommandError(f"No team {slug!r}.")
+        found = Collection.objects.filter(name=name).select_related("team")
+        if team:
+            found = found.filter(team=team)
         matches = list(found[:2])
-        if len(matches) == 1:
-            return matches[0]
         if len(matches) > 1:
-            raise CommandError(f"Several collections are called {name!r}; say whose with --owner.")
+            teams = ", ".join(found.values_list("team__slug", flat=True).order_by("team__slug"))
+            raise CommandError(f"Several teams have a collection called {name!r} ({teams}); say which with --team.")
+        if matches:
+            collection = matches[0]
+            return collection, self._actor_get(collection.team, options["actor"])
         if not options["create"]:
             raise CommandError(
                 f"No collection {name!r}"
-                + (f" of {options['owner']}" if options["owner"] else "")
-                + " (add --create --owner USER to make it)."
+                + (f" in team {slug!r}" if slug else "")
+                + " (add --create --team SLUG to make it)."
             )
-        if not options["owner"]:
-            raise CommandError("--create needs --owner USER.")
-        owner = get_user_model().objects.filter(username=options["owner"]).first()
-        if owner is None:
-            raise CommandError(f"No user {options['owner']!r}.")
-        from search import services
+        if team is None:
+            raise CommandError("--create needs --team SLUG.")
+        actor = self._actor_get(team, options["actor"])
+        return services.collection_create(actor=actor, team=team, name=name), actor
 
-        return services.collection_create(owner=owner, name=name)
+    def _actor_get(self, team: Team, username: str | None):
+        admins = (
+            Membership.objects.filter(team=team, role=Role.ADMIN).select_related("user").order_by("created_at", "id")
+        )
+        if username:
+            membership = admins.filter(user__username=username).first()
+            if membership is None:
+                raise CommandError(f"{username!r} is not an admin of team {team.slug!r}.")
+            return membership.user
+        membership = admins.first()
+        if membership is None:
+            raise CommandError(f"Team {team.slug!r} has no admin to act as; add one first.")
+        return membership.user
 
     def _run_here(self, job: IngestJob) -> None:
         from workers import runtime
