@@ -126,15 +126,21 @@ def error_is_unavailable(error: BaseException) -> bool:
 
 
 class _GuardedClient:
-    """Wraps a MilvusClient: a call that fails because the server is out of reach closes the client
-    and raises VectorStoreUnavailable, so the next call opens a fresh connection.
+    """Wraps a MilvusClient: a call that fails because the server is out of reach is tried once more on a
+    fresh connection; if that fails too, the client is closed and VectorStoreUnavailable raised, so the
+    next call opens a fresh connection again.
 
-    pymilvus recovers its own channel in place, but after a Milvus restart that recovery kept failing
-    for 20-55 s ("Connection recovery failed"); a new dedicated client works at once.
+    Why a fresh connection: pymilvus recovers its own channel in place, but after a Milvus restart that
+    recovery kept failing for 20-55 s ("Connection recovery failed"); and an idle channel is closed by
+    the server (GOAWAY "too_many_pings": pymilvus pings every 10 s, more often than a gRPC server allows
+    an idle client), so the first call after a quiet minute fails although the server is up.
     """
 
-    def __init__(self, client: MilvusClient, on_unavailable: Callable[[], None]) -> None:
+    def __init__(
+        self, client: MilvusClient, *, reconnect: Callable[[], MilvusClient], on_unavailable: Callable[[], None]
+    ) -> None:
         self._client = client
+        self._reconnect = reconnect
         self._on_unavailable = on_unavailable
 
     def __getattr__(self, name: str):
@@ -148,8 +154,19 @@ class _GuardedClient:
             except Exception as error:
                 if not error_is_unavailable(error):
                     raise
+                first_error = error
+            try:
+                self._client.close()
+            except Exception:  # the broken channel may refuse to close; it is dropped either way
+                pass
+            try:
+                self._client = self._reconnect()
+                return getattr(self._client, name)(*args, **kwargs)
+            except Exception as error:
+                if not error_is_unavailable(error):
+                    raise
                 self._on_unavailable()
-                raise VectorStoreUnavailable() from error
+                raise VectorStoreUnavailable() from first_error
 
         return guarded
 
@@ -480,6 +497,11 @@ class VectorStore:
 
     # Internals
 
+    def _client_open(self) -> MilvusClient:
+        # Dedicated: pymilvus shares one channel per address otherwise, and a fresh client would inherit
+        # the broken channel after a restart.
+        return MilvusClient(uri=self._uri, token=self._token, timeout=self._timeout, dedicated=True)
+
     @property
     def _milvus(self) -> MilvusClient:
         # A gRPC channel does not survive fork(): a forked Celery worker opens its own.
@@ -487,14 +509,12 @@ class VectorStore:
             self._layouts.clear()
             self._loaded.clear()
             try:
-                # Dedicated: pymilvus shares one channel per address otherwise, and a fresh client
-                # would inherit the broken channel after a restart.
-                client = MilvusClient(uri=self._uri, token=self._token, timeout=self._timeout, dedicated=True)
+                client = self._client_open()
             except Exception as error:
                 if error_is_unavailable(error):
                     raise VectorStoreUnavailable() from error
                 raise
-            self._client = _GuardedClient(client, on_unavailable=self.close)
+            self._client = _GuardedClient(client, reconnect=self._client_open, on_unavailable=self.close)
             self._client_pid = os.getpid()
         return self._client  # type: ignore[return-value]  # quacks like a MilvusClient
 

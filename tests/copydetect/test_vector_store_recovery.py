@@ -42,3 +42,62 @@ def test_request_errors_are_not_mistaken_for_an_outage(tmp_path):
     assert not error_is_unavailable(MilvusException(code=1100, message="invalid parameter"))
     assert not error_is_unavailable(ValueError("dim"))
     assert error_is_unavailable(MilvusException(code=2, message="Fail connecting to server on 127.0.0.1:1"))
+
+
+class _ChannelDroppedOnce:
+    """Stands for a pymilvus client whose channel the server closed: the first call fails the way pymilvus
+    reports it (seen in the test logs after GOAWAY "too_many_pings"), the calls after it work."""
+
+    def __init__(self, log: list[str]):
+        self.log = log
+
+    def has_collection(self, name: str) -> bool:
+        self.log.append("dropped")
+        from pymilvus import MilvusException
+
+        raise MilvusException(
+            code=2, message="Fail connecting to server on 127.0.0.1:1, illegal connection params or server unavailable"
+        )
+
+    def close(self) -> None:
+        self.log.append("closed")
+
+
+class _Working:
+    def __init__(self, log: list[str]):
+        self.log = log
+
+    def has_collection(self, name: str) -> bool:
+        self.log.append(f"asked {name}")
+        return True
+
+    def close(self) -> None:
+        self.log.append("closed")
+
+
+def test_a_channel_the_server_dropped_is_replaced_within_the_same_call():
+    from copydetect.vector_store import _GuardedClient
+
+    log: list[str] = []
+    outages: list[str] = []
+    client = _GuardedClient(
+        _ChannelDroppedOnce(log), reconnect=lambda: _Working(log), on_unavailable=lambda: outages.append("down")
+    )
+    assert client.has_collection("c") is True
+    assert log == ["dropped", "closed", "asked c"], "closed the dead channel, reconnected, asked again"
+    assert outages == [], "one dropped channel is not an outage"
+
+
+def test_a_second_failure_on_the_fresh_connection_is_an_outage():
+    from copydetect.vector_store import _GuardedClient
+
+    log: list[str] = []
+    outages: list[str] = []
+    client = _GuardedClient(
+        _ChannelDroppedOnce(log),
+        reconnect=lambda: _ChannelDroppedOnce(log),
+        on_unavailable=lambda: outages.append("down"),
+    )
+    with pytest.raises(VectorStoreUnavailable):
+        client.has_collection("c")
+    assert outages == ["down"]

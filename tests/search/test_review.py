@@ -1,6 +1,5 @@
 """Verdicts that stick to pictures, near-identical re-posts, claims, undo, allowlist, quarantine, soft delete."""
 
-import logging
 from datetime import timedelta
 
 import numpy as np
@@ -243,17 +242,27 @@ def test_a_deleted_reference_leaves_results_and_queue_and_can_be_restored_within
     assert actions.count(AuditAction.REFERENCE_DELETE) == 2 and AuditAction.REFERENCE_RESTORE in actions
 
 
-def test_verdicts_and_flagged_queries_emit_events_after_commit(world, caplog, django_capture_on_commit_callbacks):
-    caplog.set_level(logging.INFO, logger="search.events")
-    with django_capture_on_commit_callbacks(execute=True):
+def test_verdicts_and_flagged_queries_become_webhook_deliveries_sent_after_commit(
+    world, settings, django_capture_on_commit_callbacks
+):
+    from search import webhooks
+    from search.models import WebhookDelivery
+
+    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True}
+    webhooks.endpoint_create(
+        actor=world.admin,
+        team=world.collection.team,
+        url="http://127.0.0.1:8999/hook",
+        events=["query.flagged", "match.confirmed", "match.rejected"],
+    )
+    with django_capture_on_commit_callbacks() as sent:
         match = world.query(50, descriptor=unit(1)).matches.get()
-    with django_capture_on_commit_callbacks(execute=True):
         review.verdict_set(actor=world.moderator, match=match, decision=ReviewDecision.CONFIRMED)
-    with django_capture_on_commit_callbacks(execute=True):
         review.verdict_undo(actor=world.moderator, match=match)
         review.verdict_set(actor=world.moderator, match=match, decision=ReviewDecision.REJECTED)
-    names = [record.args[0] for record in caplog.records if record.name == "search.events"]
-    assert names == ["query.flagged", "match.confirmed", "match.rejected"]
+    types = list(WebhookDelivery.objects.order_by("id").values_list("event_type", flat=True))
+    assert types == ["query.flagged", "match.confirmed", "match.rejected"], "an undo sends nothing"
+    assert len(sent) >= 3, "each delivery is handed to a worker only once the transaction commits"
 
 
 def test_the_queue_pages_keyboard_hints_bulk_and_undo(client, world):
