@@ -171,7 +171,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
     settings.ISC = {**settings.ISC, "FEATURES_DIR": str(features_dir), "INGEST_PROCESSES": processes}
     descriptor, store = runtime.descriptor_get(), runtime.vector_store_get()
     mark = time.perf_counter()
-    pool = ingest.ingest_pool_create()
+    pool = ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
     # Start the processes and load their models before timing: a worker keeps its pool between jobs.
     pool.run([])
     from copydetect.ingest import IngestItem

@@ -350,16 +350,13 @@ def _index_path(items: Path) -> Path:
 # ---------------------------------------------------------------- running chunks
 
 
-def worker_spec_get() -> WorkerSpec:
-    from workers import runtime  # the descriptor choice lives with the other engine settings
-
+def worker_spec_get(*, vit_model: str | None) -> WorkerSpec:
+    """What the decode processes build their engines from; `vit_model` is resolved by the caller (the
+    worker's runtime), so this module reads settings only."""
     isc = settings.ISC
-    name = isc["DESCRIPTOR"]
-    from copydetect.descriptors import VIT_DESCRIPTOR_NAMES
-
     return WorkerSpec(
-        descriptor_name=name,
-        vit_model=runtime.vit_model_get() if name in VIT_DESCRIPTOR_NAMES else None,
+        descriptor_name=isc["DESCRIPTOR"],
+        vit_model=vit_model,
         fusion_dir=isc["FUSION_DIR"],
         device=isc["DEVICE"],
         features_dir=isc["FEATURES_DIR"],
@@ -369,8 +366,8 @@ def worker_spec_get() -> WorkerSpec:
     )
 
 
-def ingest_pool_create() -> IngestPool:
-    return IngestPool(worker_spec_get(), processes=settings.ISC["INGEST_PROCESSES"])
+def ingest_pool_create(*, vit_model: str | None) -> IngestPool:
+    return IngestPool(worker_spec_get(vit_model=vit_model), processes=settings.ISC["INGEST_PROCESSES"])
 
 
 def ingest_job_claim(*, job_id: int) -> bool:
@@ -400,14 +397,6 @@ def ingest_job_fail(*, job_id: int, error: str) -> None:
     )
 
 
-def index_targets_get() -> list:
-    """Every index version a new reference must reach (the live one and, during a reindex, the one
-    being built), asked again for each chunk: a reindex may start or finish while a job runs."""
-    from workers import runtime
-
-    return runtime.index_descriptors_get()
-
-
 def ingest_chunk_run(
     *,
     job_id: int,
@@ -421,7 +410,7 @@ def ingest_chunk_run(
     """Works through the items at `cursor`; None when the job is not at that cursor (a stale or
     duplicate message) or is not active. `descriptor` is the model the pool processes embed with
     (their own copy of it): its version goes on the rows, as an upload's worker does. The vectors go
-    to every version of `targets` (default `index_targets_get()`); a target other than `descriptor`
+    to every version of `targets` (default: `descriptor`'s alone; workers pass every index version); a target other than `descriptor`
     embeds the chunk's images here, in this process (only while a reindex builds a new version)."""
     chunk_size = chunk_size or settings.ISC["INGEST_CHUNK"]
     job = IngestJob.objects.filter(id=job_id).first()
@@ -506,7 +495,7 @@ def ingest_chunk_run(
 
 
 def _vectors_write(*, store: VectorStore, descriptor, targets, fresh: list, collection_id: int) -> None:
-    targets = index_targets_get() if targets is None else targets
+    targets = [descriptor] if targets is None else targets
     ids = [row_id for _, row_id in fresh]
     # Distinct versions: the live one and the one being built may be the same model.
     by_version = {target.version: target for target in targets} or {descriptor.version: descriptor}

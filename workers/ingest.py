@@ -28,11 +28,11 @@ _pool = None
 
 def pool_get():
     global _pool
-    spec = ingest.worker_spec_get()
+    spec = ingest.worker_spec_get(vit_model=runtime.vit_model_for_descriptor())
     if _pool is not None and (_pool.spec != spec or _pool.processes != settings.ISC["INGEST_PROCESSES"]):
         pool_close()
     if _pool is None:
-        _pool = ingest.ingest_pool_create()
+        _pool = ingest.ingest_pool_create(vit_model=spec.vit_model)
     return _pool
 
 

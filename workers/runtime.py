@@ -45,6 +45,11 @@ def vit_model_get(configured: str | None = None) -> str | None:
     )
 
 
+def vit_model_for_descriptor() -> str | None:
+    """The ViT model folder when the configured descriptor uses one (vit, fused), else None."""
+    return vit_model_get() if settings.ISC["DESCRIPTOR"] in VIT_DESCRIPTOR_NAMES else None
+
+
 def descriptor_get() -> Descriptor:
     """The descriptor this worker is configured with: what it indexes into and what a reindex builds."""
     return descriptor_named(settings.ISC["DESCRIPTOR"])

@@ -28,8 +28,13 @@ def _engines():
 
 
 def _run(job: IngestJob, pool) -> IngestJob:
+    from workers import runtime
+
     store, descriptor = _engines()
-    return ingest.ingest_job_run(job=job, pool=pool, store=store, descriptor=descriptor)
+    # As the worker and the command do: every index version (the live one, and one a reindex builds).
+    return ingest.ingest_job_run(
+        job=job, pool=pool, store=store, descriptor=descriptor, targets=runtime.index_descriptors_get()
+    )
 
 
 def _milvus_count(collection_id: int, version: str | None = None) -> int:

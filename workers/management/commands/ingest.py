@@ -133,7 +133,7 @@ class Command(BaseCommand):
             raise CommandError(f"Ingest job {job.id} is {job.state}: {job.error or 'nothing to do'}")
         job.refresh_from_db()
         self.stdout.write(f"Ingest job {job.id}: {job.total:,} files from {job.source_path} into “{job.collection}”.")
-        pool = ingest.ingest_pool_create()
+        pool = ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
         bar = tqdm(total=job.total, initial=job.done, unit="img", dynamic_ncols=True, file=self.stderr._out)
         errors = {"n": job.failed}
 
@@ -148,6 +148,7 @@ class Command(BaseCommand):
                 pool=pool,
                 store=runtime.vector_store_get(),
                 descriptor=runtime.descriptor_get(),
+                targets=runtime.index_descriptors_get(),
                 on_chunk=on_chunk,
             )
         finally:
