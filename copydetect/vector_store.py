@@ -274,14 +274,7 @@ class VectorStore:
 
     def collection_drop(self, *, model_version: str) -> None:
         """Drop a collection no alias points at; dropping an unknown one does nothing."""
-        name = collection_name(model_version)
-        if not self._milvus.has_collection(name):
-            return
-        aliases = _alias_names(self._milvus.list_aliases(name))
-        if aliases:
-            raise ValueError(f"{name} is still the target of {aliases}; point them elsewhere first")
-        self._milvus.drop_collection(name)
-        self._forget(name)
+        self.collection_drop_named(collection_name(model_version))
 
     def collection_flush(self, *, model_version: str, timeout: float = 600.0) -> None:
         """Seal what was written and wait until the index covers it.
@@ -401,8 +394,13 @@ class VectorStore:
         expression = "" if collection_id is None else _collection_filter(collection_id)
 
         def collect() -> list[int]:
+            # Strong: reconciliation compares these ids with the database right after a write.
             iterator = self._milvus.query_iterator(
-                layout.name, batch_size=batch_size, filter=expression, output_fields=[ID_FIELD]
+                layout.name,
+                batch_size=batch_size,
+                filter=expression,
+                output_fields=[ID_FIELD],
+                consistency_level="Strong",
             )
             ids: list[int] = []
             try:
@@ -459,21 +457,7 @@ class VectorStore:
 
     def vector_ids(self, *, model_version: str, batch_size: int = 5000) -> list[int]:
         """Every id stored for `model_version` (empty when it has no collection), read in batches."""
-        layout = self._layout(model_version)
-        if layout is None:
-            return []
-        if layout.name not in self._loaded:
-            self._load(layout.name)
-        iterator = self._milvus.query_iterator(
-            layout.name, batch_size=batch_size, filter="", output_fields=[ID_FIELD], consistency_level="Strong"
-        )
-        ids: list[int] = []
-        try:
-            while batch := iterator.next():
-                ids.extend(int(row[ID_FIELD]) for row in batch)
-        finally:
-            iterator.close()
-        return ids
+        return self.ids_list(model_version=model_version, batch_size=batch_size)
 
     def collection_names(self) -> list[str]:
         """Milvus names of every collection this store manages (those named by `collection_name`)."""
