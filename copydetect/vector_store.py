@@ -125,6 +125,11 @@ def error_is_unavailable(error: BaseException) -> bool:
     return False
 
 
+# Pauses before each fresh connection a call tries after its channel failed: a dropped idle channel
+# needs none, a server that is restarting a moment.
+RECONNECT_PAUSES = (0.0, 0.5)
+
+
 class _GuardedClient:
     """Wraps a MilvusClient: a call that fails because the server is out of reach is tried once more on a
     fresh connection; if that fails too, the client is closed and VectorStoreUnavailable raised, so the
@@ -155,18 +160,20 @@ class _GuardedClient:
                 if not error_is_unavailable(error):
                     raise
                 first_error = error
-            try:
-                self._client.close()
-            except Exception:  # the broken channel may refuse to close; it is dropped either way
-                pass
-            try:
-                self._client = self._reconnect()
-                return getattr(self._client, name)(*args, **kwargs)
-            except Exception as error:
-                if not error_is_unavailable(error):
-                    raise
-                self._on_unavailable()
-                raise VectorStoreUnavailable() from first_error
+            for pause in RECONNECT_PAUSES:
+                try:
+                    self._client.close()
+                except Exception:  # the broken channel may refuse to close; it is dropped either way
+                    pass
+                time.sleep(pause)
+                try:
+                    self._client = self._reconnect()
+                    return getattr(self._client, name)(*args, **kwargs)
+                except Exception as error:
+                    if not error_is_unavailable(error):
+                        raise
+            self._on_unavailable()
+            raise VectorStoreUnavailable() from first_error
 
         return guarded
 
