@@ -20,7 +20,7 @@ from search.models import ImageStatus, QueryImage, ReferenceImage, ReindexJob
 from search.uploads import Payload
 from tests.factories import CollectionFactory
 from tests.images import edited_copy, encode, scene
-from tests.services import CeleryWorker, RedisServer, milvus_wipe
+from tests.services import CeleryWorker, RedisServer, database_url, milvus_wipe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +49,7 @@ def stack(tmp_path, milvus_uri, settings):
                 "ISC_FEATURES_DIR": settings.ISC["FEATURES_DIR"],
                 "ISC_DESCRIPTOR": descriptor,
                 "ISC_VERIFY_TOP_K": "3",
-                "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+                "DATABASE_URL": database_url(connection.settings_dict),
             },
             log_path=tmp_path / f"worker-{len(workers)}.log",
         )

@@ -21,7 +21,7 @@ from search import services
 from search.models import Collection, ImageStatus, ReferenceImage
 from search.uploads import Payload
 from tests.images import encode, scene
-from tests.services import CeleryWorker, PrivateRedis, milvus_wipe
+from tests.services import CeleryWorker, PrivateRedis, database_url, milvus_wipe
 
 # Short deadlines, so that a test waits seconds for what production waits minutes for.
 FAST_LIFECYCLE = {
@@ -75,7 +75,7 @@ class FaultStack:
             "MILVUS_URI": self.milvus.uri,
             "ISC_MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
             "ISC_FEATURES_DIR": self.settings.ISC["FEATURES_DIR"],
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
             "ISC_WARM_UP": "0",
             "ISC_MAX_ATTEMPTS": str(FAST_LIFECYCLE["MAX_ATTEMPTS"]),
             # Retries every second or two, so an outage of a few seconds costs a few seconds.

@@ -23,7 +23,7 @@ from search.models import (
     WebhookEndpoint,
 )
 from tests.factories import MembershipFactory, UserFactory, collection_for
-from tests.services import CeleryWorker, RedisServer
+from tests.services import CeleryWorker, RedisServer, database_url
 from tests.webhook_receiver import WebhookReceiver, closed_port
 
 ALL_EVENTS = ["match.confirmed", "match.rejected", "query.flagged"]
@@ -310,7 +310,7 @@ def webhook_worker(tmp_path, settings):
     worker = CeleryWorker(
         env={
             "CELERY_BROKER_URL": redis_server.url,
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
             "ISC_MEDIA_ROOT": str(tmp_path / "media"),
             "ISC_WARM_UP": "0",
             "ISC_WEBHOOK_ALLOW_LOOPBACK": "1",
