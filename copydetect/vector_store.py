@@ -127,7 +127,7 @@ def error_is_unavailable(error: BaseException) -> bool:
 
 # Pauses before each fresh connection a call tries after its channel failed: a dropped idle channel
 # needs none, a server that is restarting a moment.
-RECONNECT_PAUSES = (0.0, 0.5)
+RECONNECT_PAUSES = (0.0, 0.5, 2.0)
 
 
 class _GuardedClient:
@@ -488,6 +488,18 @@ class VectorStore:
 
     # Internals
 
+    def _client_open_retrying(self) -> MilvusClient:
+        first_error: Exception | None = None
+        for pause in (0.0, *RECONNECT_PAUSES):
+            time.sleep(pause)
+            try:
+                return self._client_open()
+            except Exception as error:
+                if not error_is_unavailable(error):
+                    raise
+                first_error = first_error or error
+        raise VectorStoreUnavailable() from first_error
+
     def _client_open(self) -> MilvusClient:
         # Dedicated: pymilvus shares one channel per address otherwise, and a fresh client would inherit
         # the broken channel after a restart.
@@ -499,12 +511,7 @@ class VectorStore:
         if self._client is None or self._client_pid != os.getpid():
             self._layouts.clear()
             self._loaded.clear()
-            try:
-                client = self._client_open()
-            except Exception as error:
-                if error_is_unavailable(error):
-                    raise VectorStoreUnavailable() from error
-                raise
+            client = self._client_open_retrying()
             self._client = _GuardedClient(client, reconnect=self._client_open, on_unavailable=self.close)
             self._client_pid = os.getpid()
         return self._client  # type: ignore[return-value]  # quacks like a MilvusClient

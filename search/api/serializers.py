@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
+from django.db import models
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -153,7 +154,21 @@ class ProgressSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
 
 
-class TeamSerializer(serializers.ModelSerializer):
+# Model fields as the API shows them. Integer bounds that Django takes from the database backend
+# (PostgreSQL: 32767 for a small integer; SQLite: 2**63 - 1) are left out, so the schema is the same on
+# every database; the database still enforces them. (A comment, not a docstring: drf-spectacular would
+# show a docstring as the description of every serializer below.)
+class ReadModelSerializer(serializers.ModelSerializer):
+    def build_standard_field(self, field_name, model_field):
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        if isinstance(model_field, models.IntegerField):
+            field_kwargs.pop("max_value", None)
+            if field_kwargs.get("min_value") is not None and field_kwargs["min_value"] < 0:
+                field_kwargs.pop("min_value")
+        return field_class, field_kwargs
+
+
+class TeamSerializer(ReadModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in the team.")
     member_count = serializers.IntegerField()
 
@@ -162,7 +177,7 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "role", "member_count", "created_at"]
 
 
-class CollectionSerializer(serializers.ModelSerializer):
+class CollectionSerializer(ReadModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="The team's slug.")
     reference_count = serializers.SerializerMethodField()
     query_count = serializers.SerializerMethodField()
@@ -200,7 +215,7 @@ class CollectionDetailSerializer(CollectionSerializer):
         return ProgressSerializer(selectors.reference_progress(collection=collection)).data
 
 
-class _StoredImageSerializer(serializers.ModelSerializer):
+class _StoredImageSerializer(ReadModelSerializer):
     file_url = serializers.SerializerMethodField(
         help_text="The image through the API (token accepted); add ?variant=thumb or preview for a JPEG."
     )
@@ -245,13 +260,13 @@ class UploadReportSerializer(serializers.Serializer):
     rejected = RejectionSerializer(many=True)
 
 
-class MatchReferenceSerializer(serializers.ModelSerializer):
+class MatchReferenceSerializer(ReadModelSerializer):
     class Meta:
         model = ReferenceImage
         fields = ["id", "original_name", "width", "height"]
 
 
-class MatchSerializer(serializers.ModelSerializer):
+class MatchSerializer(ReadModelSerializer):
     reference = MatchReferenceSerializer()
     is_copy = serializers.SerializerMethodField(help_text="final_score reaches the collection's threshold.")
     reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -324,7 +339,7 @@ class QueryResultSerializer(QuerySerializer):
         return MatchSerializer(selectors.match_list(query=query), many=True, context=self.context).data
 
 
-class ReindexJobSerializer(serializers.ModelSerializer):
+class ReindexJobSerializer(ReadModelSerializer):
     percent = serializers.SerializerMethodField()
 
     class Meta:
