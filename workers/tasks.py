@@ -225,7 +225,7 @@ def _transient_handle(task, exc: BaseException, *, model, image_id: int) -> str:
     fails the row once the retries are used up (or at once when running eagerly, in-process)."""
     retries = task.request.retries
     if task.request.is_eager or retries >= task.max_retries:
-        logger.error("%s %s: %s; giving up after %s retries", model.__name__, image_id, exc, retries)
+        logger.error("%s %s: %s; giving up after %s retries", model.__name__, image_id, exc, retries, exc_info=exc)
         _row_update_safely(
             services.stored_image_fail, model=model, image_id=image_id, error=gave_up_message(exc, retries=retries)
         )
