@@ -205,7 +205,7 @@ def _row_run(
         return str(claim)
     _fault_injection_check(model, image_id)
     try:
-        return work(descriptor)
+        return _in_process_retrying(task, work, descriptor)
     except TRANSIENT_ERRORS as exc:
         return _transient_handle(task, exc, model=model, image_id=image_id)
     except SoftTimeLimitExceeded:
@@ -218,6 +218,23 @@ def _row_run(
         logger.exception("%s %s failed", model.__name__, image_id)
         services.stored_image_fail(model=model, image_id=image_id, error=f"{type(exc).__name__}: {exc}")
         return "failed"
+
+
+# Eager (in-process) runs, such as the DISC21 track commands, cannot hand a retry back to Celery: they
+# wait and try again here instead, a few times, before the row fails like a worker's would.
+IN_PROCESS_RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0)
+
+
+def _in_process_retrying(task, work: Callable[[Descriptor], str], descriptor: Descriptor) -> str:
+    if not task.request.is_eager:
+        return work(descriptor)
+    for pause in IN_PROCESS_RETRY_PAUSES:
+        try:
+            return work(descriptor)
+        except TRANSIENT_ERRORS as exc:
+            logger.warning("in-process run: %s; trying again in %.0f s", exc, pause)
+            time.sleep(pause)
+    return work(descriptor)
 
 
 def _transient_handle(task, exc: BaseException, *, model, image_id: int) -> str:

@@ -150,3 +150,32 @@ def test_a_re_encoded_re_post_of_a_rejected_query_is_grouped_with_it_and_stays_r
         payload=Payload("other.jpg", encode(edited_copy(scene(701)))),
     )
     assert QueryImage.objects.get(id=other.id).near_duplicate_of_id is None
+
+
+def test_an_in_process_run_waits_for_a_search_backend_that_comes_back(settings, media_root, tmp_path, eager_tasks):
+    """Eager runs (the DISC21 commands) cannot hand a retry to Celery: they wait in process instead."""
+    import threading
+
+    from copydetect.milvus_lite import MilvusLiteServer
+    from tests.services import milvus_wipe
+
+    server = MilvusLiteServer(tmp_path / "late-milvus")
+    settings.ISC = {
+        **settings.ISC,
+        "MILVUS_URI": server.uri,
+        "FEATURES_DIR": str(tmp_path / "features"),
+        "WARM_UP": False,
+    }
+    runtime.engines_reset()
+    starter = threading.Timer(1.5, server.start)
+    starter.start()
+    try:
+        [reference] = _references(CollectionFactory(), [640])
+        reference.refresh_from_db()
+        assert reference.status == ImageStatus.INDEXED, reference.error
+    finally:
+        starter.join()
+        runtime.vector_store_get().close()
+        milvus_wipe(server.uri)
+        server.stop()
+        runtime.engines_reset()
