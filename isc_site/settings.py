@@ -190,6 +190,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 
 # Copy detection
+# Processes per Celery worker (scripts/run_stack.py passes it as -c). Each process gets an equal share
+# of the cores for its models: two processes with every core each made each search ~2.5x slower and
+# lowered throughput (docs/ingest.md, query latency under load).
+WORKER_CONCURRENCY = max(1, env_int("ISC_WORKER_CONCURRENCY", 1))
+
 ISC = {
     "MILVUS_URI": env_str("MILVUS_URI", "http://127.0.0.1:19530"),
     "MILVUS_TOKEN": env_str("MILVUS_TOKEN", ""),
@@ -198,6 +203,8 @@ ISC = {
     # The 'fused' descriptor's weights and per-component projections (`manage.py fusion_fit` writes them).
     "FUSION_DIR": str(env_path("ISC_FUSION_DIR", DATA_DIR / "models" / "fusion")),
     "DEVICE": env_str("ISC_DEVICE", "auto"),
+    # Intra-op threads of the descriptor models in each worker process.
+    "MODEL_THREADS": max(1, env_int("ISC_MODEL_THREADS", max(1, (os.cpu_count() or 1) // WORKER_CONCURRENCY))),
     "SEARCH_TOP_K": env_int("ISC_SEARCH_TOP_K", 20),
     "VERIFY_TOP_K": env_int("ISC_VERIFY_TOP_K", 10),
     # Names from copydetect.query_views: the query and five crops; "grid_50" / "grid_40" add nine crops each.

@@ -21,6 +21,7 @@ Recall@10 is measured against exact search done with numpy in chunks (bounded me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -66,6 +67,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-sizes", default="10,100")
     parser.add_argument("--insert-batch", type=int, default=10_000, help="rows per vectors_upsert call")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the server's data here (default: a temporary folder, removed at the end); a second run "
+        "with the same folder and arguments finds the rows in place and goes straight to the searches",
+    )
+    parser.add_argument("--progress-every", type=int, default=100_000, help="print the insert rate every N rows")
     return parser.parse_args()
 
 
@@ -250,6 +258,52 @@ def rpc_floor_ms(server_uri: str, rounds: int = 200) -> list[float]:
     return latencies
 
 
+def corpus_load(
+    builder: VectorStore, corpus: Corpus, args: argparse.Namespace, process: psutil.Process, data_dir: Path
+) -> None:
+    """Insert every row through vectors_upsert (the product's path), then wait for the index build."""
+    print(f"server memory before insert: {server_memory(process)[0]:.2f} GiB", flush=True)
+    start = last_report = time.perf_counter()
+    reported_rows = 0
+    for first in range(0, args.count, args.insert_batch):
+        last = min(first + args.insert_batch, args.count)
+        builder.vectors_upsert(
+            model_version=MODEL_VERSION,
+            ids=range(first, last),
+            vectors=corpus.vectors[first:last],
+            collection_ids=corpus.owners[first:last],
+        )
+        if last - reported_rows >= args.progress_every or last == args.count:
+            now = time.perf_counter()
+            print(
+                f"  inserted {last:,} rows in {now - start:.0f} s; last {last - reported_rows:,} at "
+                f"{(last - reported_rows) / (now - last_report):,.0f} vectors/s; server "
+                f"{server_memory(process)[0]:.2f} GiB",
+                flush=True,
+            )
+            reported_rows, last_report = last, now
+    insert_seconds = time.perf_counter() - start
+    print(
+        f"insert: {insert_seconds:.1f} s ({args.count / insert_seconds:,.0f} vectors/s, "
+        f"vectors_upsert batches of {args.insert_batch:,}); server memory {server_memory(process)[0]:.2f} GiB",
+        flush=True,
+    )
+    start = time.perf_counter()
+    builder.collection_flush(model_version=MODEL_VERSION, timeout=7200)
+    flush_seconds = time.perf_counter() - start
+    index_wait(process, data_dir)
+    index_seconds = time.perf_counter() - start
+    rss, peak = server_memory(process)
+    segments, indexes = segment_files(data_dir)
+    print(
+        f"index build: {index_seconds:.1f} s until the server's background builder went idle "
+        f"(collection_flush returned after {flush_seconds:.1f} s); {segments} segment files, "
+        f"{indexes} index files"
+    )
+    print(f"server memory after index: {rss:.2f} GiB resident, peak so far {peak:.2f} GiB")
+    print(f"rows stored: {builder.vectors_count(model_version=MODEL_VERSION):,}", flush=True)
+
+
 def main() -> None:
     # `kill` (SIGTERM) unwinds like Ctrl-C, so the finally below stops the server.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -264,7 +318,8 @@ def main() -> None:
     print(
         f"data: {args.count:,} x {args.dim}-d unit vectors, IP, {args.user_collections} user collections "
         f"(rows: min {sizes.min():,}, median {int(np.median(sizes)):,}, max {sizes.max():,}), "
-        f"{args.topics:,} topics; generated in {time.perf_counter() - started:.1f} s"
+        f"{args.topics:,} topics; generated in {time.perf_counter() - started:.1f} s",
+        flush=True,
     )
     started = time.perf_counter()
     exact_filtered = exact_top_k(corpus, filtered=True)
@@ -272,11 +327,17 @@ def main() -> None:
     queried_sizes = sizes[corpus.query_owners - 1]
     print(
         f"exact top-{TOP_K} (numpy, {len(corpus.queries)} queries, both scopes): "
-        f"{time.perf_counter() - started:.1f} s; queried collections hold median {int(np.median(queried_sizes)):,} rows"
+        f"{time.perf_counter() - started:.1f} s; queried collections hold median {int(np.median(queried_sizes)):,} rows",
+        flush=True,
     )
     print(f"index: {describe_index(args)}; layout: {args.layout}; client pid {os.getpid()}")
 
-    with tempfile.TemporaryDirectory(prefix="bench_milvus_million_") as data_dir:
+    with contextlib.ExitStack() as stack:
+        if args.data_dir:
+            args.data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir = str(args.data_dir)
+        else:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_milvus_million_"))
         server = MilvusLiteServer(Path(data_dir)).start()
         process = psutil.Process(server.process.pid)
         try:
@@ -287,36 +348,14 @@ def main() -> None:
             )
             builder.collection_ensure(model_version=MODEL_VERSION, dim=args.dim, metric="IP")
             print(f"partition key: {builder.collection_partitioned(model_version=MODEL_VERSION)}")
-            print(f"server memory before insert: {server_memory(process)[0]:.2f} GiB")
-
-            start = time.perf_counter()
-            for first in range(0, args.count, args.insert_batch):
-                last = min(first + args.insert_batch, args.count)
-                builder.vectors_upsert(
-                    model_version=MODEL_VERSION,
-                    ids=range(first, last),
-                    vectors=corpus.vectors[first:last],
-                    collection_ids=corpus.owners[first:last],
-                )
-            insert_seconds = time.perf_counter() - start
-            print(
-                f"insert: {insert_seconds:.1f} s ({args.count / insert_seconds:,.0f} vectors/s, "
-                f"vectors_upsert batches of {args.insert_batch:,}); server memory {server_memory(process)[0]:.2f} GiB"
-            )
-            start = time.perf_counter()
-            builder.collection_flush(model_version=MODEL_VERSION, timeout=7200)
-            flush_seconds = time.perf_counter() - start
-            index_wait(process, Path(data_dir))
-            index_seconds = time.perf_counter() - start
-            rss, peak = server_memory(process)
-            segments, indexes = segment_files(Path(data_dir))
-            print(
-                f"index build: {index_seconds:.1f} s until the server's background builder went idle "
-                f"(collection_flush returned after {flush_seconds:.1f} s); {segments} segment files, "
-                f"{indexes} index files"
-            )
-            print(f"server memory after index: {rss:.2f} GiB resident, peak so far {peak:.2f} GiB")
-            print(f"rows stored: {builder.vectors_count(model_version=MODEL_VERSION):,}")
+            stored = builder.vectors_count(model_version=MODEL_VERSION)
+            if stored == args.count:
+                print(f"{stored:,} rows already stored in {data_dir}: insert and index build skipped")
+                index_wait(process, Path(data_dir))
+            else:
+                if stored:
+                    sys.exit(f"{data_dir} holds {stored:,} rows, not {args.count:,}: use an empty --data-dir")
+                corpus_load(builder, corpus, args, process, Path(data_dir))
             builder.close()
 
             for value in search_values:

@@ -77,7 +77,11 @@ def descriptor_model_files(name: str) -> dict:
 def _descriptor_load(name: str, vit_model: str | None, fusion_dir: str | None) -> Descriptor:
     isc = settings.ISC
     return descriptor_build(
-        name=name, vit_model=vit_model, fusion_dir=fusion_dir or isc["FUSION_DIR"], device=isc["DEVICE"]
+        name=name,
+        vit_model=vit_model,
+        fusion_dir=fusion_dir or isc["FUSION_DIR"],
+        device=isc["DEVICE"],
+        threads=isc["MODEL_THREADS"],
     )
 
 

@@ -48,3 +48,11 @@ def test_a_verifier_without_its_own_calibration_falls_back_to_the_descriptor_s(s
     assert runtime.search_settings_get(settings.ISC["DESCRIPTOR"]).calibration == ScoreCalibration.load(
         tmp_path / "sscd.json"
     )
+
+
+def test_descriptor_models_get_the_configured_share_of_the_cores(settings, fresh_engines):
+    settings.ISC = {**settings.ISC, "DESCRIPTOR": "sscd", "MODEL_THREADS": 1}
+
+    descriptor = runtime.descriptor_get()
+
+    assert descriptor._session.get_session_options().intra_op_num_threads == 1
