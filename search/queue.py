@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 REFERENCE_INDEX = "workers.tasks.reference_index"
 QUERY_SEARCH = "workers.tasks.query_search"
 REFERENCES_PURGE = "workers.tasks.references_purge"
-REFERENCE_PURGE = "workers.tasks.reference_purge"
 REINDEX_RUN = "workers.tasks.reindex_run"
 ROWS_SWEEP = "workers.tasks.rows_sweep"
 INDEX_RECONCILE = "workers.tasks.index_reconcile"

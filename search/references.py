@@ -14,6 +14,7 @@ from search import media, queue
 from search.audit import audit_record
 from search.models import AuditAction, QueryImage, ReferenceImage
 from search.permissions import MANAGE, REVIEW, role_require
+from search.services import features_path_for
 
 
 def grace_period() -> timedelta:
@@ -78,14 +79,16 @@ def _reference_purge(reference: ReferenceImage) -> None:
     )
     reference_id, sha256, name = reference.id, reference.sha256, reference.file.name
     reference.delete()
-    still_used = (
-        ReferenceImage.objects.filter(sha256=sha256).exists() or QueryImage.objects.filter(sha256=sha256).exists()
-    )
+    # Local features are stored by content hash: another reference holding the same bytes still needs them.
+    features_used = ReferenceImage.objects.filter(sha256=sha256).exists()
+    still_used = features_used or QueryImage.objects.filter(sha256=sha256).exists()
+    files = [] if still_used else [name]
+    features = [] if features_used else [str(features_path_for(sha256=sha256))]
 
     def purge() -> None:
         if not still_used:
             media.derived_purge(sha256s=[sha256])
-        queue.task_send(queue.REFERENCE_VECTORS_PURGE, reference_ids=[reference_id], files=[] if still_used else [name])
+        queue.task_send(queue.REFERENCE_VECTORS_PURGE, reference_ids=[reference_id], files=files, features=features)
 
     transaction.on_commit(purge)
 

@@ -288,7 +288,12 @@ def reindex_job_get(*, user: AbstractBaseUser, job_id: int) -> ReindexJob:
 
 
 def match_list(*, query: QueryImage) -> QuerySet[Match]:
-    return query.matches.select_related("reference", "query__collection").order_by("rank", "id")
+    """The query's matches by rank, without those of deleted references (as on the result page)."""
+    return (
+        query.matches.filter(reference__deleted_at__isnull=True)
+        .select_related("reference", "query__collection")
+        .order_by("rank", "id")
+    )
 
 
 QUERY_FINISHED = (ImageStatus.INDEXED, ImageStatus.FAILED)

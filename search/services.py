@@ -165,36 +165,6 @@ def collection_delete(*, actor: AbstractBaseUser, collection: Collection) -> Non
     transaction.on_commit(purge)
 
 
-@transaction.atomic
-def reference_delete(*, actor: AbstractBaseUser, reference: ReferenceImage) -> None:
-    """Deletes the row (its matches go with it); its vector, file and unshared features go after commit."""
-    role_require(user=actor, team=reference.collection.team_id, minimum=MANAGE)
-    audit_record(
-        actor=actor,
-        team=reference.collection.team,
-        action=AuditAction.REFERENCE_DELETE,
-        target=reference,
-        before={"original_name": reference.original_name, "sha256": reference.sha256, "status": reference.status},
-    )
-    reference_id, collection_id, name, sha256 = (
-        reference.id,
-        reference.collection_id,
-        reference.file.name,
-        reference.sha256,
-    )
-    reference.delete()
-    # Local features are stored by content hash: another collection holding the same bytes still needs them.
-    features_shared = ReferenceImage.objects.filter(sha256=sha256).exists()
-    features = "" if features_shared else str(features_path_for(sha256=sha256))
-
-    def purge() -> None:
-        queue.task_send(
-            queue.REFERENCE_PURGE, reference_id=reference_id, collection_id=collection_id, file=name, features=features
-        )
-
-    transaction.on_commit(purge)
-
-
 AUDITED_IDS_MAX = 1000
 
 

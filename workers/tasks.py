@@ -294,23 +294,6 @@ def _row_task_failed(sender=None, exception=None, args=None, **_kwargs) -> None:
     _row_update_safely(services.stored_image_fail, model=model, image_id=int(args[0]), error=message, only_waiting=True)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3)
-def reference_purge(self, *, reference_id: int, collection_id: int, file: str, features: str) -> None:
-    """Removes what one deleted reference left outside the database: its vector, file and features."""
-    descriptor = runtime.descriptor_get()
-    store = runtime.vector_store_get()
-    try:
-        if store.collection_exists(model_version=descriptor.version):
-            store.vectors_delete(model_version=descriptor.version, ids=[reference_id])
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
-    if file:
-        default_storage.delete(file)
-    if features:
-        Path(features).unlink(missing_ok=True)
-    logger.info("reference %s of collection %s purged", reference_id, collection_id)
-
-
 def _reference_features(reference_id: int) -> LocalFeatures | None:
     reference = ReferenceImage.objects.filter(id=reference_id).first()
     if reference is None:
@@ -338,8 +321,9 @@ def _match_result(candidate: pipeline.Candidate) -> services.MatchResult:
 
 
 @shared_task(name=queue.REFERENCE_VECTORS_PURGE, bind=True, acks_late=True, **RETRY_OPTIONS)
-def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str]) -> None:
-    """Removes what purged (soft-deleted, past the grace period) references left: vectors and files."""
+def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str], features: list[str] = ()) -> None:
+    """Removes what purged (soft-deleted, past the grace period) references left: vectors, files and local
+    features (absolute paths; `features` is absent from messages queued before it existed)."""
     store = runtime.vector_store_get()
     # Every version that still receives writes: the live one, and the one a reindex is building.
     for version in {descriptor.version for descriptor in runtime.index_descriptors_get()}:
@@ -347,6 +331,8 @@ def reference_vectors_purge(self, *, reference_ids: list[int], files: list[str])
             store.vectors_delete(model_version=version, ids=reference_ids)
     for name in files:
         default_storage.delete(name)
+    for path in features:
+        Path(path).unlink(missing_ok=True)
 
 
 @shared_task(name=queue.REFERENCES_PURGE_EXPIRED, bind=True, acks_late=True, soft_time_limit=600, time_limit=660)

@@ -24,6 +24,7 @@ Codes (HTTP status):
   too_many_files 400         a batch holds more files than ISC_API_MAX_BATCH_FILES
   duplicate 409              the same collection name, or the same reference bytes, already exist
   bad_csv 400                the ground-truth or edits CSV does not parse (the detail names the line)
+  restore_expired 409        restoring a deleted reference after its grace period (it is purged, or about to be)
   throttled 429              rate limit reached; Retry-After says when to come back
 """
 
@@ -63,12 +64,14 @@ ERROR_CODES = (
     "too_many_files",
     "duplicate",
     "bad_csv",
+    "restore_expired",
     "throttled",
 )
 
 _STATUS_OF = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "duplicate": status.HTTP_409_CONFLICT,
+    "restore_expired": status.HTTP_409_CONFLICT,
     "role_required": status.HTTP_403_FORBIDDEN,
 }
 

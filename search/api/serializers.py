@@ -4,6 +4,7 @@ refuse fields they do not know (a misspelt field is an error, not silently ignor
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +16,7 @@ from rest_framework.fields import empty
 from search import selectors
 from search.api.errors import ERROR_CODES
 from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision, Role, Team
+from search.references import grace_period as reference_grace_period
 
 # --- Input ---------------------------------------------------------------------------------------
 
@@ -229,6 +231,12 @@ class _StoredImageSerializer(ReadModelSerializer):
 
 class ReferenceSerializer(_StoredImageSerializer):
     file_route = "api:reference_file"
+    purge_after = serializers.SerializerMethodField(
+        help_text="When a deleted reference is purged for good (null while it is not deleted)."
+    )
+
+    def get_purge_after(self, reference) -> datetime | None:
+        return reference.deleted_at + reference_grace_period() if reference.deleted_at else None
 
     class Meta:
         model = ReferenceImage
@@ -244,6 +252,8 @@ class ReferenceSerializer(_StoredImageSerializer):
             "descriptor_version",
             "created_at",
             "processed_at",
+            "deleted_at",
+            "purge_after",
             "file_url",
         ]
 

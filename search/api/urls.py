@@ -26,6 +26,7 @@ urlpatterns = [
         name="collection_evaluation",
     ),
     path("references/<int:reference_id>/", views.ReferenceDetailView.as_view(), name="reference_detail"),
+    path("references/<int:reference_id>/restore/", views.ReferenceRestoreView.as_view(), name="reference_restore"),
     path("references/<int:reference_id>/file/", views.ReferenceFileView.as_view(), name="reference_file"),
     path("queries/<int:query_id>/file/", views.QueryFileView.as_view(), name="query_file"),
     path("queries/<int:query_id>/", views.QueryDetailView.as_view(), name="query_detail"),

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from copydetect.imaging import ImageRejected, sha256_of
-from search import evaluation, media, selectors, services
+from search import evaluation, media, references, selectors, services
 from search import reindex as reindex_services
 from search.api import serializers as s
 from search.api.base import (
@@ -241,16 +241,55 @@ class ReferenceDetailView(ApiView):
     @extend_schema(
         operation_id="references_delete",
         responses={
-            204: OpenApiResponse(description="Deleted, with its matches; vector and file follow."),
+            204: OpenApiResponse(
+                description="Out of every result and review queue at once; restorable until `purge_after`."
+            ),
             **errors(403),
         },
-        description="Admin role.",
+        description=(
+            "Moderator role, as on the page: the reference is soft-deleted (`deleted_at` set) and purged with its "
+            "matches, vector and file after ISC_REFERENCE_DELETE_GRACE_DAYS days. Deleting it again is a no-op."
+        ),
     )
     def delete(self, request: Request, reference_id: int) -> Response:
         reference = self._reference(request, reference_id)
-        role_check(request, team_id=reference.collection.team_id, minimum=MANAGE)
-        services.reference_delete(actor=request.user, reference=reference)
+        role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
+        references.reference_delete(actor=request.user, reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReferenceRestoreView(ApiView):
+    serializer_class = s.ReferenceSerializer
+
+    @extend_schema(
+        operation_id="references_restore",
+        request=None,
+        responses={200: s.ReferenceSerializer, **errors(403, 409)},
+        description=(
+            "Moderator role: undoes a delete within the grace period (a reference that is not deleted is returned "
+            "as it is); `restore_expired` after it."
+        ),
+    )
+    def post(self, request: Request, reference_id: int) -> Response:
+        reference = visible(
+            selectors.reference_get,
+            "unknown_reference",
+            "reference",
+            reference_id,
+            user=request.user,
+            reference_id=reference_id,
+        )
+        role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
+        if reference.deleted_at is not None and not references.reference_restore(
+            actor=request.user, reference=reference
+        ):
+            raise ApiError(
+                "restore_expired",
+                f"{reference.original_name} was deleted on {reference.deleted_at:%Y-%m-%d}; "
+                "its grace period is over and it is purged or about to be.",
+            )
+        reference.refresh_from_db()
+        return Response(s.ReferenceSerializer(reference, context={"request": request}).data)
 
 
 # --- Image files ---------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """The API over real engines, tasks run eagerly (in process): real SSCD descriptor, Milvus Lite, OpenCV."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
+from search import references
 from search.models import ReferenceImage
 from tests.images import edited_copy, encode, scene
 from tests.search.api.conftest import image_file
@@ -34,7 +37,9 @@ def test_references_then_a_query_with_wait_returns_the_true_reference_first(api,
     assert all(other["final_score"] < best["final_score"] for other in result["matches"][1:])
 
 
-def test_deleting_a_reference_removes_its_vector_file_and_features(api, collection, isc_settings, eager_tasks):
+def test_a_deleted_reference_keeps_its_vector_until_the_purge_removes_vector_file_and_features(
+    api, collection, isc_settings, eager_tasks
+):
     files = [image_file(f"ref{seed}.jpg", seed) for seed in (410, 411)]
     created = api.post(
         f"/api/collections/{collection.id}/references/batch/", {"files": files}, format="multipart"
@@ -45,7 +50,12 @@ def test_deleting_a_reference_removes_its_vector_file_and_features(api, collecti
     assert default_storage.exists(reference.file.name) and Path(reference.local_features).exists()
 
     assert api.delete(f"/api/references/{reference.id}/").status_code == 204
+    assert store.vectors_count(model_version=version, collection_id=collection.id) == 2, "restorable until the purge"
+
+    after_grace = timezone.now() + timedelta(days=isc_settings.ISC["REFERENCE_DELETE_GRACE_DAYS"], minutes=1)
+    assert references.references_purge_expired(now=after_grace) == 1
+
     assert store.vectors_count(model_version=version, collection_id=collection.id) == 1
     assert not default_storage.exists(reference.file.name)
     assert not Path(reference.local_features).exists()
-    assert ReferenceImage.objects.filter(collection=collection).count() == 1
+    assert list(ReferenceImage.objects.filter(collection=collection).values_list("id", flat=True)) == [created[1]["id"]]

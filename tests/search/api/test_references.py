@@ -1,6 +1,8 @@
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from search.models import ImageStatus, Match, ReferenceImage
 from tests.images import encode, scene
@@ -124,14 +126,45 @@ def test_an_unknown_status_filter_is_invalid_parameter(api, collection):
     assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
 
 
-def test_deleting_a_reference_removes_it_with_its_matches(api, searched_query):
-    # What happens outside the database (vector, file) is tested through the real task in test_api_eager.py.
+def test_deleting_a_reference_takes_it_out_of_the_results_and_restoring_brings_it_back(api, searched_query):
+    # The purge after the grace period (vector, file, features) runs through the real task in test_api_eager.py.
     reference = searched_query.matches.order_by("rank").first().reference
-    response = api.delete(f"/api/references/{reference.id}/")
-    assert response.status_code == 204
-    assert not ReferenceImage.objects.filter(id=reference.id).exists()
-    assert not Match.objects.filter(reference_id=reference.id).exists()
-    assert api.get(f"/api/references/{reference.id}/").json()["code"] == "unknown_reference"
+    matches_url = f"/api/queries/{searched_query.id}/matches/"
+    before = [m["reference"]["id"] for m in api.get(matches_url).json()["results"]]
+
+    assert api.delete(f"/api/references/{reference.id}/").status_code == 204
+
+    deleted = api.get(f"/api/references/{reference.id}/").json()
+    assert deleted["deleted_at"] is not None
+    assert deleted["purge_after"] > deleted["deleted_at"]
+    assert reference.id not in [m["reference"]["id"] for m in api.get(matches_url).json()["results"]]
+    assert Match.objects.filter(reference_id=reference.id).exists(), "kept until the purge, for the restore"
+
+    restored = api.post(f"/api/references/{reference.id}/restore/")
+    assert restored.status_code == 200
+    assert (restored.json()["deleted_at"], restored.json()["purge_after"]) == (None, None)
+    assert [m["reference"]["id"] for m in api.get(matches_url).json()["results"]] == before
+
+
+def test_deleting_twice_is_a_no_op_and_a_reference_not_deleted_restores_as_it_is(api, searched_query):
+    reference = searched_query.matches.order_by("rank").first().reference
+    assert api.post(f"/api/references/{reference.id}/restore/").json()["deleted_at"] is None
+    assert api.delete(f"/api/references/{reference.id}/").status_code == 204
+    first = ReferenceImage.objects.get(id=reference.id).deleted_at
+    assert api.delete(f"/api/references/{reference.id}/").status_code == 204
+    assert ReferenceImage.objects.get(id=reference.id).deleted_at == first
+
+
+def test_restoring_after_the_grace_period_is_restore_expired(api, searched_query, settings):
+    reference = searched_query.matches.order_by("rank").first().reference
+    api.delete(f"/api/references/{reference.id}/")
+    long_ago = timezone.now() - timedelta(days=settings.ISC["REFERENCE_DELETE_GRACE_DAYS"], minutes=1)
+    ReferenceImage.objects.filter(id=reference.id).update(deleted_at=long_ago)
+
+    response = api.post(f"/api/references/{reference.id}/restore/")
+
+    assert response.status_code == 409 and response.json()["code"] == "restore_expired"
+    assert ReferenceImage.objects.get(id=reference.id).deleted_at == long_ago
 
 
 def test_retrieving_one_reference(api, collection, media_root):

@@ -1,5 +1,5 @@
 """Within a team, the role decides: viewers read, uploaders upload references and queries, moderators post
-and undo verdicts, admins create collections, change settings and delete references. A role too low is a
+and undo verdicts and delete and restore references, admins create collections and change settings. A role too low is a
 403 `role_required` naming the role needed, and changes nothing."""
 
 import io
@@ -72,7 +72,8 @@ ENDPOINTS = [
         200,
         AuditAction.THRESHOLD_CHANGE,
     ),
-    ("delete", "/api/references/{r}/", None, Role.ADMIN, 204, AuditAction.REFERENCE_DELETE),
+    ("delete", "/api/references/{r}/", None, Role.MODERATOR, 204, AuditAction.REFERENCE_DELETE),
+    ("post", "/api/references/{r}/restore/", None, Role.MODERATOR, 200, None),
     (
         "post",
         "/api/collections/",

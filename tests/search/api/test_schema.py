@@ -42,6 +42,7 @@ def test_the_schema_lists_every_endpoint_and_error_code():
         "references_upload_batch",
         "references_retrieve",
         "references_delete",
+        "references_restore",
         "references_file",
         "queries_file",
         "queries_list",
