@@ -299,6 +299,9 @@ ISC = {
     "WEBHOOK_ALLOW_PRIVATE": env_bool("ISC_WEBHOOK_ALLOW_PRIVATE", False),
     # Outgoing proxy for deliveries (e.g. an egress proxy); the environment's HTTP(S)_PROXY is ignored.
     "WEBHOOK_PROXY": env_str("ISC_WEBHOOK_PROXY", ""),
+    # A delivery still waiting this long after it was due has lost its task message: the beat sweep
+    # queues it again (longer than a worker's prefetched countdown usually runs late).
+    "WEBHOOK_SWEEP_OVERDUE_SECONDS": env_int("ISC_WEBHOOK_SWEEP_OVERDUE_SECONDS", 300),
     # Bulk ingest (search/ingest.py): stored archives and item lists, decode processes, chunk size.
     "INGEST_DIR": str(env_path("ISC_INGEST_DIR", DATA_DIR / "ingest")),
     "INGEST_PROCESSES": env_int("ISC_INGEST_PROCESSES", os.cpu_count() or 1),
@@ -332,6 +335,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.references_purge_expired",
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3600.0},
+    },
+    # Webhook deliveries whose message never reached the broker (or was lost with it).
+    "webhook-deliveries-sweep": {
+        "task": "workers.tasks.webhook_deliveries_sweep",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 60.0},
     },
     # A bulk ingest whose worker died continues from its cursor.
     "ingest-resume-stale": {

@@ -24,6 +24,7 @@ INDEX_RECONCILE = "workers.tasks.index_reconcile"
 # stays pending and the sweeper queues it once Redis is back.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.0, "interval_step": 0.2, "interval_max": 0.2}
 WEBHOOK_DELIVER = "workers.tasks.webhook_deliver"
+WEBHOOK_DELIVERIES_SWEEP = "workers.tasks.webhook_deliveries_sweep"
 INGEST_CHUNK = "workers.tasks.ingest_chunk"
 
 

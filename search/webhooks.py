@@ -9,7 +9,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -204,6 +204,28 @@ def delivery_enqueue(*, delivery_id: int, attempt: int) -> None:
         queue.task_send(queue.WEBHOOK_DELIVER, delivery_id, attempt)
     except Exception:
         logger.exception("webhook delivery %s could not be queued", delivery_id)
+
+
+def deliveries_sweep(*, overdue_seconds: float, limit: int, now: datetime | None = None) -> int:
+    """Queues again the deliveries whose message is gone, and returns how many.
+
+    Gone means: due longer than `overdue_seconds` ago and still queued or waiting to retry (the message
+    was never queued because the broker was down, or was lost with it), or claimed by a worker that died
+    and whose message did not come back. A duplicate is harmless: each attempt is claimed once."""
+    now = now or timezone.now()
+    due = now - timedelta(seconds=overdue_seconds)
+    waiting = WebhookDelivery.objects.filter(
+        state__in=[DeliveryState.PENDING, DeliveryState.RETRYING], next_attempt_at__lt=due
+    ).values_list("id", "attempts")[:limit]
+    abandoned = WebhookDelivery.objects.filter(
+        state=DeliveryState.SENDING, sending_since__lt=due - timedelta(seconds=STALE_CLAIM_SECONDS)
+    ).values_list("id", "attempts")[:limit]
+    queued = 0
+    for delivery_id, attempts in waiting:
+        queued += queue.task_send(queue.WEBHOOK_DELIVER, delivery_id, attempts + 1)
+    for delivery_id, attempts in abandoned:
+        queued += queue.task_send(queue.WEBHOOK_DELIVER, delivery_id, attempts)
+    return queued
 
 
 @transaction.atomic

@@ -62,6 +62,17 @@ def webhook_deliver(self, delivery_id: int, attempt: int = 1) -> str:
     return delivery.state
 
 
+@shared_task(name=queue.WEBHOOK_DELIVERIES_SWEEP, bind=True, acks_late=True, soft_time_limit=120, time_limit=150)
+def webhook_deliveries_sweep(self) -> int:
+    """Beat job: deliveries whose task message never reached the broker or was lost with it go out again."""
+    queued = webhooks.deliveries_sweep(
+        overdue_seconds=settings.ISC["WEBHOOK_SWEEP_OVERDUE_SECONDS"], limit=settings.ISC["SWEEP_LIMIT"]
+    )
+    if queued:
+        logger.info("webhook sweep: queued %s deliveries again", queued)
+    return queued
+
+
 def delivery_post(delivery: WebhookDelivery) -> webhooks.AttemptResult:
     """One signed POST of the delivery's body; never raises (every outcome becomes an attempt row)."""
     endpoint = delivery.endpoint

@@ -360,3 +360,51 @@ def test_a_confirm_verdict_is_delivered_signed_by_a_live_worker(hook_settings, r
     assert body["data"]["match"]["reviewed_by"] == moderator.username
     delivery.refresh_from_db()
     assert _attempts(delivery) == [(1, 500, "retry"), (2, 200, "delivered")]
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_delivery_whose_message_never_reached_the_broker(hook_settings, receivers, eager_tasks):
+    from django.utils import timezone
+
+    from workers.webhooks import webhook_deliveries_sweep
+
+    admin, team = _admin_and_team()
+    receiver = receivers(statuses=[200])
+    endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
+    # Without a commit the on-commit enqueue never runs: the row exists, its message does not.
+    lost = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
+    overdue = hook_settings.ISC["WEBHOOK_SWEEP_OVERDUE_SECONDS"]
+
+    assert webhooks.deliveries_sweep(overdue_seconds=overdue, limit=10) == 0, "not overdue yet"
+    assert receiver.received == []
+
+    WebhookDelivery.objects.filter(id=lost.id).update(
+        next_attempt_at=timezone.now() - timezone.timedelta(seconds=overdue + 1)
+    )
+    assert webhook_deliveries_sweep.apply().get() == 1
+
+    lost.refresh_from_db()
+    assert lost.state == DeliveryState.DELIVERED and lost.attempts == 1
+    assert [request.verified for request in receiver.received] == [True]
+    assert webhooks.deliveries_sweep(overdue_seconds=0, limit=10) == 0, "a delivered row is left alone"
+
+
+@pytest.mark.django_db
+def test_the_sweep_takes_over_a_claim_whose_worker_died_and_sends_it_once(hook_settings, receivers, eager_tasks):
+    from django.utils import timezone
+
+    admin, team = _admin_and_team()
+    receiver = receivers(statuses=[200])
+    endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
+    delivery = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
+    long_ago = timezone.now() - timezone.timedelta(seconds=webhooks.STALE_CLAIM_SECONDS + 600)
+    # Attempt 2 claimed by a worker that then died, its message gone with the broker.
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        state=DeliveryState.SENDING, attempts=2, sending_since=long_ago
+    )
+
+    assert webhooks.deliveries_sweep(overdue_seconds=300, limit=10) == 1
+
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 2)
+    assert len(receiver.received) == 1
