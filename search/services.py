@@ -424,7 +424,8 @@ def query_results_record(
 
     Deleted and disabled references are left out; each row takes the team's verdict on its pair of pictures
     (search/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
-    threshold emits "query.flagged" once committed.
+    threshold emits "query.flagged" once committed, unless every flagged reference was already flagged by the
+    run before (a retry or a re-run with the same outcome tells the receivers nothing new).
     """
     from search import verdicts
 
@@ -448,6 +449,8 @@ def query_results_record(
             query.descriptor = verdicts.descriptor_pack(query_descriptor)
         if query.near_duplicate_of_id is None:
             query.near_duplicate_of = verdicts.near_duplicate_leader(query=query)
+        threshold = query.collection.match_threshold
+        flagged_before = {m.reference_id for m in query.matches.all() if verdicts.is_flagged(m, threshold)}
         query.matches.all().delete()
         kept = [r for r in results if r.reference_id in live_ids]
         rows = [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, 1)]
@@ -482,8 +485,8 @@ def query_results_record(
                 "near_duplicate_of",
             ]
         )
-        threshold = query.collection.match_threshold
-        if any(verdicts.is_flagged(row, threshold) for row in rows):
+        flagged = {row.reference_id for row in rows if verdicts.is_flagged(row, threshold)}
+        if flagged - flagged_before:
             # Recorded in this transaction (one webhook delivery per endpoint), sent once it commits.
             event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
 

@@ -261,6 +261,17 @@ def test_a_query_with_a_match_at_the_threshold_is_flagged_and_one_below_is_not(m
     assert data["matches"][0]["reference"]["id"] == world.reference.id
 
 
+def test_a_rerun_with_the_same_flagged_reference_sends_no_second_query_flagged(media_root, loopback):
+    world = _world()
+    _endpoint(world)
+    _results(world, 0.8)
+    _results(world, 0.9)  # a retry or re-run: same reference flagged again
+    assert WebhookDelivery.objects.filter(event_type="query.flagged").count() == 1
+    _results(world, 0.3)
+    _results(world, 0.8)  # below the threshold in between: flagged anew
+    assert WebhookDelivery.objects.filter(event_type="query.flagged").count() == 2
+
+
 def test_a_rolled_back_verdict_leaves_no_delivery(media_root, loopback):
     from django.db import transaction
 
