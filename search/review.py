@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from search import events
+from search import events, verdicts
 from search.audit import audit_record
 from search.models import AllowlistEntry, AuditAction, Match, PairVerdict, QueryImage, ReviewDecision
 from search.permissions import REVIEW, role_require
@@ -222,12 +222,14 @@ def allowlist_add(
         rows = Match.objects.filter(query__collection__team=team, query__sha256=member.query.sha256)
         if not every_reference:
             rows = rows.filter(reference__sha256=match.reference.sha256)
-        rows.update(suppressed_reason=f"Allowlisted: {entry.reason}"[:300])
+        rows.update(suppressed_reason=verdicts.allowlist_reason(entry))
     return entry
 
 
 @transaction.atomic
 def allowlist_remove(*, actor: AbstractBaseUser, entry: AllowlistEntry) -> None:
+    """Removes the entry; each match it suppressed (its picture and the near-identical re-posts) counts again,
+    unless another entry of the team still covers it (the same rule as at search time)."""
     role_require(user=actor, team=entry.team_id, minimum=REVIEW)
     audit_record(
         actor=actor,
@@ -236,9 +238,13 @@ def allowlist_remove(*, actor: AbstractBaseUser, entry: AllowlistEntry) -> None:
         target=entry,
         before={"sha256": entry.sha256, "reference_id": entry.reference_id, "reason": entry.reason},
     )
-    Match.objects.filter(
-        query__collection__team_id=entry.team_id,
-        query__sha256=entry.sha256,
-        suppressed_reason=f"Allowlisted: {entry.reason}"[:300],
-    ).update(suppressed_reason="")
+    rows = list(
+        Match.objects.filter(
+            query__collection__team_id=entry.team_id, suppressed_reason=verdicts.allowlist_reason(entry)
+        ).select_related("query", "reference")
+    )
     entry.delete()
+    for row in rows:
+        still = verdicts.allowlist_entry_for(team_id=entry.team_id, query=row.query, reference=row.reference)
+        row.suppressed_reason = verdicts.allowlist_reason(still) if still else ""
+    Match.objects.bulk_update(rows, ["suppressed_reason"])

@@ -7,12 +7,14 @@ from datetime import date, datetime, time
 from time import monotonic, sleep
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat, Left
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from search.models import (
+    AllowlistEntry,
     ApiToken,
     AuditEvent,
     Collection,
@@ -325,4 +327,31 @@ def api_token_authenticate(*, key_hash: str) -> ApiToken | None:
         ApiToken.objects.select_related("user")
         .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
         .first()
+    )
+
+
+def allowlist_list(*, user: AbstractBaseUser, team: Team) -> QuerySet[AllowlistEntry]:
+    """The team's benign pictures, newest first, each with one of the team's queries that holds those bytes
+    (`query_id`, for its thumbnail) and how many matches show its reason now (`suppressed`; the picture and
+    its near-identical re-posts; see verdicts.allowlist_reason)."""
+    queries = QueryImage.objects.filter(collection__team=OuterRef("team"), sha256=OuterRef("sha256")).order_by("id")
+    suppressed = (
+        Match.objects.filter(query__collection__team=OuterRef("team"), suppressed_reason=OuterRef("shown_reason"))
+        .order_by()
+        .values("query__collection__team")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return (
+        AllowlistEntry.objects.filter(team=team, team__in=team_ids_of(user))
+        .select_related("reference", "created_by")
+        .annotate(shown_reason=Left(Concat(Value("Allowlisted: "), "reason", output_field=CharField()), 300))
+        .annotate(query_id=Subquery(queries.values("id")[:1]), suppressed=Subquery(suppressed))
+        .order_by("-created_at", "-id")
+    )
+
+
+def allowlist_entry_get(*, user: AbstractBaseUser, team: Team, entry_id: int) -> AllowlistEntry:
+    return get_object_or_404(
+        AllowlistEntry.objects.select_related("team"), id=entry_id, team=team, team__in=team_ids_of(user)
     )

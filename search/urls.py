@@ -36,6 +36,12 @@ urlpatterns = [
     path("references/<int:reference_id>/release/", views_review.reference_release, name="reference_release"),
     path("dashboard/", views_review.dashboard_home, name="dashboard_home"),
     path("teams/<slug:team_slug>/dashboard/", views_review.team_dashboard, name="team_dashboard"),
+    path("teams/<slug:team_slug>/allowlist/", views_review.team_allowlist, name="team_allowlist"),
+    path(
+        "teams/<slug:team_slug>/allowlist/<int:entry_id>/remove/",
+        views_review.allowlist_remove,
+        name="allowlist_remove",
+    ),
     path("teams/<slug:team_slug>/dashboard/threshold/", views_review.dashboard_threshold, name="dashboard_threshold"),
     path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
     path("reindex/", views.reindex, name="reindex"),

@@ -99,6 +99,11 @@ def pair_verdict_for(*, team_id: int, query: QueryImage, reference: ReferenceIma
     return None
 
 
+def allowlist_reason(entry: AllowlistEntry) -> str:
+    """What a match suppressed by `entry` shows (and how the entry's rows are found again)."""
+    return f"Allowlisted: {entry.reason}"[:300]
+
+
 def allowlist_entry_for(*, team_id: int, query: QueryImage, reference: ReferenceImage) -> AllowlistEntry | None:
     entries = AllowlistEntry.objects.filter(team_id=team_id).filter(
         Q(reference__isnull=True) | Q(reference__sha256=reference.sha256)
@@ -129,7 +134,7 @@ def match_rows_apply(*, query: QueryImage, rows: list[Match]) -> list[tuple[Matc
                 inherited.append((row, verdict))
         entry = allowlist_entry_for(team_id=team_id, query=query, reference=reference)
         if entry is not None:
-            row.suppressed_reason = f"Allowlisted: {entry.reason}"[:300]
+            row.suppressed_reason = allowlist_reason(entry)
         elif reference.quarantined_at is not None:
             row.suppressed_reason = "Reference quarantined: waiting for an admin's decision"
     return inherited

@@ -275,3 +275,27 @@ def dashboard_threshold(request: HttpRequest, team_slug: str) -> HttpResponse:
         )
         messages.success(request, f"Threshold of {collection.name} set to {threshold:.3f}.")
     return redirect("search:team_dashboard", team_slug=team.slug)
+
+
+@login_required
+def team_allowlist(request: HttpRequest, team_slug: str) -> HttpResponse:
+    team, membership = selectors.team_get(user=request.user, slug=team_slug)
+    return render(
+        request,
+        "search/team_allowlist.html",
+        {
+            "team": team,
+            "entries": selectors.allowlist_list(user=request.user, team=team),
+            "can_review": membership.can_review,
+        },
+    )
+
+
+@login_required
+@require_POST
+def allowlist_remove(request: HttpRequest, team_slug: str, entry_id: int) -> HttpResponse:
+    team, _ = selectors.team_get(user=request.user, slug=team_slug)
+    entry = selectors.allowlist_entry_get(user=request.user, team=team, entry_id=entry_id)
+    review.allowlist_remove(actor=request.user, entry=entry)
+    messages.success(request, f"Removed from the allowlist ({entry.reason}): its copies count as matches again.")
+    return redirect("search:team_allowlist", team_slug=team.slug)

@@ -8,6 +8,7 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from search import ingest, services, webhooks
 from search.models import (
+    AllowlistEntry,
     Collection,
     IngestJob,
     Match,
@@ -34,6 +35,7 @@ class TeamWorld:
     endpoint: WebhookEndpoint
     delivery: WebhookDelivery
     ingest_job: IngestJob
+    allowlist_entry: AllowlistEntry
 
     def member(self, role: Role):
         return MembershipFactory(team=self.collection.team, role=role).user
@@ -62,7 +64,10 @@ def _world(seed: int) -> TeamWorld:
     ingest_job = ingest.ingest_job_create(
         actor=admin, collection=collection, source_kind="zip", source_path="/nowhere/batch.zip", enqueue=False
     )
-    return TeamWorld(admin, collection, reference, query, query.matches.get(), endpoint, delivery, ingest_job)
+    allowlist_entry = AllowlistEntry.objects.create(team=collection.team, sha256="0" * 64, reason="stock photo")
+    return TeamWorld(
+        admin, collection, reference, query, query.matches.get(), endpoint, delivery, ingest_job, allowlist_entry
+    )
 
 
 @pytest.fixture
@@ -180,6 +185,8 @@ def _routes(w: TeamWorld):
         ("reference_disable", [w.reference.id], "post", lambda: {"days": "1"}, Role.ADMIN),
         ("reference_release", [w.reference.id], "post", lambda: {}, Role.ADMIN),
         ("team_dashboard", [slug], "get", None, Role.VIEWER),
+        ("team_allowlist", [slug], "get", None, Role.VIEWER),
+        ("allowlist_remove", [slug, w.allowlist_entry.id], "post", lambda: {}, Role.MODERATOR),
         (
             "dashboard_threshold",
             [slug],
@@ -236,6 +243,7 @@ def _snapshot(world: TeamWorld):
         ),
         WebhookDelivery.objects.filter(endpoint__team=world.collection.team).count(),
         IngestJob.objects.filter(collection_id=world.collection.id).count(),
+        sorted(AllowlistEntry.objects.filter(team=world.collection.team).values_list("id", "reason")),
     )
 
 

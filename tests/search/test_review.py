@@ -188,6 +188,41 @@ def test_an_allowlisted_picture_suppresses_its_copies_with_the_reason(world):
     assert AuditEvent.objects.filter(action=AuditAction.ALLOWLIST_ADD).count() == 1
 
 
+def test_the_allowlist_page_shows_the_entries_and_removing_one_makes_its_matches_count_again(world, client):
+    stock = world.query(50, descriptor=unit(1)).matches.get()
+    meme = world.query(51, descriptor=nudged(unit(1), 0.95)).matches.get()
+    review.allowlist_add(actor=world.moderator, match=stock, reason="stock photo used by every meme")
+    client.force_login(world.moderator)
+    page_url = reverse("search:team_allowlist", args=[world.collection.team.slug])
+
+    page = client.get(page_url).content.decode()
+    [entry] = world.collection.team.allowlist.all()
+    assert "stock photo used by every meme" in page and world.reference.original_name in page
+    assert reverse("search:image_file", args=["query", stock.query_id, "thumb"]) in page
+    assert "<td>2</td>" in page, "both copies are suppressed"
+
+    response = client.post(reverse("search:allowlist_remove", args=[world.collection.team.slug, entry.id]))
+
+    assert response.status_code == 302 and response.url == page_url
+    assert not world.collection.team.allowlist.exists()
+    assert set(Match.objects.filter(id__in=[stock.id, meme.id]).values_list("suppressed_reason", flat=True)) == {""}
+    assert {m.id for item in review_queue.review_items(user=world.moderator) for m in item.members} == {
+        stock.id,
+        meme.id,
+    }
+    assert AuditEvent.objects.filter(action=AuditAction.ALLOWLIST_REMOVE, actor=world.moderator).count() == 1
+    assert "Nothing is allowlisted" in client.get(page_url).content.decode()
+
+
+def test_a_viewer_sees_the_allowlist_without_a_remove_button(world, client):
+    stock = world.query(50, descriptor=unit(1)).matches.get()
+    review.allowlist_add(actor=world.moderator, match=stock, reason="stock photo")
+    viewer = MembershipFactory(team=world.collection.team, role=Role.VIEWER).user
+    client.force_login(viewer)
+    page = client.get(reverse("search:team_allowlist", args=[world.collection.team.slug])).content.decode()
+    assert "stock photo" in page and "Remove</button>" not in page
+
+
 def test_a_reference_matched_by_too_many_queries_in_a_day_is_quarantined_until_an_admin_decides(world, settings):
     settings.ISC = {**settings.ISC, "QUARANTINE_QUERIES_PER_DAY": 2}
     for seed in (50, 51, 52):
