@@ -228,6 +228,8 @@ ISC = {
     # Two queries are near-identical (re-posts of one picture) when their whole-image descriptors have at least
     # this cosine similarity; search/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
     "NEAR_DUPLICATE_SIMILARITY": env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90),
+    # Re-posts are looked for among the collection's queries of this many days (0: every query ever).
+    "NEAR_DUPLICATE_WINDOW_DAYS": env_int("ISC_NEAR_DUPLICATE_WINDOW_DAYS", 90),
     # A reference matched by more than this many distinct queries within 24 h is quarantined.
     "QUARANTINE_QUERIES_PER_DAY": env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50),
     # A deleted reference can be restored for this many days, then its vector and files are purged.

@@ -65,23 +65,49 @@ def descriptors_near_identical(first: np.ndarray | None, second: np.ndarray | No
     return float(np.dot(first, second)) >= near_identical_threshold()
 
 
+# Rows read per database round trip and matrix product when looking for a re-post's leader.
+LEADER_SCAN_CHUNK = 4096
+
+
 def near_duplicate_leader(*, query: QueryImage) -> QueryImage | None:
-    """The earliest other query of the collection that is the same picture (by bytes or descriptor)."""
+    """The other, earlier query of the collection most similar to this one, if it is the same picture
+    (descriptor cosine at or above ISC_NEAR_DUPLICATE_SIMILARITY); only queries of the last
+    ISC_NEAR_DUPLICATE_WINDOW_DAYS days (0: all) are compared, in chunks, as one matrix product each."""
     mine = descriptor_unpack(query.descriptor)
-    earlier = (
-        QueryImage.objects.filter(collection_id=query.collection_id, near_duplicate_of__isnull=True, id__lt=query.id)
-        .exclude(descriptor=b"")
-        .order_by("id")
-    )
-    best, best_similarity = None, near_identical_threshold()
-    for other in earlier.only("id", "descriptor"):
-        theirs = descriptor_unpack(other.descriptor)
-        if mine is None or theirs is None or theirs.shape != mine.shape:
+    if mine is None:
+        return None
+    earlier = QueryImage.objects.filter(
+        collection_id=query.collection_id, near_duplicate_of__isnull=True, id__lt=query.id
+    ).exclude(descriptor=b"")
+    window_days = settings.ISC["NEAR_DUPLICATE_WINDOW_DAYS"]
+    if window_days:
+        earlier = earlier.filter(created_at__gte=timezone.now() - timedelta(days=window_days))
+    best_id, best_similarity = None, near_identical_threshold()
+    ids: list[int] = []
+    packed_rows: list[bytes] = []
+
+    def chunk_best() -> None:
+        nonlocal best_id, best_similarity
+        matrix = np.frombuffer(b"".join(packed_rows), dtype=np.float16).reshape(len(ids), mine.size)
+        similarities = matrix.astype(np.float32) @ mine
+        top = int(np.argmax(similarities))
+        if similarities[top] >= best_similarity:
+            best_id, best_similarity = ids[top], float(similarities[top])
+        ids.clear()
+        packed_rows.clear()
+
+    row_bytes = mine.size * 2  # float16
+    for other_id, packed in earlier.values_list("id", "descriptor").iterator(chunk_size=LEADER_SCAN_CHUNK):
+        packed = bytes(packed)
+        if len(packed) != row_bytes:  # another descriptor's dimension (before a reindex)
             continue
-        similarity = float(np.dot(mine, theirs))
-        if similarity >= best_similarity:
-            best, best_similarity = other, similarity
-    return best
+        ids.append(other_id)
+        packed_rows.append(packed)
+        if len(ids) == LEADER_SCAN_CHUNK:
+            chunk_best()
+    if ids:
+        chunk_best()
+    return QueryImage.objects.get(id=best_id) if best_id is not None else None
 
 
 def pair_verdict_for(*, team_id: int, query: QueryImage, reference: ReferenceImage) -> PairVerdict | None:
