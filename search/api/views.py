@@ -220,22 +220,23 @@ class ReferenceBatchView(UploadMixin, ApiView):
         return Response(body, status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
 
 
+def _reference(request: Request, reference_id: int):
+    return visible(
+        selectors.reference_get,
+        "unknown_reference",
+        "reference",
+        reference_id,
+        user=request.user,
+        reference_id=reference_id,
+    )
+
+
 class ReferenceDetailView(ApiView):
     serializer_class = s.ReferenceSerializer
 
-    def _reference(self, request: Request, reference_id: int):
-        return visible(
-            selectors.reference_get,
-            "unknown_reference",
-            "reference",
-            reference_id,
-            user=request.user,
-            reference_id=reference_id,
-        )
-
     @extend_schema(operation_id="references_retrieve", responses={200: s.ReferenceSerializer, **ERRORS})
     def get(self, request: Request, reference_id: int) -> Response:
-        reference = self._reference(request, reference_id)
+        reference = _reference(request, reference_id)
         return Response(s.ReferenceSerializer(reference, context={"request": request}).data)
 
     @extend_schema(
@@ -252,7 +253,7 @@ class ReferenceDetailView(ApiView):
         ),
     )
     def delete(self, request: Request, reference_id: int) -> Response:
-        reference = self._reference(request, reference_id)
+        reference = _reference(request, reference_id)
         role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
         references.reference_delete(actor=request.user, reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -271,14 +272,7 @@ class ReferenceRestoreView(ApiView):
         ),
     )
     def post(self, request: Request, reference_id: int) -> Response:
-        reference = visible(
-            selectors.reference_get,
-            "unknown_reference",
-            "reference",
-            reference_id,
-            user=request.user,
-            reference_id=reference_id,
-        )
+        reference = _reference(request, reference_id)
         role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
         if reference.deleted_at is not None and not references.reference_restore(
             actor=request.user, reference=reference
