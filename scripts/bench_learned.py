@@ -306,6 +306,7 @@ def main() -> None:
     parser.add_argument("--shipped", type=Path, default=Path("copydetect/calibration/sscd.json"))
     parser.add_argument("--queries", type=int, default=0, help="first N query ids only (a random subset)")
     parser.add_argument("--verify-top", type=int, default=10, help="candidates SIFT verifies (pipeline: 10)")
+    parser.add_argument("--top-k", type=int, default=20, help="candidates by SSCD similarity (pipeline: 20)")
     parser.add_argument("--dump", type=Path, default=None, help="folder: <policy>.csv rows, as isc_match --candidates")
     args = parser.parse_args()
 
@@ -314,8 +315,8 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    global VERIFY_TOP_K, LEARNED_MIN_INLIERS
-    VERIFY_TOP_K, LEARNED_MIN_INLIERS = args.verify_top, args.learned_min_inliers
+    global VERIFY_TOP_K, LEARNED_MIN_INLIERS, TOP_K
+    VERIFY_TOP_K, LEARNED_MIN_INLIERS, TOP_K = args.verify_top, args.learned_min_inliers, args.top_k
     bench = Bench(args.benchmark, Path("var/bench") / args.benchmark.name, queries=args.queries)
     verifier = LearnedVerifier(
         LearnedSettings(
