@@ -34,7 +34,7 @@ VERIFIERS = ("sift", "learned", "sift+learned")
 @dataclass(frozen=True)
 class SearchSettings:
     top_k: int = 20
-    verify_top_k: int = 20
+    verify_top_k: int = 10
     query_views: tuple[str, ...] = DEFAULT_VIEWS
     calibration: ScoreCalibration | None = None
     # "sift", "learned" (XFeat for the top learned_top_k only) or "sift+learned": XFeat asked only about

@@ -99,8 +99,8 @@ def _copy():
     return imaugs.overlay_text(imaugs.color_jitter(photo(), brightness_factor=1.3), opacity=0.8)
 
 
-def test_by_default_the_first_20_candidates_are_verified(indexed):
-    settings = SearchSettings(calibration=ScoreCalibration.load(CALIBRATION))
+def test_verifying_all_20_candidates_confirms_a_copy_ranked_15th(indexed):
+    settings = SearchSettings(verify_top_k=20, calibration=ScoreCalibration.load(CALIBRATION))
     candidates = _search(indexed, _copy(), settings)
     ranked_by_similarity = sorted(candidates, key=lambda c: c.descriptor_similarity, reverse=True)
 
@@ -111,8 +111,9 @@ def test_by_default_the_first_20_candidates_are_verified(indexed):
     assert candidates[0].final_score > 0.5 > candidates[1].final_score
 
 
-def test_verifying_only_the_first_10_leaves_that_copy_unconfirmed(indexed):
-    settings = SearchSettings(verify_top_k=10, calibration=ScoreCalibration.load(CALIBRATION))
+def test_by_default_only_the_first_10_are_verified_and_that_copy_stays_unconfirmed(indexed):
+    settings = SearchSettings(calibration=ScoreCalibration.load(CALIBRATION))
+    assert settings.verify_top_k == 10
     candidates = _search(indexed, _copy(), settings)
     copy = next(c for c in candidates if c.reference_id == COPY_ID)
 
