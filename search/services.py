@@ -441,16 +441,18 @@ def query_results_record(
             .exclude(disabled_until__gt=now)
             .values_list("id", flat=True)
         )
+        threshold = query.collection.match_threshold
+        previous = list(query.matches.all())
         reviews = {
             m.reference_id: (m.review, m.reviewed_by_id, m.reviewed_at)
-            for m in query.matches.exclude(review=ReviewDecision.UNREVIEWED)
+            for m in previous
+            if m.review != ReviewDecision.UNREVIEWED
         }
+        flagged_before = {m.reference_id for m in previous if verdicts.is_flagged(m, threshold)}
         if query_descriptor is not None:
             query.descriptor = verdicts.descriptor_pack(query_descriptor)
         if query.near_duplicate_of_id is None:
             query.near_duplicate_of = verdicts.near_duplicate_leader(query=query)
-        threshold = query.collection.match_threshold
-        flagged_before = {m.reference_id for m in query.matches.all() if verdicts.is_flagged(m, threshold)}
         query.matches.all().delete()
         kept = [r for r in results if r.reference_id in live_ids]
         rows = [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, 1)]

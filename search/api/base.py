@@ -51,6 +51,17 @@ def visible(selector: Callable, code: str, what: str, object_id: int, **kwargs):
         raise not_visible(code, what, object_id) from None
 
 
+def reference_visible(request: Request, reference_id: int):
+    return visible(
+        selectors.reference_get,
+        "unknown_reference",
+        "reference",
+        reference_id,
+        user=request.user,
+        reference_id=reference_id,
+    )
+
+
 def collection_visible(request: Request, collection_id: int):
     return visible(
         selectors.collection_get,

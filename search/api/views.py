@@ -26,6 +26,7 @@ from search.api.base import (
     UploadMixin,
     collection_visible,
     errors,
+    reference_visible,
     rejection_raise,
     role_check,
     valid,
@@ -220,23 +221,12 @@ class ReferenceBatchView(UploadMixin, ApiView):
         return Response(body, status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
 
 
-def _reference(request: Request, reference_id: int):
-    return visible(
-        selectors.reference_get,
-        "unknown_reference",
-        "reference",
-        reference_id,
-        user=request.user,
-        reference_id=reference_id,
-    )
-
-
 class ReferenceDetailView(ApiView):
     serializer_class = s.ReferenceSerializer
 
     @extend_schema(operation_id="references_retrieve", responses={200: s.ReferenceSerializer, **ERRORS})
     def get(self, request: Request, reference_id: int) -> Response:
-        reference = _reference(request, reference_id)
+        reference = reference_visible(request, reference_id)
         return Response(s.ReferenceSerializer(reference, context={"request": request}).data)
 
     @extend_schema(
@@ -253,7 +243,7 @@ class ReferenceDetailView(ApiView):
         ),
     )
     def delete(self, request: Request, reference_id: int) -> Response:
-        reference = _reference(request, reference_id)
+        reference = reference_visible(request, reference_id)
         role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
         references.reference_delete(actor=request.user, reference=reference)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -272,7 +262,7 @@ class ReferenceRestoreView(ApiView):
         ),
     )
     def post(self, request: Request, reference_id: int) -> Response:
-        reference = _reference(request, reference_id)
+        reference = reference_visible(request, reference_id)
         role_check(request, team_id=reference.collection.team_id, minimum=REVIEW)
         if reference.deleted_at is not None and not references.reference_restore(
             actor=request.user, reference=reference
