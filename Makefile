@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/isc
+# The suite runs in parallel processes (pytest-xdist), one per core up to 4, a test file per process at a
+# time; `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +36,7 @@ run: migrate
 	$(BIN)/python scripts/run_stack.py
 
 test: install browser
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); without root they skip.
 browser:
@@ -44,7 +48,7 @@ browser:
 test-postgres: install
 	@if $(BIN)/python scripts/postgres_ready.py "$(POSTGRES_TEST_URL)"; then \
 		echo "Test suite against PostgreSQL ($(POSTGRES_TEST_URL))"; \
-		DATABASE_URL="$(POSTGRES_TEST_URL)" $(BIN)/python -m pytest; \
+		DATABASE_URL="$(POSTGRES_TEST_URL)" $(PYTEST); \
 	else \
 		echo "SKIPPED: the PostgreSQL test run (no server at $(POSTGRES_TEST_URL); set POSTGRES_TEST_URL)"; \
 	fi

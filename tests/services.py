@@ -36,13 +36,21 @@ def redis_answers(host: str, port: int) -> bool:
         return False
 
 
+def test_redis_db() -> int:
+    """The Redis database number of this test process. Two test runs on one machine (CI and a developer)
+    each take their own base (ISC_TEST_REDIS_DB, 15 by default); the parallel workers of one run
+    (pytest-xdist's gw0, gw1, ...) count down from it, so no worker consumes another's tasks."""
+    base = int(os.environ.get("ISC_TEST_REDIS_DB", "15"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return (base - int(worker.removeprefix("gw") or 0)) % 16
+
+
 class RedisServer:
     """Uses the Redis already running on 127.0.0.1:6379, or starts a private one when none answers."""
 
     def __init__(self, data_dir: Path, db: int | None = None):
         self.data_dir = data_dir
-        # Two test runs on one machine (CI and a developer) each take their own database number.
-        self.db = int(os.environ.get("ISC_TEST_REDIS_DB", "15")) if db is None else db
+        self.db = test_redis_db() if db is None else db
         self.port = 6379
         self.process: subprocess.Popen | None = None
 
