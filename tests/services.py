@@ -36,7 +36,7 @@ def redis_answers(host: str, port: int) -> bool:
         return False
 
 
-def test_redis_db() -> int:
+def worker_redis_db() -> int:
     """The Redis database number of this test process. Two test runs on one machine (CI and a developer)
     each take their own base (ISC_TEST_REDIS_DB, 15 by default); the parallel workers of one run
     (pytest-xdist's gw0, gw1, ...) count down from it, so no worker consumes another's tasks."""
@@ -50,7 +50,7 @@ class RedisServer:
 
     def __init__(self, data_dir: Path, db: int | None = None):
         self.data_dir = data_dir
-        self.db = test_redis_db() if db is None else db
+        self.db = worker_redis_db() if db is None else db
         self.port = 6379
         self.process: subprocess.Popen | None = None
 
