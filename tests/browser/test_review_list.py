@@ -2,6 +2,7 @@
 
 import pytest
 
+from search import review
 from search.models import Match, ReviewDecision, Role
 from tests.factories import MembershipFactory
 from tests.search.test_review import World, unit
@@ -51,3 +52,21 @@ def test_a_second_moderator_sees_the_claim_and_no_verdict_buttons(live_server, b
     assert other.locator("#start-review").count() == 0, "nothing free to start on"
     first_page.context.close()
     other.context.close()
+
+
+def _thumbnail_sizes(page) -> list[tuple[float, float]]:
+    return [(box["width"], box["height"]) for box in (img.bounding_box() for img in page.locator("img.mini").all())]
+
+
+def test_queue_and_allowlist_thumbnails_render_small_beside_their_rows(live_server, browser, media_root):
+    world = World()
+    match = world.query(50, descriptor=unit(1)).matches.get()
+    world.query(51, descriptor=unit(2))
+    page = _login(browser, live_server.url, world.moderator.username)
+    page.goto(f"{live_server.url}/review/")
+    assert _thumbnail_sizes(page) == [(60, 44)] * 4, "a query and a reference thumbnail per row"
+    review.allowlist_add(actor=world.moderator, match=match, reason="stock photo")
+    page.goto(f"{live_server.url}/teams/{world.collection.team.slug}/allowlist/")
+    assert "stock photo" in page.content()
+    assert _thumbnail_sizes(page) == [(60, 44)]
+    page.context.close()
