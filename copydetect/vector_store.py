@@ -273,6 +273,11 @@ class VectorStore:
     def collection_exists(self, *, model_version: str) -> bool:
         return bool(self._milvus.has_collection(collection_name(model_version)))
 
+    def collection_dim(self, *, model_version: str) -> int | None:
+        """The vector dimension of the version's collection, or None when it has none."""
+        layout = self._layout(model_version)
+        return layout.dim if layout else None
+
     def collection_partitioned(self, *, model_version: str) -> bool:
         """Whether the version's collection isolates user collections by partition key (False for
         collections created before it did, and for missing ones)."""

@@ -419,8 +419,13 @@ def query_results_record(
     results: Sequence[MatchResult],
     search_ms: int,
     query_descriptor: Sequence[float] | None = None,
-) -> None:
-    """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set.
+    leader_candidate_ids: Sequence[int] | None = None,
+) -> bool:
+    """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set, and
+    returns whether the query leads its group of re-posts (has no earlier near-identical twin).
+
+    `leader_candidate_ids`: the earlier queries the re-post index proposes as its twin (None: every
+    earlier query of the collection is compared; search/verdicts.py).
 
     Deleted and disabled references are left out; each row takes the team's verdict on its pair of pictures
     (search/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
@@ -452,7 +457,7 @@ def query_results_record(
         if query_descriptor is not None:
             query.descriptor = verdicts.descriptor_pack(query_descriptor)
         if query.near_duplicate_of_id is None:
-            query.near_duplicate_of = verdicts.near_duplicate_leader(query=query)
+            query.near_duplicate_of = verdicts.near_duplicate_leader(query=query, candidate_ids=leader_candidate_ids)
         query.matches.all().delete()
         kept = [r for r in results if r.reference_id in live_ids]
         rows = [_match_row(query, rank, result, descriptor_version, reviews) for rank, result in enumerate(kept, 1)]
@@ -491,6 +496,7 @@ def query_results_record(
         if flagged - flagged_before:
             # Recorded in this transaction (one webhook delivery per endpoint), sent once it commits.
             event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
+    return query.near_duplicate_of_id is None
 
 
 def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, reviews: dict) -> Match:

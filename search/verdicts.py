@@ -69,16 +69,22 @@ def descriptors_near_identical(first: np.ndarray | None, second: np.ndarray | No
 LEADER_SCAN_CHUNK = 4096
 
 
-def near_duplicate_leader(*, query: QueryImage) -> QueryImage | None:
+def near_duplicate_leader(*, query: QueryImage, candidate_ids: Sequence[int] | None = None) -> QueryImage | None:
     """The other, earlier query of the collection most similar to this one, if it is the same picture
     (descriptor cosine at or above ISC_NEAR_DUPLICATE_SIMILARITY); only queries of the last
-    ISC_NEAR_DUPLICATE_WINDOW_DAYS days (0: all) are compared, in chunks, as one matrix product each."""
+    ISC_NEAR_DUPLICATE_WINDOW_DAYS days (0: all) count.
+
+    `candidate_ids` are the leaders the re-post index (copydetect/reposts.py) proposes: only those are
+    compared. Without them every earlier leader of the collection is, in chunks, as one matrix product
+    each (linear in the collection's recent queries)."""
     mine = descriptor_unpack(query.descriptor)
     if mine is None:
         return None
     earlier = QueryImage.objects.filter(
         collection_id=query.collection_id, near_duplicate_of__isnull=True, id__lt=query.id
     ).exclude(descriptor=b"")
+    if candidate_ids is not None:
+        earlier = earlier.filter(id__in=list(candidate_ids))
     window_days = settings.ISC["NEAR_DUPLICATE_WINDOW_DAYS"]
     if window_days:
         earlier = earlier.filter(created_at__gte=timezone.now() - timedelta(days=window_days))

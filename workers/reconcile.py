@@ -3,6 +3,8 @@
 - references the database calls indexed for the live descriptor version whose vector Milvus lacks
   are queued again (marked pending first, so the page does not claim they are searchable);
 - vectors whose reference row no longer exists are deleted;
+- the live version's re-post index (copydetect/reposts.py) gets the leading queries it lacks (a worker
+  that died between recording a result and adding its query) and loses rows that lead nothing any more;
 - collections of dead versions are dropped: managed collections that are neither the current
   descriptor version's, nor an alias target, nor the target of a queued or running reindex;
 - feature files and media files that no row refers to are removed (only when older than a grace
@@ -21,11 +23,13 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from copydetect.reposts import repost_collection_name, repost_key, repost_leaders_add
 from copydetect.vector_store import collection_name
 from search import services
 from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
 from search.reindex import index_version_live_get
 from workers import runtime
+from workers.reposts import leader_rows
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ class ReconcileReport:
     milvus_vectors: int
     missing_requeued: int
     orphan_vectors_deleted: int
+    repost_leaders_added: int
+    repost_rows_deleted: int
     dead_collections_dropped: int
     orphan_feature_files_removed: int
     orphan_media_files_removed: int
@@ -48,7 +54,8 @@ class ReconcileReport:
         return (
             f"version {self.descriptor_version}: {self.database_indexed} indexed in the database, "
             f"{self.milvus_vectors} vectors in Milvus; re-queued {self.missing_requeued} missing, "
-            f"deleted {self.orphan_vectors_deleted} orphan vectors, dropped {self.dead_collections_dropped} "
+            f"deleted {self.orphan_vectors_deleted} orphan vectors, added {self.repost_leaders_added} and deleted "
+            f"{self.repost_rows_deleted} re-post index rows, dropped {self.dead_collections_dropped} "
             f"dead collections, removed {self.orphan_feature_files_removed} feature files and "
             f"{self.orphan_media_files_removed} media files"
         )
@@ -79,6 +86,8 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
         for start in range(0, len(orphans), DELETE_BATCH):
             store.vectors_delete(model_version=version, ids=orphans[start : start + DELETE_BATCH])
 
+    reposts_added, reposts_deleted = _repost_index_repair(store, version, dry_run=dry_run)
+
     dead = _dead_collections(store, version)
     if not dry_run:
         for name in dead:
@@ -98,6 +107,8 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
         milvus_vectors=len(milvus_ids),
         missing_requeued=len(missing),
         orphan_vectors_deleted=len(orphans),
+        repost_leaders_added=reposts_added,
+        repost_rows_deleted=reposts_deleted,
         dead_collections_dropped=len(dead),
         orphan_feature_files_removed=len(features),
         orphan_media_files_removed=len(media),
@@ -106,16 +117,44 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
     return report
 
 
+def _repost_index_repair(store, version: str, *, dry_run: bool) -> tuple[int, int]:
+    """(leaders added, rows deleted) in the version's re-post index; nothing before its first search
+    has created (and backfilled) it."""
+    key = repost_key(version)
+    dim = store.collection_dim(model_version=key)
+    if dim is None:
+        return 0, 0
+    # Milvus first, as above: a leader added in between is re-added (harmless), never deleted.
+    indexed = set(store.vector_ids(model_version=key))
+    leaders = set(
+        QueryImage.objects.filter(near_duplicate_of__isnull=True, descriptor_version=version)
+        .exclude(descriptor=b"")
+        .values_list("id", flat=True)
+    )
+    stale = sorted(indexed - leaders)
+    added = 0
+    for ids, vectors, collection_ids in leader_rows(descriptor_version=version, dim=dim, only_ids=leaders - indexed):
+        if not dry_run:
+            repost_leaders_add(
+                store=store, descriptor_version=version, query_ids=ids, vectors=vectors, collection_ids=collection_ids
+            )
+        added += len(ids)
+    if not dry_run:
+        for start in range(0, len(stale), DELETE_BATCH):
+            store.vectors_delete(model_version=key, ids=stale[start : start + DELETE_BATCH])
+    return added, len(stale)
+
+
 def _dead_collections(store, version: str) -> list[str]:
-    keep = {collection_name(version), collection_name(runtime.descriptor_get().version)} | store.alias_targets()
+    versions = {version, runtime.descriptor_get().version}
     # Versions being built, and retired ones kept for `reindex --rollback`.
     kept_states = [IndexVersion.State.LIVE, IndexVersion.State.BUILDING, IndexVersion.State.RETIRED]
-    keep |= {
-        collection_name(v) for v in IndexVersion.objects.filter(state__in=kept_states).values_list("version", flat=True)
-    }
+    versions |= set(IndexVersion.objects.filter(state__in=kept_states).values_list("version", flat=True))
     # A reindex fills its new collection before the alias moves: it is alive while the job is.
     active = ReindexJob.objects.filter(state__in=[ReindexJob.State.QUEUED, ReindexJob.State.RUNNING])
-    keep |= {collection_name(v) for v in active.values_list("descriptor_version", flat=True) if v}
+    versions |= {v for v in active.values_list("descriptor_version", flat=True) if v}
+    keep = {collection_name(v) for v in versions} | {repost_collection_name(v) for v in versions}
+    keep |= store.alias_targets()
     return [name for name in store.collection_names() if name not in keep]
 
 

@@ -33,10 +33,11 @@ from django.utils import timezone
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
+from copydetect.reposts import repost_key
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
 from search import queue, services
 from search.models import QueryImage, ReferenceImage
-from workers import learned_features, runtime
+from workers import learned_features, reposts, runtime
 from workers.errors import TRANSIENT_ERRORS, failure_message, gave_up_message, notice_for, retry_count
 from workers.images import PERMANENT_ERRORS, image_open
 
@@ -119,13 +120,29 @@ def query_search(self, query_id: int) -> str:
             learned_reference_features=learned_features.reference_learned_features,
             descriptor_sink=whole_image.append,
         )
-        services.query_results_record(
+        vector = whole_image[0] if whole_image else None
+        store = runtime.vector_store_get()
+        twins = None
+        if vector is not None:
+            twins = reposts.repost_candidates_find(
+                store=store, descriptor_version=descriptor.version, vector=vector, collection_id=query.collection_id
+            )
+        leads = services.query_results_record(
             query_id=query_id,
             descriptor_version=descriptor.version,
-            query_descriptor=whole_image[0] if whole_image else None,
+            query_descriptor=vector,
             results=[_match_result(candidate) for candidate in candidates],
             search_ms=round((time.perf_counter() - started) * 1000),
+            leader_candidate_ids=twins,
         )
+        if leads and vector is not None:
+            reposts.repost_leader_add(
+                store=store,
+                descriptor_version=descriptor.version,
+                query_id=query_id,
+                vector=vector,
+                collection_id=query.collection_id,
+            )
         return "searched"
 
     # The live version's model, not necessarily the worker's own (a reindex may be building that).
@@ -138,8 +155,9 @@ def references_purge(self, *, reference_ids: list[int], files: list[str], collec
     store = runtime.vector_store_get()
     # Every version that still receives writes: the live one, and the one a reindex is building.
     for version in {descriptor.version for descriptor in runtime.index_descriptors_get()}:
-        if store.collection_exists(model_version=version):
-            store.collection_vectors_delete(model_version=version, collection_id=collection_id)
+        for key in (version, repost_key(version)):  # its references, and its queries' re-post index
+            if store.collection_exists(model_version=key):
+                store.collection_vectors_delete(model_version=key, collection_id=collection_id)
     for name in files:
         default_storage.delete(name)
 

@@ -1,0 +1,92 @@
+"""The re-post index (copydetect/reposts.py) kept in line with the query rows: the candidates the query
+task passes to services.query_results_record, the leader it adds once the result is committed, and the
+backfill that fills a version's index from the rows the first time that version is searched (an upgrade,
+a new model), so no earlier leader is missed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from copydetect import reposts
+from copydetect.vector_store import VectorStore
+from search.models import QueryImage
+from search.verdicts import descriptor_unpack
+
+logger = logging.getLogger(__name__)
+BACKFILL_BATCH = 4096
+
+
+def repost_candidates_find(
+    *, store: VectorStore, descriptor_version: str, vector: Sequence[float], collection_id: int
+) -> list[int]:
+    """Earlier leaders of the collection that may be `vector`'s twin, nearest first."""
+    repost_index_ensure(store=store, descriptor_version=descriptor_version, dim=len(vector))
+    return reposts.repost_candidates(
+        store=store, descriptor_version=descriptor_version, vector=vector, collection_id=collection_id
+    )
+
+
+def repost_leader_add(
+    *, store: VectorStore, descriptor_version: str, query_id: int, vector: Sequence[float], collection_id: int
+) -> None:
+    reposts.repost_leaders_add(
+        store=store,
+        descriptor_version=descriptor_version,
+        query_ids=[query_id],
+        vectors=np.asarray([vector], dtype=np.float32),
+        collection_ids=[collection_id],
+    )
+
+
+def repost_index_ensure(*, store: VectorStore, descriptor_version: str, dim: int) -> int:
+    """Creates the version's re-post index when it has none, filled from every leading query recorded
+    with that version; returns how many rows the backfill wrote (0 when the index was there)."""
+    key = reposts.repost_key(descriptor_version)
+    if store.collection_exists(model_version=key):
+        return 0
+    # Created before the rows are read: a leader committed after the read adds itself to it.
+    store.collection_ensure(model_version=key, dim=dim, metric="IP")
+    written = 0
+    for ids, vectors, collection_ids in leader_rows(descriptor_version=descriptor_version, dim=dim):
+        reposts.repost_leaders_add(
+            store=store,
+            descriptor_version=descriptor_version,
+            query_ids=ids,
+            vectors=vectors,
+            collection_ids=collection_ids,
+        )
+        written += len(ids)
+    if written:
+        logger.info("re-post index for %s filled with %d leading queries", descriptor_version, written)
+    return written
+
+
+def leader_rows(*, descriptor_version: str, dim: int, only_ids: set[int] | None = None):
+    """(ids, vectors, collection ids) batches of the leading queries recorded with the version."""
+    rows = (
+        QueryImage.objects.filter(near_duplicate_of__isnull=True, descriptor_version=descriptor_version)
+        .exclude(descriptor=b"")
+        .order_by("id")
+    )
+    if only_ids is not None:
+        rows = rows.filter(id__in=sorted(only_ids))
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    collection_ids: list[int] = []
+    for query_id, collection_id, packed in rows.values_list("id", "collection_id", "descriptor").iterator(
+        chunk_size=BACKFILL_BATCH
+    ):
+        vector = descriptor_unpack(packed)
+        if vector is None or vector.size != dim or not np.isfinite(vector).all() or not vector.any():
+            continue
+        ids.append(query_id)
+        vectors.append(vector)
+        collection_ids.append(collection_id)
+        if len(ids) == BACKFILL_BATCH:
+            yield ids, np.stack(vectors), collection_ids
+            ids, vectors, collection_ids = [], [], []
+    if ids:
+        yield ids, np.stack(vectors), collection_ids
