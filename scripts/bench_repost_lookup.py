@@ -61,6 +61,23 @@ def server_idle_wait(process: psutil.Process, *, poll: float = 3.0, idle_share: 
         idle_polls = idle_polls + 1 if (after - before) / poll < idle_share else 0
 
 
+def query_row(collection, name: str, descriptor: np.ndarray, version: str, *, sha256: str):
+    """An unsaved query row holding `descriptor` as the query task stores it."""
+    from search import verdicts
+    from search.models import QueryImage
+
+    return QueryImage(
+        collection=collection,
+        sha256=sha256,
+        original_name=f"{name}.jpg",
+        file=f"queries/{name}.jpg",
+        width=640,
+        height=480,
+        descriptor=verdicts.descriptor_pack(descriptor),
+        descriptor_version=version,
+    )
+
+
 def percentiles(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -95,16 +112,7 @@ def main() -> int:
     for start in range(0, args.earlier, 5000):
         QueryImage.objects.bulk_create(
             [
-                QueryImage(
-                    collection=collection,
-                    sha256=f"{start + offset:064x}",
-                    original_name=f"q{start + offset}.jpg",
-                    file=f"queries/q{start + offset}.jpg",
-                    width=640,
-                    height=480,
-                    descriptor=verdicts.descriptor_pack(vector),
-                    descriptor_version=version,
-                )
+                query_row(collection, f"q{start + offset}", vector, version, sha256=f"{start + offset:064x}")
                 for offset, vector in enumerate(vectors[start : start + 5000])
             ]
         )
@@ -139,17 +147,9 @@ def main() -> int:
                 expected = ids[twin]
             else:
                 descriptor, expected = unit_rows(rng, 1)[0], None
-            probe = QueryImage.objects.create(
-                collection=collection,
-                sha256=f"probe{probe_index:059x}",
-                original_name=f"probe{probe_index}.jpg",
-                file=f"queries/probe{probe_index}.jpg",
-                width=640,
-                height=480,
-                descriptor=verdicts.descriptor_pack(descriptor),
-                descriptor_version=version,
-                near_duplicate_of_id=ids[0],  # a follower: later probes never take it for a leader
-            )
+            probe = query_row(collection, f"probe{probe_index}", descriptor, version, sha256=f"probe{probe_index:059x}")
+            probe.near_duplicate_of_id = ids[0]  # a follower: later probes never take it for a leader
+            probe.save()
             started = time.perf_counter()
             scanned = verdicts.near_duplicate_leader(query=probe)
             scan_ms.append((time.perf_counter() - started) * 1000)

@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 
 from copydetect.reposts import repost_candidates, repost_collection_name, repost_leaders_add, repost_leaders_remove
-from copydetect.vector_store import VectorStore, collection_name
+from copydetect.vector_store import collection_name
 
 DIM = 16
-
-
-@pytest.fixture
-def store(milvus_uri):
-    vector_store = VectorStore(uri=milvus_uri)
-    yield vector_store
-    vector_store.close()
 
 
 @pytest.fixture

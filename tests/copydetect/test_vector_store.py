@@ -18,13 +18,6 @@ DIM = 32
 
 
 @pytest.fixture
-def store(milvus_uri):
-    vector_store = VectorStore(uri=milvus_uri)
-    yield vector_store
-    vector_store.close()
-
-
-@pytest.fixture
 def model_version(request) -> str:
     return f"vector_store/{request.node.name}"
 
