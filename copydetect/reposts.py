@@ -39,8 +39,6 @@ def repost_candidates(
     version has no re-post collection yet."""
     query = _unit(vector)
     key = repost_key(descriptor_version)
-    if not store.collection_exists(model_version=key):
-        return []
     hits = store.vectors_search(model_version=key, vectors=query[None, :], top_k=top_k, collection_id=collection_id)
     return [hit.id for hit in hits[0]]
 
@@ -58,7 +56,8 @@ def repost_leaders_add(
         return
     matrix = np.stack([_unit(vector) for vector in np.asarray(vectors, dtype=np.float32)])
     key = repost_key(descriptor_version)
-    store.collection_ensure(model_version=key, dim=matrix.shape[1], metric="IP")
+    if store.collection_dim(model_version=key) is None:  # known layouts are cached: no round trip per query
+        store.collection_ensure(model_version=key, dim=matrix.shape[1], metric="IP")
     store.vectors_upsert(model_version=key, ids=query_ids, vectors=matrix, collection_ids=collection_ids)
 
 

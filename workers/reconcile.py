@@ -29,7 +29,7 @@ from search import services
 from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
 from search.reindex import index_version_live_get
 from workers import runtime
-from workers.reposts import leader_rows
+from workers.reposts import leader_queries, leader_rows
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ def _repost_index_repair(store, version: str, *, dry_run: bool) -> tuple[int, in
         return 0, 0
     # Milvus first, as above: a leader added in between is re-added (harmless), never deleted.
     indexed = set(store.vector_ids(model_version=key))
-    leaders = set(
-        QueryImage.objects.filter(near_duplicate_of__isnull=True, descriptor_version=version)
-        .exclude(descriptor=b"")
-        .values_list("id", flat=True)
-    )
+    leaders = set(leader_queries(descriptor_version=version).values_list("id", flat=True))
     stale = sorted(indexed - leaders)
     added = 0
     for ids, vectors, collection_ids in leader_rows(descriptor_version=version, dim=dim, only_ids=leaders - indexed):

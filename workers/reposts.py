@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from django.db.models import QuerySet
 
 from copydetect import reposts
 from copydetect.vector_store import VectorStore
@@ -45,7 +46,7 @@ def repost_index_ensure(*, store: VectorStore, descriptor_version: str, dim: int
     """Creates the version's re-post index when it has none, filled from every leading query recorded
     with that version; returns how many rows the backfill wrote (0 when the index was there)."""
     key = reposts.repost_key(descriptor_version)
-    if store.collection_exists(model_version=key):
+    if store.collection_dim(model_version=key) is not None:  # cached once seen: no round trip per query
         return 0
     # Created before the rows are read: a leader committed after the read adds itself to it.
     store.collection_ensure(model_version=key, dim=dim, metric="IP")
@@ -64,15 +65,26 @@ def repost_index_ensure(*, store: VectorStore, descriptor_version: str, dim: int
     return written
 
 
-def leader_rows(*, descriptor_version: str, dim: int, only_ids: set[int] | None = None):
-    """(ids, vectors, collection ids) batches of the leading queries recorded with the version."""
-    rows = (
-        QueryImage.objects.filter(near_duplicate_of__isnull=True, descriptor_version=descriptor_version)
-        .exclude(descriptor=b"")
-        .order_by("id")
+def leader_queries(*, descriptor_version: str) -> QuerySet[QueryImage]:
+    """The queries recorded with the version that lead their group of re-posts (and have a descriptor)."""
+    return QueryImage.objects.filter(near_duplicate_of__isnull=True, descriptor_version=descriptor_version).exclude(
+        descriptor=b""
     )
-    if only_ids is not None:
-        rows = rows.filter(id__in=sorted(only_ids))
+
+
+def leader_rows(*, descriptor_version: str, dim: int, only_ids: set[int] | None = None):
+    """(ids, vectors, collection ids) batches of the version's leading queries (of `only_ids` only, when
+    given: read a batch of ids at a time, so no query holds more parameters than a database allows)."""
+    rows = leader_queries(descriptor_version=descriptor_version).order_by("id")
+    if only_ids is None:
+        yield from _batches(rows, dim)
+        return
+    wanted = sorted(only_ids)
+    for start in range(0, len(wanted), BACKFILL_BATCH):
+        yield from _batches(rows.filter(id__in=wanted[start : start + BACKFILL_BATCH]), dim)
+
+
+def _batches(rows: QuerySet[QueryImage], dim: int):
     ids: list[int] = []
     vectors: list[np.ndarray] = []
     collection_ids: list[int] = []
