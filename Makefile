@@ -55,7 +55,7 @@ test-postgres: install
 
 # docs/img/review.png and docs/img/dashboard.png, from the browser test of the review flow.
 screenshots: install browser
-	ISC_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest tests/browser/test_review_flow.py -q
+	ISC_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest tests/system/browser/test_review_flow.py -q
 
 lint: install
 	$(BIN)/ruff check .

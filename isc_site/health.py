@@ -79,7 +79,7 @@ def _broker_check() -> dict:
 
 
 def _milvus_check() -> dict:
-    from search.reindex import index_version_live_get
+    from search.reindex.selectors import index_version_live_get
 
     alias = settings.ISC["LIVE_ALIAS"]
     store = VectorStore(

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from isc_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from search.core import dispatch
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("ISC_DATA_DIR", BASE_DIR / "var")
@@ -102,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "search.context_processors.site_flags",
+                "search.core.context_processors.site_flags",
             ],
         },
     },
@@ -139,7 +140,7 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # Development serves straight from the source folders; production runs collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Never served directly: search.views.image_file checks team membership first (see ISC MEDIA_ACCEL_PREFIX).
+# Never served directly: search.images.views.image_file checks team membership first (see ISC MEDIA_ACCEL_PREFIX).
 MEDIA_URL = "files/"
 MEDIA_ROOT = env_path("ISC_MEDIA_ROOT", DATA_DIR / "media")
 
@@ -168,12 +169,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every task lives in a module listed by the site's one list of task names; Celery imports exactly those.
+CELERY_IMPORTS = dispatch.TASK_MODULES
+# The descriptor work on the `gpu` queue (under today's names and the previous release's); the rest on `default`.
 CELERY_TASK_ROUTES = {
-    "workers.tasks.reference_index": {"queue": "gpu"},
-    "workers.tasks.query_search": {"queue": "gpu"},
-    "workers.tasks.reindex_*": {"queue": "default"},
-    "workers.tasks.webhook_*": {"queue": "default"},
-    "workers.tasks.ingest_*": {"queue": "default"},
+    name: {"queue": "gpu"}
+    for current in (dispatch.REFERENCE_INDEX, dispatch.QUERY_SEARCH)
+    for name in (current, *dispatch.legacy_names_of(current))
 }
 # Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
 # (Celery's failure signal then fails the row). A soft limit of 0 means none.
@@ -263,10 +265,6 @@ ISC = {
     "RECONCILE_INTERVAL_SECONDS": env_int("ISC_RECONCILE_INTERVAL_SECONDS", 3600),
     # Reconciliation leaves files younger than this alone: an upload stores its file before its row.
     "ORPHAN_FILE_GRACE_SECONDS": env_int("ISC_ORPHAN_FILE_GRACE_SECONDS", 3600),
-    # TEST-ONLY fault injection (tests/faults): a worker that is asked to process the image with this
-    # sha256 exits on the spot (os._exit), as a poison image that crashes a decoder would. Never set it
-    # in production.
-    "FAULT_EXIT_SHA256": env_str("ISC_FAULT_EXIT_SHA256", ""),
     # Reindex: the Milvus alias kept on the live version, references per batch (one short task each),
     # silence after which a job counts as stale and is resumed from its cursor, and whether the
     # replaced version's collection is kept for `manage.py reindex --rollback` (dropped by default).
@@ -283,9 +281,6 @@ ISC = {
     # e.g. "/protected/": image responses carry X-Accel-Redirect to <prefix><path under MEDIA_ROOT> and
     # nginx sends the file from an `internal` location (deploy/nginx.conf). Empty: Django streams the file.
     "MEDIA_ACCEL_PREFIX": env_str("ISC_MEDIA_ACCEL_PREFIX", ""),
-    # TEST-ONLY as well: a worker asked to process the image with this sha256 hangs (sleeps), so that
-    # its hard time limit kills it.
-    "FAULT_HANG_SHA256": env_str("ISC_FAULT_HANG_SHA256", ""),
     # Webhooks (docs/webhooks.md). A delivery is tried at most this many times; the wait before attempt n+1
     # is between half and all of min(BACKOFF_MAX, BACKOFF * 2**(n-1)) seconds (kept under the broker's
     # visibility timeout, or Redis hands a waiting retry to a second worker).
@@ -315,41 +310,44 @@ ISC = {
     "INGEST_MAX_FILES": env_int("ISC_INGEST_MAX_FILES", 1_000_000),
     # Longer than a chunk's hard time limit (660 s), so a chunk still running never looks stalled.
     "INGEST_STALE_SECONDS": env_int("ISC_INGEST_STALE_SECONDS", 900),
+    # "current": task messages carry today's names; "legacy": the previous release's, while workers of that
+    # release still run during an upgrade (search/core/dispatch.py).
+    "TASK_NAMES": env_str("ISC_TASK_NAMES", "current"),
 }
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).
 CELERY_BEAT_SCHEDULE = {
     "rows-sweep": {
-        "task": "workers.tasks.rows_sweep",
+        "task": dispatch.task_name_on_wire(dispatch.ROWS_SWEEP, mode=ISC["TASK_NAMES"]),
         "schedule": float(ISC["SWEEP_INTERVAL_SECONDS"]),
         "options": {"queue": "default", "expires": float(ISC["SWEEP_INTERVAL_SECONDS"])},
     },
     "index-reconcile": {
-        "task": "workers.tasks.index_reconcile",
+        "task": dispatch.task_name_on_wire(dispatch.INDEX_RECONCILE, mode=ISC["TASK_NAMES"]),
         "schedule": float(ISC["RECONCILE_INTERVAL_SECONDS"]),
         "options": {"queue": "default", "expires": float(ISC["RECONCILE_INTERVAL_SECONDS"])},
     },
     # A reindex whose worker died (kill -9, lost host) continues from its last finished batch.
     "reindex-resume-stale": {
-        "task": "workers.tasks.reindex_resume_stale",
+        "task": dispatch.task_name_on_wire(dispatch.REINDEX_RESUME_STALE, mode=ISC["TASK_NAMES"]),
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
     # References deleted longer ago than ISC_REFERENCE_DELETE_GRACE_DAYS: rows, vectors and files go.
     "references-purge-expired": {
-        "task": "workers.tasks.references_purge_expired",
+        "task": dispatch.task_name_on_wire(dispatch.REFERENCES_PURGE_EXPIRED, mode=ISC["TASK_NAMES"]),
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3600.0},
     },
     # Webhook deliveries whose message never reached the broker (or was lost with it).
     "webhook-deliveries-sweep": {
-        "task": "workers.tasks.webhook_deliveries_sweep",
+        "task": dispatch.task_name_on_wire(dispatch.WEBHOOK_DELIVERIES_SWEEP, mode=ISC["TASK_NAMES"]),
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
     # A bulk ingest whose worker died continues from its cursor.
     "ingest-resume-stale": {
-        "task": "workers.tasks.ingest_resume_stale",
+        "task": dispatch.task_name_on_wire(dispatch.INGEST_RESUME_STALE, mode=ISC["TASK_NAMES"]),
         "schedule": 300.0,
         "options": {"queue": "default", "expires": 300.0},
     },

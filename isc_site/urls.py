@@ -5,7 +5,7 @@ from django.urls import include, path
 from isc_site.health import health
 from isc_site.liveness import healthz
 
-# No media route: images are served by search.views.image_file, which checks team membership.
+# No media route: images are served by search.images.views.image_file, which checks team membership.
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),

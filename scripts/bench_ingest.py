@@ -33,6 +33,8 @@ from pathlib import Path
 import psutil
 from PIL import Image
 
+from workers import ingest as workers_ingest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -111,9 +113,9 @@ def old_path(files: list[Path], collection, features_dir: Path, milvus_pid: int)
 
     from copydetect.imaging import image_inspect
     from copydetect.verification import local_features_extract, local_features_save
-    from search import services
-    from search.models import ImageStatus
-    from search.uploads import Payload
+    from search.collection import services as collection_services
+    from search.collection.models import ImageStatus
+    from search.core.uploads import Payload
     from workers import runtime
 
     settings.ISC = {**settings.ISC, "FEATURES_DIR": str(features_dir)}
@@ -152,7 +154,7 @@ def old_path(files: list[Path], collection, features_dir: Path, milvus_pid: int)
     cpu = cpu_seconds(pids)
     started = time.perf_counter()
     for path in files:
-        services.reference_images_add(
+        collection_services.reference_images_add(
             actor=collection.created_by, collection=collection, items=[Payload(path.name, path.read_bytes())]
         )
     wall = time.perf_counter() - started
@@ -164,14 +166,14 @@ def old_path(files: list[Path], collection, features_dir: Path, milvus_pid: int)
 def new_path(folder: Path, collection, features_dir: Path, processes: int, milvus_pid: int) -> dict:
     from django.conf import settings
 
-    from search import ingest
-    from search.models import IngestJob
+    from search.ingest import services as ingest_services
+    from search.ingest.models import IngestJob
     from workers import runtime
 
     settings.ISC = {**settings.ISC, "FEATURES_DIR": str(features_dir), "INGEST_PROCESSES": processes}
     descriptor, store = runtime.descriptor_get(), runtime.vector_store_get()
     mark = time.perf_counter()
-    pool = ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
+    pool = workers_ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
     # Start the processes and load their models before timing: a worker keeps its pool between jobs.
     pool.run([])
     from copydetect.ingest import IngestItem
@@ -179,7 +181,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
     pool.run([IngestItem(position=-1, name="warm-up", path=str(folder / "no-such-file"))] * processes)
     startup = time.perf_counter() - mark
 
-    job = ingest.ingest_job_create(
+    job = ingest_services.ingest_job_create(
         collection=collection,
         actor=collection.created_by,
         source_kind=IngestJob.Source.FOLDER,
@@ -197,7 +199,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
     pids = [os.getpid(), milvus_pid, *pool._executor._processes.keys()]
     cpu = cpu_seconds(pids)
     started = time.perf_counter()
-    job = ingest.ingest_job_run(job=job, pool=pool, store=store, descriptor=descriptor, on_chunk=on_chunk)
+    job = workers_ingest.ingest_job_run(job=job, pool=pool, store=store, descriptor=descriptor, on_chunk=on_chunk)
     wall = time.perf_counter() - started
     cpu = cpu_seconds(pids) - cpu
     pool.close()
@@ -236,12 +238,13 @@ def main() -> None:
         django_setup(work, milvus.uri)
         from django.contrib.auth import get_user_model
 
-        from search import services, teams
+        from search.collection import services as collection_services
+        from search.teams import services as teams_services
 
         owner = get_user_model().objects.create_user("bench")
-        team = teams.team_create(name="Bench", creator=owner)
-        old_collection = services.collection_create(actor=owner, team=team, name="old path")
-        new_collection = services.collection_create(actor=owner, team=team, name="new path")
+        team = teams_services.team_create(name="Bench", creator=owner)
+        old_collection = collection_services.collection_create(actor=owner, team=team, name="old path")
+        new_collection = collection_services.collection_create(actor=owner, team=team, name="new path")
 
         milvus_pid = milvus.process.pid
         old = old_path(files[: args.old_count], old_collection, work / "features-old", milvus_pid)

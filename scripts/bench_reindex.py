@@ -53,8 +53,9 @@ def run(count: int, batch_size: int) -> None:
     from django.core.files.storage import default_storage
     from django.core.management import call_command
 
-    from search import reindex
-    from search.models import Collection, ReferenceImage
+    from search.collection.models import Collection, ReferenceImage
+    from search.reindex import selectors as reindex_selectors
+    from search.reindex import services as reindex_services
     from tests.images import encode, scene
     from workers import runtime
     from workers.images import image_open
@@ -78,7 +79,7 @@ def run(count: int, batch_size: int) -> None:
     descriptor.embed(images, batch_size=batch_size)
     embed_ms = (time.perf_counter() - started) * 1000 / len(images)
 
-    job, _ = reindex.reindex_job_start(batch_size=batch_size, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=batch_size, enqueue=False)
     started = time.perf_counter()
     cursor = 0
     while cursor is not None:
@@ -89,7 +90,7 @@ def run(count: int, batch_size: int) -> None:
     print(
         f"{count} references, batches of {batch_size}: {elapsed:.1f} s = {count / elapsed:.1f} images/s "
         f"(swap, flush and the final check included); sscd alone: {embed_ms:.1f} ms/image "
-        f"= {1000 / embed_ms:.1f} images/s; live is now {reindex.index_version_live_get().version}"
+        f"= {1000 / embed_ms:.1f} images/s; live is now {reindex_selectors.index_version_live_get().version}"
     )
 
 

@@ -63,8 +63,8 @@ def server_idle_wait(process: psutil.Process, *, poll: float = 3.0, idle_share: 
 
 def query_row(collection, name: str, descriptor: np.ndarray, version: str, *, sha256: str):
     """An unsaved query row holding `descriptor` as the query task stores it."""
-    from search import verdicts
-    from search.models import QueryImage
+    from search.queries.models import QueryImage
+    from search.review import verdicts
 
     return QueryImage(
         collection=collection,
@@ -98,8 +98,10 @@ def main() -> int:
     from copydetect.milvus_lite import MilvusLiteServer
     from copydetect.reposts import repost_candidates, repost_key, repost_leaders_add
     from copydetect.vector_store import VectorStore
-    from search import verdicts
-    from search.models import Collection, QueryImage, Team
+    from search.collection.models import Collection
+    from search.queries.models import QueryImage
+    from search.review import verdicts
+    from search.teams.models import Team
 
     call_command("migrate", verbosity=0)
     rng = np.random.default_rng(args.seed)

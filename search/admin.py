@@ -1,19 +1,11 @@
 from django.contrib import admin
 
-from search.models import (
-    ApiToken,
-    AuditEvent,
-    Collection,
-    IngestError,
-    IngestJob,
-    Invite,
-    Match,
-    Membership,
-    QueryImage,
-    ReferenceImage,
-    ReindexJob,
-    Team,
-)
+from search.collection.models import Collection, ReferenceImage
+from search.core.models import AuditEvent
+from search.ingest.models import IngestError, IngestJob
+from search.queries.models import Match, QueryImage
+from search.reindex.models import ReindexJob
+from search.teams.models import ApiToken, Invite, Membership, Team
 
 
 class MembershipInline(admin.TabularInline):

@@ -1,95 +1,26 @@
-from django.urls import path
+"""The site's pages, one list per domain, under one namespace (`search:`)."""
 
-from search import (
-    views,
-    views_evaluation,
-    views_ingest,
-    views_review,
-    views_teams,
-    views_tokens,
-    views_webhooks,
-)
+from search.collection import urls as collection_urls
+from search.dashboard import urls as dashboard_urls
+from search.evaluation import urls as evaluation_urls
+from search.images import urls as images_urls
+from search.ingest import urls as ingest_urls
+from search.queries import urls as queries_urls
+from search.reindex import urls as reindex_urls
+from search.review import urls as review_urls
+from search.teams import urls as teams_urls
+from search.webhooks import urls as webhooks_urls
 
 app_name = "search"
 urlpatterns = [
-    path("", views.collection_list, name="collection_list"),
-    path("signup/", views.signup, name="signup"),
-    path("collections/<int:collection_id>/", views.collection_detail, name="collection_detail"),
-    path("collections/<int:collection_id>/progress/", views.collection_progress, name="collection_progress"),
-    path("collections/<int:collection_id>/settings/", views.collection_settings, name="collection_settings"),
-    path("collections/<int:collection_id>/delete/", views.collection_delete, name="collection_delete"),
-    path("collections/<int:collection_id>/references/", views.references_upload, name="references_upload"),
-    path("collections/<int:collection_id>/queries/", views.query_upload, name="query_upload"),
-    path("queries/<int:query_id>/", views.query_detail, name="query_detail"),
-    path("queries/<int:query_id>/results/", views.query_results, name="query_results"),
-    path("images/<str:kind>/<int:image_id>/retry/", views.image_retry, name="image_retry"),
-    path("review/", views_review.review_dashboard, name="review_dashboard"),
-    path("review/items/<int:match_id>/", views_review.review_item, name="review_item"),
-    path("review/items/<int:match_id>/verdict/", views_review.review_verdict, name="review_verdict"),
-    path("review/items/<int:match_id>/skip/", views_review.review_skip, name="review_skip"),
-    path("review/items/<int:match_id>/allowlist/", views_review.review_allowlist, name="review_allowlist"),
-    path("review/bulk/", views_review.review_bulk, name="review_bulk"),
-    path("review/undo/", views_review.review_undo, name="review_undo"),
-    path("references/<int:reference_id>/delete/", views_review.reference_delete, name="reference_delete"),
-    path("references/<int:reference_id>/restore/", views_review.reference_restore, name="reference_restore"),
-    path("references/<int:reference_id>/disable/", views_review.reference_disable, name="reference_disable"),
-    path("references/<int:reference_id>/release/", views_review.reference_release, name="reference_release"),
-    path("dashboard/", views_review.dashboard_home, name="dashboard_home"),
-    path("teams/<slug:team_slug>/dashboard/", views_review.team_dashboard, name="team_dashboard"),
-    path("teams/<slug:team_slug>/allowlist/", views_review.team_allowlist, name="team_allowlist"),
-    path(
-        "teams/<slug:team_slug>/allowlist/<int:entry_id>/remove/",
-        views_review.allowlist_remove,
-        name="allowlist_remove",
-    ),
-    path("teams/<slug:team_slug>/dashboard/threshold/", views_review.dashboard_threshold, name="dashboard_threshold"),
-    path("matches/<int:match_id>/review/", views.match_review, name="match_review"),
-    path("reindex/", views.reindex, name="reindex"),
-    path("reindex/progress/", views.reindex_progress, name="reindex_progress"),
-    path("evaluation/", views_evaluation.evaluation_page, name="evaluation"),
-    path("files/<str:kind>/<int:image_id>/<str:variant>/", views.image_file, name="image_file"),
-    path("teams/", views_teams.team_list, name="team_list"),
-    path("teams/<slug:team_slug>/members/", views_teams.team_members, name="team_members"),
-    path("teams/<slug:team_slug>/members/<int:membership_id>/role/", views_teams.member_role, name="member_role"),
-    path(
-        "teams/<slug:team_slug>/members/<int:membership_id>/remove/",
-        views_teams.member_remove,
-        name="member_remove",
-    ),
-    path("teams/<slug:team_slug>/invites/", views_teams.invite_create, name="invite_create"),
-    path("teams/<slug:team_slug>/audit/", views_teams.audit_log, name="audit_log"),
-    path("teams/<slug:team_slug>/audit.csv", views_teams.audit_csv, name="audit_csv"),
-    path("invites/<str:token>/", views_teams.invite_accept, name="invite_accept"),
-    path("account/api-tokens/", views_tokens.api_tokens, name="api_tokens"),
-    path("account/api-tokens/<int:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
-    path("teams/<slug:team_slug>/webhooks/", views_webhooks.webhook_list, name="webhook_list"),
-    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/", views_webhooks.webhook_detail, name="webhook_detail"),
-    path(
-        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/active/",
-        views_webhooks.webhook_active,
-        name="webhook_active",
-    ),
-    path(
-        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/rotate/",
-        views_webhooks.webhook_rotate,
-        name="webhook_rotate",
-    ),
-    path(
-        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/delete/",
-        views_webhooks.webhook_delete,
-        name="webhook_delete",
-    ),
-    path("teams/<slug:team_slug>/webhooks/<int:endpoint_id>/test/", views_webhooks.webhook_test, name="webhook_test"),
-    path(
-        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/",
-        views_webhooks.webhook_delivery,
-        name="webhook_delivery",
-    ),
-    path(
-        "teams/<slug:team_slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
-        views_webhooks.webhook_redeliver,
-        name="webhook_redeliver",
-    ),
-    path("collections/<int:collection_id>/imports/", views_ingest.ingest_jobs_panel, name="ingest_jobs_panel"),
-    path("imports/<int:job_id>/", views_ingest.ingest_job_detail, name="ingest_job_detail"),
+    *collection_urls.urlpatterns,
+    *teams_urls.urlpatterns,
+    *queries_urls.urlpatterns,
+    *images_urls.urlpatterns,
+    *review_urls.urlpatterns,
+    *dashboard_urls.urlpatterns,
+    *reindex_urls.urlpatterns,
+    *evaluation_urls.urlpatterns,
+    *webhooks_urls.urlpatterns,
+    *ingest_urls.urlpatterns,
 ]

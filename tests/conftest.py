@@ -56,5 +56,5 @@ def fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def login_throttle_off(settings):
     """django-axes needs the request in authenticate(), which Django's `client.login()` does not pass; the
-    throttle's own tests (tests/search/test_teams.py) switch it back on."""
+    throttle's own tests (tests/search/teams/test_teams.py) switch it back on."""
     settings.AXES_ENABLED = False

@@ -1,7 +1,10 @@
 import factory
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
-from search.models import Collection, Membership, Role, Team
+from search.collection.models import Collection
+from search.teams import services as teams_services
+from search.teams.models import Membership, Role, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -59,3 +62,11 @@ def collection_for(user, role: Role = Role.ADMIN, **fields) -> Collection:
     collection = CollectionFactory(**fields)
     Membership.objects.update_or_create(team=collection.team, user=user, defaults={"role": role})
     return collection
+
+
+def token_client(user) -> APIClient:
+    """An API client authenticated as `user` with a real token."""
+    _, key = teams_services.api_token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client

@@ -112,3 +112,10 @@ def encode(image: Image.Image, format: str = "JPEG", **options) -> bytes:
         options.setdefault("quality", 92)
     image.save(buffer, format=format, **options)
     return buffer.getvalue()
+
+
+def image_upload(name: str, seed: int = 1, data: bytes | None = None) -> io.BytesIO:
+    """A named file-like upload: `data`, or the JPEG of scene `seed`."""
+    handle = io.BytesIO(encode(scene(seed)) if data is None else data)
+    handle.name = name
+    return handle

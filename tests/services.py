@@ -130,9 +130,11 @@ _worker_count = 0
 class CeleryWorker:
     """A real `celery worker` process, configured through the environment like production."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path):
+    def __init__(self, *, env: dict[str, str], log_path: Path, include: tuple[str, ...] = ()):
         self.env = env
         self.log_path = log_path
+        # Extra modules the worker imports (test-only signal handlers, e.g. tests/system/faults/worker_faults.py).
+        self.include = include
         self.process: subprocess.Popen | None = None
 
     def start(self, app, timeout: float = 120) -> "CeleryWorker":
@@ -157,6 +159,7 @@ class CeleryWorker:
                 "INFO",
                 "--hostname",
                 self.hostname,
+                *(["--include", ",".join(self.include)] if self.include else []),
             ],
             env={**os.environ, **self.env},
             stdout=self.log,
@@ -216,3 +219,11 @@ def milvus_wipe(uri: str) -> None:
             client.drop_collection(name)
     finally:
         client.close()
+
+
+def broker_switch(app, url: str) -> None:
+    """Points the in-process Celery app at `url`, dropping the connections an earlier test pooled."""
+    app.conf.broker_url = url
+    # Not closed: kombu's global producer registry may still hand the old pool to eager code paths.
+    app._pool = None
+    app.amqp._producer_pool = None

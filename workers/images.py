@@ -6,8 +6,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from copydetect.imaging import ImageRejected, image_load
-from search import services
-from search.models import QueryImage, ReferenceImage
+from search.collection.models import ReferenceImage
+from search.core import stored_images
+from search.queries.models import QueryImage
 
 PERMANENT_ERRORS = (ImageRejected, FileNotFoundError, ReferenceImage.DoesNotExist, QueryImage.DoesNotExist)
 
@@ -18,7 +19,7 @@ def images_readable(references: list[ReferenceImage]) -> list[tuple[ReferenceIma
         try:
             readable.append((reference, image_open(reference)))
         except PERMANENT_ERRORS as exc:
-            services.stored_image_fail(model=ReferenceImage, image_id=reference.id, error=str(exc))
+            stored_images.stored_image_fail(model=ReferenceImage, image_id=reference.id, error=str(exc))
     return readable
 
 

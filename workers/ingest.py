@@ -1,38 +1,32 @@
-"""Celery adapter of bulk ingest: one task per chunk, each queueing the next, plus the stale-job sweep.
-
-The chunk's files are decoded, featured and embedded by a pool of processes this worker process
-keeps for its lifetime (built on the first chunk), so a job costs the pool's start-up once.
-"""
+"""The worker's half of bulk ingest: a process pool kept for the worker's lifetime, and a chunk's run through it."""
 
 from __future__ import annotations
 
 import atexit
-import logging
-from datetime import timedelta
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from search import ingest, queue
+from copydetect.imaging import image_decode
+from copydetect.ingest import STAGES, IngestItem, IngestPool, WorkerSpec
+from copydetect.vector_store import VectorStore
+from search.ingest import services as ingest_services
+from search.ingest.items import ingest_items_read
+from search.ingest.models import IngestJob
 from workers import runtime
-
-logger = logging.getLogger(__name__)
-
-# Well under the broker's visibility timeout (1 h), so a slow chunk is never handed out twice.
-CHUNK_SOFT_LIMIT_SECONDS = 600
-CHUNK_HARD_LIMIT_SECONDS = 660
 
 _pool = None
 
 
 def pool_get():
     global _pool
-    spec = ingest.worker_spec_get(vit_model=runtime.vit_model_for_descriptor())
+    spec = worker_spec_get(vit_model=runtime.vit_model_for_descriptor())
     if _pool is not None and (_pool.spec != spec or _pool.processes != settings.ISC["INGEST_PROCESSES"]):
         pool_close()
     if _pool is None:
-        _pool = ingest.ingest_pool_create(vit_model=spec.vit_model)
+        _pool = ingest_pool_create(vit_model=spec.vit_model)
     return _pool
 
 
@@ -44,44 +38,149 @@ def pool_close() -> None:
         _pool = None
 
 
-@shared_task(
-    name="workers.tasks.ingest_chunk",
-    bind=True,
-    acks_late=True,
-    max_retries=5,
-    soft_time_limit=CHUNK_SOFT_LIMIT_SECONDS,
-    time_limit=CHUNK_HARD_LIMIT_SECONDS,
-)
-def ingest_chunk(self, job_id: int, cursor: int = 0) -> str:
-    try:
-        report = ingest.ingest_chunk_run(
-            job_id=job_id,
-            cursor=cursor,
-            pool=pool_get(),
-            store=runtime.vector_store_get(),
-            descriptor=runtime.descriptor_get(),
-            targets=runtime.index_descriptors_get(),  # the live version, and the one a reindex builds
+@dataclass
+class ChunkReport:
+    job_id: int
+    cursor: int  # where the chunk started
+    next_cursor: int
+    finished: bool
+    items: int = 0
+    created: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage; pool stages are core-seconds
+
+
+def worker_spec_get(*, vit_model: str | None) -> WorkerSpec:
+    """What the decode processes build their engines from; `vit_model` is resolved by the caller (the
+    worker's runtime), so this module reads settings only."""
+    isc = settings.ISC
+    return WorkerSpec(
+        descriptor_name=isc["DESCRIPTOR"],
+        vit_model=vit_model,
+        fusion_dir=isc["FUSION_DIR"],
+        device=isc["DEVICE"],
+        features_dir=isc["FEATURES_DIR"],
+        max_pixels=isc["MAX_IMAGE_PIXELS"],
+        max_file_bytes=isc["MAX_UPLOAD_BYTES"],
+        batch_size=isc["INGEST_BATCH_SIZE"],
+    )
+
+
+def ingest_pool_create(*, vit_model: str | None) -> IngestPool:
+    return IngestPool(worker_spec_get(vit_model=vit_model), processes=settings.ISC["INGEST_PROCESSES"])
+
+
+def ingest_chunk_run(
+    *,
+    job_id: int,
+    cursor: int,
+    pool: IngestPool,
+    store: VectorStore,
+    descriptor,
+    targets: Sequence | None = None,
+    chunk_size: int | None = None,
+) -> ChunkReport | None:
+    """Works through the items at `cursor`; None when the job is not at that cursor (a stale or
+    duplicate message) or is not active. `descriptor` is the model the pool processes embed with
+    (their own copy of it): its version goes on the rows, as an upload's worker does. The vectors go
+    to every version of `targets` (default: `descriptor`'s alone; workers pass every index version); a
+    target other than `descriptor` embeds the chunk's images here, in this process (only while a reindex
+    builds a new version)."""
+    chunk_size = chunk_size or settings.ISC["INGEST_CHUNK"]
+    job = ingest_services.ingest_chunk_open(job_id=job_id, cursor=cursor)
+    if job is None:
+        return None
+    started = time.perf_counter()
+    raw_items = ingest_items_read(job, start=cursor, count=chunk_size)
+    items = [
+        IngestItem(position=raw["position"], name=raw["name"], path=raw["path"], member=raw.get("member"))
+        for raw in raw_items
+    ]
+    extras = {raw["position"]: (raw.get("external_id"), raw.get("metadata")) for raw in raw_items}
+    result = pool.run(items)
+    seconds = {stage: result.seconds.get(stage, 0.0) for stage in STAGES}
+
+    mark = time.perf_counter()
+    good = [o for o in result.outcomes if not o.error]
+    rows_by_sha, duplicates = ingest_services.ingest_rows_store(
+        job=job, outcomes=good, extras=extras, version=descriptor.version
+    )
+    seconds["store"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    firsts = {}
+    for outcome in good:
+        firsts.setdefault(outcome.sha256, outcome)
+    fresh = [(outcome, rows_by_sha[sha]) for sha, outcome in firsts.items() if sha in rows_by_sha]
+    if fresh:
+        _vectors_write(
+            store=store, descriptor=descriptor, targets=targets, fresh=fresh, collection_id=job.collection_id
         )
-    except SoftTimeLimitExceeded:
-        # The pool may still be busy with the abandoned chunk: start afresh next time.
-        pool_close()
-        ingest.ingest_job_fail(job_id=job_id, error="A chunk took too long and was stopped; resume the job to go on.")
-        return "failed"
-    except Exception as exc:
-        if self.request.retries < self.max_retries and not self.request.is_eager:
-            logger.warning("ingest job %s at %s: %s; retrying", job_id, cursor, exc)
-            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-        logger.exception("ingest job %s failed at item %s", job_id, cursor)
-        ingest.ingest_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return "failed"
-    if report is None:
-        return "skipped"
-    if not report.finished:
-        queue.task_send(queue.INGEST_CHUNK, job_id, report.next_cursor)
-        return "chunk"
-    return "done"
+    seconds["insert"] = time.perf_counter() - mark
+
+    failures = [
+        ingest_services.ItemFailure(position=o.position, name=o.name, reason=o.error)
+        for o in result.outcomes
+        if o.error
+    ]
+    advanced, finished = ingest_services.ingest_chunk_record(
+        job_id=job_id,
+        cursor=cursor,
+        items=len(items),
+        indexed_ids=[row_id for _, row_id in fresh],
+        descriptor_version=descriptor.version,
+        duplicates=duplicates,
+        failures=failures,
+        busy_seconds=time.perf_counter() - started,
+    )
+    if not advanced:
+        return None
+    return ChunkReport(
+        job_id=job_id,
+        cursor=cursor,
+        next_cursor=cursor + len(items),
+        finished=finished,
+        items=len(items),
+        created=len(fresh),
+        duplicates=duplicates,
+        failed=len(failures),
+        seconds=seconds,
+    )
 
 
-@shared_task(name="workers.tasks.ingest_resume_stale")
-def ingest_resume_stale() -> list[int]:
-    return ingest.ingest_jobs_resume_stale(older_than=timedelta(seconds=settings.ISC["INGEST_STALE_SECONDS"]))
+def _vectors_write(*, store: VectorStore, descriptor, targets, fresh: list, collection_id: int) -> None:
+    targets = [descriptor] if targets is None else targets
+    ids = [row_id for _, row_id in fresh]
+    # Distinct versions: the live one and the one being built may be the same model.
+    by_version = {target.version: target for target in targets} or {descriptor.version: descriptor}
+    for version, target in by_version.items():
+        if version == descriptor.version:
+            vectors = [outcome.vector for outcome, _ in fresh]
+        else:
+            max_pixels = settings.ISC["MAX_IMAGE_PIXELS"]
+            images = [image_decode(outcome.data, max_pixels=max_pixels).image for outcome, _ in fresh]
+            vectors = target.embed(images, batch_size=settings.ISC["INGEST_BATCH_SIZE"])
+        store.collection_ensure(model_version=version, dim=target.dim, metric=target.metric)
+        store.vectors_upsert(
+            model_version=version, ids=ids, vectors=list(vectors), collection_ids=[collection_id] * len(fresh)
+        )
+
+
+def ingest_job_run(
+    *, job: IngestJob, pool: IngestPool, store: VectorStore, descriptor, targets=None, on_chunk=None
+) -> IngestJob:
+    """Runs every remaining chunk of `job` in this process (the command, the benchmark)."""
+    cursor = job.cursor
+    while True:
+        report = ingest_chunk_run(
+            job_id=job.id, cursor=cursor, pool=pool, store=store, descriptor=descriptor, targets=targets
+        )
+        if report is None:
+            break
+        if on_chunk:
+            on_chunk(report)
+        if report.finished:
+            break
+        cursor = report.next_cursor
+    return ingest_services.ingest_job_complete(job_id=job.id)

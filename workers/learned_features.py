@@ -8,7 +8,7 @@ from django.conf import settings
 
 from copydetect.verification import LocalFeatures, local_features_load, local_features_save
 from copydetect.verification_learned import LearnedVerifier, features_cache_path
-from search.models import ReferenceImage
+from search.collection.models import ReferenceImage
 from workers import runtime
 from workers.images import PERMANENT_ERRORS, image_open
 

@@ -25,9 +25,11 @@ from django.utils import timezone
 
 from copydetect.reposts import repost_collection_name, repost_key, repost_leaders_add
 from copydetect.vector_store import collection_name
-from search import services
-from search.models import ImageStatus, IndexVersion, QueryImage, ReferenceImage, ReindexJob
-from search.reindex import index_version_live_get
+from search.collection.models import ImageStatus, ReferenceImage
+from search.core import stored_images
+from search.queries.models import QueryImage
+from search.reindex.models import IndexVersion, ReindexJob
+from search.reindex.selectors import index_version_live_get
 from workers import runtime
 from workers.reposts import leader_queries, leader_rows
 
@@ -82,7 +84,7 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
             ReferenceImage.objects.filter(id=reference_id, status=ImageStatus.INDEXED).update(
                 status=ImageStatus.PENDING, notice="Its vector was missing from the index; indexing again.", attempts=0
             )
-            services.stored_image_queue(model=ReferenceImage, image_id=reference_id)
+            stored_images.stored_image_queue(model=ReferenceImage, image_id=reference_id)
         for start in range(0, len(orphans), DELETE_BATCH):
             store.vectors_delete(model_version=version, ids=orphans[start : start + DELETE_BATCH])
 

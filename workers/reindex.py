@@ -1,81 +1,26 @@
-"""Celery adapter of a reindex: one short task per batch, chained, then the swap.
-
-Each `reindex_run(job_id, cursor)` embeds the references after `cursor` into the collection of this
-worker's descriptor version, moves the job's cursor (only if it still reads `cursor`) and queues the
-next batch. A batch takes seconds, far below the broker's visibility timeout; a worker killed mid-batch
-leaves the cursor where it was and `reindex_resume_stale` (Celery beat) queues that batch again.
-When no reference is left, the new collection is checked to hold every reference, flushed, the alias
-moved and the live-version row switched; the replaced collection is dropped unless ISC_REINDEX_KEEP_OLD.
-"""
+"""The worker's half of a reindex: embed a batch into the version being built, finish with the swap, roll back."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
-from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
-from copydetect.vector_store import MilvusException, VectorStore
-from search import queue
-from search import reindex as reindex_services
-from search.models import ImageStatus, ReferenceImage, ReindexJob
+from copydetect.vector_store import VectorStore
+from search.collection.models import ImageStatus, ReferenceImage
+from search.reindex import selectors as reindex_selectors
+from search.reindex import services as reindex_services
+from search.reindex.models import ReindexJob
 from workers import runtime
 from workers.images import images_readable
 
 logger = logging.getLogger(__name__)
 
-BATCH_SOFT_TIME_LIMIT = 240  # a batch of 32 took ~4.5 s on 2 busy CPU cores; far below the 1 h visibility timeout
-BATCH_TIME_LIMIT = 300
+
 CHECK_PAGE = 1000  # reference ids checked against the new collection per Milvus query before the swap
-# Back-off 2, 4, … 60 s: 15 tries span about 11 minutes of Milvus or database downtime.
-TRANSIENT_RETRIES = 15
-TRANSIENT_ERRORS = (MilvusException, OperationalError, InterfaceError, ConnectionError, TimeoutError)
-
-
-@shared_task(
-    name="workers.tasks.reindex_run",
-    bind=True,
-    acks_late=True,
-    max_retries=TRANSIENT_RETRIES,
-    soft_time_limit=BATCH_SOFT_TIME_LIMIT,
-    time_limit=BATCH_TIME_LIMIT,
-)
-def reindex_run(self, job_id: int, cursor: int = 0) -> str:
-    """One batch of job `job_id`, starting after reference `cursor`; queues the next one."""
-    try:
-        next_cursor = reindex_step(job_id=job_id, cursor=cursor)
-    except ReindexRefused as exc:
-        reindex_services.reindex_job_fail(job_id=job_id, error=str(exc))
-        return "failed"
-    except SoftTimeLimitExceeded:
-        # The cursor did not move: the sweeper resumes this batch (lower the job's batch_size if it recurs).
-        logger.error("reindex #%s: batch after %s ran past %s s", job_id, cursor, BATCH_SOFT_TIME_LIMIT)
-        return "stopped"
-    except Exception as exc:
-        transient = isinstance(exc, TRANSIENT_ERRORS)
-        if not transient or self.request.is_eager or self.request.retries >= self.max_retries:
-            logger.exception("reindex #%s failed", job_id)
-            reindex_services.reindex_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-            return "failed"
-        logger.warning("reindex #%s: batch after %s failed (%s); retrying", job_id, cursor, exc)
-        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
-    if next_cursor is None:
-        return "finished-or-skipped"
-    queue.task_send(queue.REINDEX_RUN, job_id, next_cursor)
-    return "batch"
-
-
-@shared_task(name="workers.tasks.reindex_resume_stale", acks_late=True, soft_time_limit=60, time_limit=90)
-def reindex_resume_stale() -> int:
-    """Beat job: resumes every reindex whose worker has been silent for ISC_REINDEX_STALE_SECONDS."""
-    older_than = timedelta(seconds=settings.ISC["REINDEX_STALE_SECONDS"])
-    return reindex_services.reindex_jobs_resume_stale(older_than=older_than)
 
 
 class ReindexRefused(RuntimeError):
@@ -107,7 +52,7 @@ def reindex_step(*, job_id: int, cursor: int) -> int | None:
     reindex_services.reindex_job_heartbeat(job_id=job_id)
     store = runtime.vector_store_get()
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
-    batch = reindex_services.reindex_batch_references(job=job, cursor=cursor)
+    batch = reindex_selectors.reindex_batch_references(job=job, cursor=cursor)
     if not batch:
         reindex_finish(job=job, descriptor=descriptor, store=store)
         return None
@@ -152,7 +97,7 @@ def references_missing(*, version: str, store: VectorStore) -> list[ReferenceIma
     missing_ids: list[int] = []
     after = 0
     while True:
-        page = reindex_services.reindex_references_to_check(after_id=after, limit=CHECK_PAGE)
+        page = reindex_selectors.reindex_references_to_check(after_id=after, limit=CHECK_PAGE)
         if not page:
             break
         ids = [reference_id for reference_id, _ in page]
@@ -164,18 +109,18 @@ def references_missing(*, version: str, store: VectorStore) -> list[ReferenceIma
 
 @dataclass(frozen=True)
 class RollbackOutcome:
-    plan: reindex_services.Rollback
+    plan: reindex_selectors.Rollback
     filled: int  # references added after the swap, embedded into the restored version now
 
 
 def index_rollback() -> RollbackOutcome:
     """Moves the live alias and record back to the version kept by the last reindex, after embedding
     into it the references uploaded since the swap (they went to the newer version only)."""
-    plan = reindex_services.index_version_rollback_plan()
+    plan = reindex_selectors.index_version_rollback_plan()
     store = runtime.vector_store_get()
     if not store.collection_exists(model_version=plan.restored):
         raise ValueError(f"The collection of {plan.restored} is gone from Milvus; it cannot be restored.")
-    row = reindex_services.index_version_get(version=plan.restored)
+    row = reindex_selectors.index_version_get(version=plan.restored)
     try:
         descriptor = runtime.descriptor_named(row.descriptor_name, row.model_files)
     except Exception as exc:

@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 
 from copydetect import reposts
 from copydetect.vector_store import VectorStore
-from search.models import QueryImage
-from search.verdicts import descriptor_unpack
+from search.queries.models import QueryImage
+from search.review.verdicts import descriptor_unpack
 
 logger = logging.getLogger(__name__)
 BACKFILL_BATCH = 4096

@@ -150,9 +150,9 @@ def live_version_get() -> str:
     descriptor = descriptor_get()
     if not settings.ISC["FOLLOW_LIVE_VERSION"]:
         return descriptor.version
-    from search import reindex
+    from search.reindex import services as reindex_services
 
-    row, created = reindex.index_version_live_ensure(
+    row, created = reindex_services.index_version_live_ensure(
         version=descriptor.version, descriptor_name=descriptor.name, model_files=descriptor_model_files(descriptor.name)
     )
     if created:
@@ -168,8 +168,8 @@ def live_descriptor_get() -> Descriptor | None:
     version = live_version_get()
     if version == own.version:
         return own
-    from search import reindex
-    from search.models import IndexVersion
+    from search.reindex import services as reindex_services
+    from search.reindex.models import IndexVersion
 
     row = IndexVersion.objects.filter(version=version).first()
     if row is None:
@@ -186,7 +186,7 @@ def live_descriptor_get() -> Descriptor | None:
             error = f"the {row.descriptor_name!r} model here is {candidate.version}, not {version} (its files changed)"
         _load_errors[version] = error
         logger.error("live index %s cannot be served by this worker: %s", version, error)
-    reindex.index_version_load_error_record(version=version, error=error)
+    reindex_services.index_version_load_error_record(version=version, error=error)
     return None
 
 

@@ -17,9 +17,13 @@ from django.core.management import call_command
 from django.db import transaction
 
 from copydetect.metrics import Prediction
-from search import services, teams
-from search.models import Collection, ImageStatus, Match, Membership, Role, Team
-from search.uploads import IMAGE_SUFFIXES, Payload
+from search.collection import services as collection_services
+from search.collection.models import Collection, ImageStatus
+from search.core.uploads import IMAGE_SUFFIXES, Payload
+from search.queries import services as queries_services
+from search.queries.models import Match
+from search.teams import services as teams_services
+from search.teams.models import Membership, Role, Team
 
 logger = logging.getLogger(__name__)
 TRACK_USER = "isc-track-runner"
@@ -95,9 +99,9 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
 def track_collection_create() -> Collection:
     call_command("migrate", verbosity=0, interactive=False)
     user, _ = get_user_model().objects.get_or_create(username=TRACK_USER, defaults={"is_active": False})
-    team = Team.objects.filter(name=TRACK_TEAM).first() or teams.team_create(name=TRACK_TEAM, creator=user)
+    team = Team.objects.filter(name=TRACK_TEAM).first() or teams_services.team_create(name=TRACK_TEAM, creator=user)
     Membership.objects.update_or_create(team=team, user=user, defaults={"role": Role.ADMIN})
-    return services.collection_create(
+    return collection_services.collection_create(
         actor=user, team=team, name=f"DISC21 track {time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns()}"
     )
 
@@ -112,7 +116,7 @@ def references_load(
     """Indexes every file; returns reference row id → the file stems stored as that row."""
     stems_by_row: dict[int, list[str]] = {}
     for path in files:
-        report = services.reference_images_add(
+        report = collection_services.reference_images_add(
             actor=_runner(collection), collection=collection, items=[Payload(path.name, path.read_bytes())]
         )
         progress(1)
@@ -142,7 +146,7 @@ def queries_search(
     stems_by_row: dict[int, list[str]] = {}
     for path in files:
         try:
-            query, _ = services.query_image_add(
+            query, _ = queries_services.query_image_add(
                 actor=_runner(collection), collection=collection, payload=Payload(path.name, path.read_bytes())
             )
         except ValueError as exc:
@@ -189,4 +193,4 @@ def candidate_rows(*, collection: Collection, reference_stems, query_stems) -> l
 
 def track_collection_delete(collection: Collection) -> None:
     with transaction.atomic():
-        services.collection_delete(actor=_runner(collection), collection=collection)
+        collection_services.collection_delete(actor=_runner(collection), collection=collection)

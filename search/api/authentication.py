@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from search import selectors, services
+from search.teams import selectors, services
 
 KEYWORDS = ("token", "bearer")
 
@@ -29,3 +30,18 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) to a request without credentials.
         return "Token"
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes this authentication (drf-spectacular finds it by `target_class`)."""
+
+    target_class = "search.api.authentication.HashedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (or `Bearer <key>`); create keys on the API tokens page.",
+        }

@@ -11,11 +11,12 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
-from search import permissions, selectors
 from search.api import serializers as s
 from search.api.errors import ApiError, not_visible
 from search.api.throttles import UploadThrottle
-from search.uploads import Rejection
+from search.collection import selectors
+from search.core import permissions
+from search.core.uploads import Rejection
 
 
 class ApiView(generics.GenericAPIView):

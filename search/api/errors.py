@@ -35,7 +35,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from search.permissions import RoleRequired
+from search.core.permissions import RoleRequired
 
 ERROR_CODES = (
     "not_authenticated",

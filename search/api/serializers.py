@@ -13,10 +13,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from search import selectors
 from search.api.errors import ERROR_CODES
-from search.models import Collection, Match, QueryImage, ReferenceImage, ReindexJob, ReviewDecision, Role, Team
-from search.references import grace_period as reference_grace_period
+from search.collection import selectors as collection_selectors
+from search.collection.models import Collection, ReferenceImage
+from search.collection.services import grace_period as reference_grace_period
+from search.queries import selectors as queries_selectors
+from search.queries.models import Match, QueryImage
+from search.reindex.models import ReindexJob
+from search.review.models import ReviewDecision
+from search.teams.models import Role, Team
 
 # --- Input ---------------------------------------------------------------------------------------
 
@@ -214,7 +219,7 @@ class CollectionDetailSerializer(CollectionSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, collection: Collection) -> dict:
-        return ProgressSerializer(selectors.reference_progress(collection=collection)).data
+        return ProgressSerializer(collection_selectors.reference_progress(collection=collection)).data
 
 
 class _StoredImageSerializer(ReadModelSerializer):
@@ -333,7 +338,7 @@ class QuerySerializer(_StoredImageSerializer):
         ]
 
     def get_finished(self, query: QueryImage) -> bool:
-        return query.status in selectors.QUERY_FINISHED
+        return query.status in queries_selectors.QUERY_FINISHED
 
 
 class QueryResultSerializer(QuerySerializer):
@@ -346,7 +351,7 @@ class QueryResultSerializer(QuerySerializer):
 
     @extend_schema_field(MatchSerializer(many=True))
     def get_matches(self, query: QueryImage) -> list[dict]:
-        return MatchSerializer(selectors.match_list(query=query), many=True, context=self.context).data
+        return MatchSerializer(queries_selectors.match_list(query=query), many=True, context=self.context).data
 
 
 class ReindexJobSerializer(ReadModelSerializer):

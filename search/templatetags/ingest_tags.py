@@ -1,6 +1,6 @@
 from django import template
 
-from search import selectors_ingest
+from search.ingest import selectors as ingest_selectors
 
 register = template.Library()
 
@@ -8,7 +8,7 @@ register = template.Library()
 @register.inclusion_tag("search/_ingest_jobs.html")
 def ingest_jobs_panel(collection):
     """The collection's recent ingest jobs; the block polls itself while one of them is active."""
-    jobs = selectors_ingest.ingest_jobs_recent(collection=collection)
+    jobs = ingest_selectors.ingest_jobs_recent(collection=collection)
     return {"collection": collection, "jobs": jobs, "active": any(job.is_active for job in jobs)}
 
 

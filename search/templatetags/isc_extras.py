@@ -13,7 +13,7 @@ def image_url(image, variant: str = "preview") -> str:
     """The membership-checked address of a reference or query image: 'thumb', 'preview' or 'original'."""
     from django.urls import reverse
 
-    from search.models import QueryImage
+    from search.queries.models import QueryImage
 
     kind = "query" if isinstance(image, QueryImage) else "reference"
     return reverse("search:image_file", args=[kind, image.id, variant])

@@ -6,19 +6,17 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
-from search import ingest, services, webhooks
-from search.models import (
-    AllowlistEntry,
-    Collection,
-    IngestJob,
-    Match,
-    QueryImage,
-    ReferenceImage,
-    Role,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from search.uploads import Payload
+from search.collection import services as collection_services
+from search.collection.models import Collection, ReferenceImage
+from search.core.uploads import Payload
+from search.ingest import services as ingest_services
+from search.ingest.models import IngestJob
+from search.queries import services as queries_services
+from search.queries.models import Match, QueryImage
+from search.review.models import AllowlistEntry
+from search.teams.models import Role
+from search.webhooks import services as webhooks_services
+from search.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import MembershipFactory, UserFactory, collection_for
 from tests.images import encode, scene
 
@@ -44,24 +42,24 @@ class TeamWorld:
 def _world(seed: int) -> TeamWorld:
     admin = UserFactory()
     collection = collection_for(admin, Role.ADMIN)
-    reference = services.reference_images_add(
+    reference = collection_services.reference_images_add(
         actor=admin, collection=collection, items=[Payload("r.jpg", encode(scene(seed)))]
     ).created[0]
-    query, _ = services.query_image_add(
+    query, _ = queries_services.query_image_add(
         actor=admin, collection=collection, payload=Payload("q.jpg", encode(scene(seed + 1)))
     )
-    services.query_results_record(
+    queries_services.query_results_record(
         query_id=query.id,
         descriptor_version="v",
         search_ms=1,
-        results=[services.MatchResult(reference.id, 0.9, True, 9, 0.5, [[0.5, 0.5, 0.5, 0.5]], 0.9)],
+        results=[queries_services.MatchResult(reference.id, 0.9, True, 9, 0.5, [[0.5, 0.5, 0.5, 0.5]], 0.9)],
     )
     # An IP literal: the URL check needs no DNS, and nothing is sent (on_commit never runs in these tests).
-    endpoint, _ = webhooks.endpoint_create(
+    endpoint, _ = webhooks_services.endpoint_create(
         actor=admin, team=collection.team, url="https://93.184.215.14/hook", events=["match.confirmed"]
     )
-    delivery = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
-    ingest_job = ingest.ingest_job_create(
+    delivery = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)
+    ingest_job = ingest_services.ingest_job_create(
         actor=admin, collection=collection, source_kind="zip", source_path="/nowhere/batch.zip", enqueue=False
     )
     allowlist_entry = AllowlistEntry.objects.create(team=collection.team, sha256="0" * 64, reason="stock photo")
@@ -198,7 +196,7 @@ def _routes(w: TeamWorld):
 
 
 # Pages that hold no team object (lists scoped by the user, tested below) or are not team data.
-# review_bulk and review_undo act only on the user's own teams' items / own verdicts (tests/search/test_review.py).
+# review_bulk and review_undo act only on the user's own teams' items / own verdicts (tests/search/review/test_review.py).
 UNSCOPED = {
     "collection_list",
     "signup",

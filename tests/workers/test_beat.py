@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from isc_site.celery import app
+from search.core import dispatch
 
 
 def test_every_beat_entry_is_a_registered_task_on_the_default_queue():
@@ -16,9 +17,10 @@ def test_every_beat_entry_is_a_registered_task_on_the_default_queue():
 def test_the_sweepers_of_every_long_job_are_scheduled():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {
-        "workers.tasks.rows_sweep",
-        "workers.tasks.index_reconcile",
-        "workers.tasks.reindex_resume_stale",
-        "workers.tasks.ingest_resume_stale",
-        "workers.tasks.references_purge_expired",
+        dispatch.ROWS_SWEEP,
+        dispatch.INDEX_RECONCILE,
+        dispatch.REINDEX_RESUME_STALE,
+        dispatch.INGEST_RESUME_STALE,
+        dispatch.REFERENCES_PURGE_EXPIRED,
+        dispatch.WEBHOOK_DELIVERIES_SWEEP,
     } <= tasks

@@ -36,7 +36,8 @@ def test_rows_say_what_is_unavailable_in_plain_words():
 
 def test_redis_hands_a_message_to_another_worker_only_after_the_longest_task_could_have_run(settings):
     from isc_site.celery import app
-    from workers import tasks  # noqa: F401  registers every task
+
+    app.loader.import_default_modules()  # every task module, as a worker imports them
 
     limits = [task.time_limit for name, task in app.tasks.items() if name.startswith("workers.") and task.time_limit]
     assert limits, "the worker tasks declare hard time limits"

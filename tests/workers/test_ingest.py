@@ -11,20 +11,23 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from search import ingest
-from search.models import ImageStatus, IngestJob, ReferenceImage, Role
+from search.collection.models import ImageStatus, ReferenceImage
+from search.core import dispatch
+from search.ingest import services as ingest_services
+from search.ingest.models import IngestJob
+from search.teams.models import Role
 from tests.factories import CollectionFactory, UserFactory, collection_for
 from tests.ingest_support import image_bytes, images_folder, zip_bytes
 from tests.services import CeleryWorker, RedisServer, database_url, milvus_wipe
+from workers import ingest as workers_ingest
 
 
 @pytest.fixture
 def worker_pool(ingest_pool, monkeypatch):
     """Hands the module's pool to the task, as a worker process keeps its own between chunks."""
-    from workers import ingest as worker_ingest
 
-    monkeypatch.setattr(worker_ingest, "_pool", ingest_pool)
-    monkeypatch.setattr(worker_ingest, "pool_get", lambda: ingest_pool)
+    monkeypatch.setattr(workers_ingest, "_pool", ingest_pool)
+    monkeypatch.setattr(workers_ingest, "pool_get", lambda: ingest_pool)
     return ingest_pool
 
 
@@ -40,11 +43,11 @@ def _milvus_count(collection_id: int) -> int:
 def test_the_chunk_task_queues_the_next_chunk_until_the_job_is_done(
     ingest_settings, eager_tasks, worker_pool, tmp_path
 ):
-    from workers.ingest import ingest_chunk
+    from workers.tasks.ingest import ingest_chunk
 
     collection = CollectionFactory()
     images_folder(tmp_path / "f", list(range(100, 110)))  # chunks of 4: 4, 4, 2
-    job = ingest.ingest_job_create(
+    job = ingest_services.ingest_job_create(
         actor=collection.created_by,
         collection=collection,
         source_kind="folder",
@@ -60,11 +63,11 @@ def test_the_chunk_task_queues_the_next_chunk_until_the_job_is_done(
 
 @pytest.mark.django_db
 def test_the_sweep_task_resumes_a_job_whose_worker_died(ingest_settings, eager_tasks, worker_pool, tmp_path):
-    from workers.ingest import ingest_chunk, ingest_resume_stale
+    from workers.tasks.ingest import ingest_chunk, ingest_resume_stale
 
     collection = CollectionFactory()
     images_folder(tmp_path / "f", list(range(120, 126)))
-    job = ingest.ingest_job_create(
+    job = ingest_services.ingest_job_create(
         actor=collection.created_by,
         collection=collection,
         source_kind="folder",
@@ -74,11 +77,11 @@ def test_the_sweep_task_resumes_a_job_whose_worker_died(ingest_settings, eager_t
     # The first chunk ran, then the worker was killed before queueing the next one.
     from workers import runtime
 
-    ingest.ingest_chunk_run(
+    workers_ingest.ingest_chunk_run(
         job_id=job.id, cursor=0, pool=worker_pool, store=runtime.vector_store_get(), descriptor=runtime.descriptor_get()
     )
     IngestJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - timedelta(hours=2))
-    assert ingest_chunk.name == "workers.tasks.ingest_chunk"
+    assert ingest_chunk.name == dispatch.INGEST_CHUNK == "workers.tasks.ingest.ingest_chunk"
 
     assert ingest_resume_stale.apply().get() == [job.id]
     job.refresh_from_db()
@@ -89,7 +92,7 @@ def test_the_sweep_task_resumes_a_job_whose_worker_died(ingest_settings, eager_t
 
 @pytest.mark.django_db
 def test_a_failing_chunk_fails_the_job_with_the_reason(ingest_settings, eager_tasks, worker_pool, monkeypatch):
-    from workers.ingest import ingest_chunk
+    from workers.tasks.ingest import ingest_chunk
 
     collection = CollectionFactory()
     job = IngestJob.objects.create(collection=collection, source_kind="zip", source_path="/nowhere.zip")

@@ -10,9 +10,10 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from copydetect.milvus_lite import MilvusLiteServer
-from search import services
-from search.models import ImageStatus, ReferenceImage
-from search.uploads import Payload
+from search.collection import services as collection_services
+from search.collection.models import ImageStatus, ReferenceImage
+from search.core import stored_images
+from search.core.uploads import Payload
 from tests.factories import CollectionFactory
 from tests.images import encode, scene
 from workers import runtime
@@ -45,7 +46,7 @@ def test_reconcile_repairs_milvus_and_the_disk_from_the_database(own_milvus, set
     store = own_milvus
     version = runtime.descriptor_get().version
     collection = CollectionFactory()
-    references = services.reference_images_add(
+    references = collection_services.reference_images_add(
         actor=collection.created_by,
         collection=collection,
         items=[Payload(f"r{seed}.jpg", encode(scene(seed))) for seed in (800, 801, 802)],
@@ -70,7 +71,7 @@ def test_reconcile_repairs_milvus_and_the_disk_from_the_database(own_milvus, set
     fresh_media = default_storage.save("references/zz/fresh.jpg", ContentFile(encode(scene(804))))
     for reference in references:
         _old(default_storage.path(reference.file.name))
-        _old(str(services.features_path_for(sha256=reference.sha256)))
+        _old(str(stored_images.features_path_for(sha256=reference.sha256)))
 
     call_command("reconcile")
     printed = capsys.readouterr().out
@@ -88,7 +89,7 @@ def test_reconcile_repairs_milvus_and_the_disk_from_the_database(own_milvus, set
     assert not os.path.exists(orphan_features)
     assert not default_storage.exists(orphan_media) and default_storage.exists(fresh_media)
     assert all(default_storage.exists(r.file.name) for r in references)
-    assert all(services.features_path_for(sha256=r.sha256).exists() for r in references)
+    assert all(stored_images.features_path_for(sha256=r.sha256).exists() for r in references)
     store.alias_drop(alias="live_rollback")
 
     call_command("reconcile")  # a second run finds nothing left to do

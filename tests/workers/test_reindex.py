@@ -9,9 +9,14 @@ from django.utils import timezone
 
 from copydetect.descriptors import descriptor_build
 from copydetect.vector_store import collection_name
-from search import reindex, services
-from search.models import ImageStatus, IndexVersion, QueryImage, ReindexJob
-from search.uploads import Payload
+from search.collection import services as collection_services
+from search.collection.models import ImageStatus
+from search.core.uploads import Payload
+from search.queries import services as queries_services
+from search.queries.models import QueryImage
+from search.reindex import selectors as reindex_selectors
+from search.reindex import services as reindex_services
+from search.reindex.models import IndexVersion, ReindexJob
 from tests.factories import CollectionFactory, UserFactory
 from tests.images import edited_copy, encode, scene
 from tests.services import milvus_wipe
@@ -45,11 +50,13 @@ def model_change(isc_settings, eager_tasks, versions):
 
 def _references(collection, seeds):
     items = [Payload(f"ref{seed}.jpg", encode(scene(seed))) for seed in seeds]
-    return services.reference_images_add(actor=collection.created_by, collection=collection, items=items).created
+    return collection_services.reference_images_add(
+        actor=collection.created_by, collection=collection, items=items
+    ).created
 
 
 def _query(collection, name, image) -> QueryImage:
-    query, _ = services.query_image_add(
+    query, _ = queries_services.query_image_add(
         actor=collection.created_by, collection=collection, payload=Payload(name, encode(image))
     )
     query.refresh_from_db()
@@ -64,13 +71,13 @@ def _count(version, collection_id=None):
 def test_a_model_change_keeps_answering_from_the_old_index_until_the_new_one_holds_everything(model_change, versions):
     collection = CollectionFactory()
     references = _references(collection, range(800, 805))
-    assert reindex.index_version_live_get().version == versions[OLD]
+    assert reindex_selectors.index_version_live_get().version == versions[OLD]
     before = _query(collection, "before.jpg", edited_copy(scene(802)))
     assert before.descriptor_version == versions[OLD]
     assert before.matches.order_by("rank").first().reference_id == references[2].id
 
     model_change()
-    job, _ = reindex.reindex_job_start(batch_size=2, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=2, enqueue=False)
     cursor = reindex_step(job_id=job.id, cursor=0)
     job.refresh_from_db()
     assert (job.state, job.done, job.total, job.descriptor_version) == ("running", 2, 5, versions[NEW])
@@ -78,7 +85,7 @@ def test_a_model_change_keeps_answering_from_the_old_index_until_the_new_one_hol
     during = _query(collection, "during.jpg", edited_copy(scene(803)))
     assert during.descriptor_version == versions[OLD], "the half-built index must not answer"
     assert during.matches.order_by("rank").first().reference_id == references[3].id
-    note = reindex.query_index_note(query=during)
+    note = reindex_selectors.query_index_note(query=during)
     assert f"live index {versions[OLD]}" in note and f"reindex to {versions[NEW]} is 40 % done" in note
 
     (uploaded,) = _references(collection, [805])  # reaches both versions: searchable now, kept after the swap
@@ -90,7 +97,7 @@ def test_a_model_change_keeps_answering_from_the_old_index_until_the_new_one_hol
         cursor = reindex_step(job_id=job.id, cursor=cursor)
     job.refresh_from_db()
     assert (job.state, job.done, job.total) == ("done", 6, 6)
-    assert reindex.index_version_live_get().version == versions[NEW]
+    assert reindex_selectors.index_version_live_get().version == versions[NEW]
     assert store.alias_target(alias=runtime.live_alias()) == collection_name(versions[NEW])
     ids = [reference.id for reference in [*references, uploaded]]
     assert store.vectors_present(model_version=versions[NEW], ids=ids) == set(ids)
@@ -101,15 +108,15 @@ def test_a_model_change_keeps_answering_from_the_old_index_until_the_new_one_hol
     after = _query(collection, "after.jpg", edited_copy(scene(805)))
     assert after.descriptor_version == versions[NEW]
     assert after.matches.order_by("rank").first().reference_id == uploaded.id
-    assert reindex.query_index_note(query=after) == f"Searched with the live index {versions[NEW]}."
-    assert "Search again" in reindex.query_index_note(query=during)
+    assert reindex_selectors.query_index_note(query=after) == f"Searched with the live index {versions[NEW]}."
+    assert "Search again" in reindex_selectors.query_index_note(query=during)
 
 
 def test_a_batch_delivered_twice_is_done_once(model_change, versions):
     collection = CollectionFactory()
     _references(collection, range(810, 813))
     model_change()
-    job, _ = reindex.reindex_job_start(batch_size=2, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=2, enqueue=False)
     first = reindex_step(job_id=job.id, cursor=0)
     assert reindex_step(job_id=job.id, cursor=0) is None, "the cursor moved: the second delivery stops"
     job.refresh_from_db()
@@ -127,11 +134,11 @@ def test_a_stale_job_resumes_from_its_cursor_and_a_live_one_is_left_alone(model_
     collection = CollectionFactory()
     _references(collection, range(820, 825))
     model_change()
-    job, _ = reindex.reindex_job_start(batch_size=2, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=2, enqueue=False)
     reindex_step(job_id=job.id, cursor=0)  # one batch done, then the worker "dies"
-    assert reindex.reindex_jobs_resume_stale(older_than=timedelta(minutes=5)) == 0, "it spoke just now"
+    assert reindex_services.reindex_jobs_resume_stale(older_than=timedelta(minutes=5)) == 0, "it spoke just now"
     ReindexJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
-    assert reindex.reindex_jobs_resume_stale(older_than=timedelta(minutes=5)) == 1
+    assert reindex_services.reindex_jobs_resume_stale(older_than=timedelta(minutes=5)) == 1
     job.refresh_from_db()
     assert (job.state, job.done, job.total, job.resumes) == ("done", 5, 5, 1)
     assert _count(versions[NEW]) == 5
@@ -145,7 +152,7 @@ def test_keeping_the_old_version_allows_a_rollback(model_change, versions, capsy
 
     settings.ISC = {**settings.ISC, "REINDEX_KEEP_OLD": True}
     call_command("reindex")  # eager: the whole chain runs now
-    assert reindex.index_version_live_get().version == versions[NEW]
+    assert reindex_selectors.index_version_live_get().version == versions[NEW]
     assert runtime.vector_store_get().collection_exists(model_version=versions[OLD])
     (late,) = _references(collection, [833])  # after the swap: written to the new version only
     capsys.readouterr()
@@ -153,7 +160,7 @@ def test_keeping_the_old_version_allows_a_rollback(model_change, versions, capsy
     out = capsys.readouterr().out
     assert f"the live index is {versions[OLD]} again (was {versions[NEW]})" in out
     assert "1 references added since the swap were embedded into it first" in out
-    assert reindex.index_version_live_get().version == versions[OLD]
+    assert reindex_selectors.index_version_live_get().version == versions[OLD]
     store = runtime.vector_store_get()
     assert store.alias_target(alias=runtime.live_alias()) == collection_name(versions[OLD])
     assert _count(versions[OLD]) == 4
@@ -179,11 +186,11 @@ def test_a_live_model_that_cannot_be_loaded_is_said_plainly(model_change, versio
     _references(collection, range(850, 853))
     assert runtime.live_descriptor_get() is None
     assert "not " + stale in IndexVersion.objects.get(version=stale).load_error
-    job, _ = reindex.reindex_job_start(batch_size=2, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=2, enqueue=False)
     reindex_step(job_id=job.id, cursor=0)
     query = _query(collection, "q.jpg", edited_copy(scene(851)))
     assert query.descriptor_version == versions[NEW]
-    note = reindex.query_index_note(query=query)
+    note = reindex_selectors.query_index_note(query=query)
     assert "the index being built" in note and f"the live index {stale} cannot be used" in note
 
 
@@ -204,7 +211,7 @@ def test_command_runs_here_with_a_progress_bar_and_lists_jobs(model_change, vers
 
 
 def test_a_worker_running_another_model_fails_the_job_with_the_reason(model_change, versions):
-    from workers.reindex import reindex_run
+    from workers.tasks.reindex import reindex_run
 
     _references(CollectionFactory(), [880])
     job = ReindexJob.objects.create(state="running", descriptor_version="vit_0123456789", batch_size=2)
@@ -218,7 +225,7 @@ def test_the_page_shows_progress_and_polls_while_a_job_runs(model_change, versio
     _references(CollectionFactory(), range(870, 874))
     model_change()
     client.force_login(UserFactory(is_staff=True))
-    job, _ = reindex.reindex_job_start(batch_size=2, enqueue=False)
+    job, _ = reindex_services.reindex_job_start(batch_size=2, enqueue=False)
     reindex_step(job_id=job.id, cursor=0)
     partial = client.get(reverse("search:reindex_progress")).content.decode()
     assert 'data-live-url="/reindex/progress/"' in partial

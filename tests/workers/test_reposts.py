@@ -4,9 +4,10 @@ find them there, a version's index is filled from the rows on its first search, 
 import pytest
 
 from copydetect.reposts import repost_key
-from search import services
-from search.models import QueryImage
-from search.uploads import Payload
+from search.collection import services as collection_services
+from search.core.uploads import Payload
+from search.queries import services as queries_services
+from search.queries.models import QueryImage
 from tests.factories import CollectionFactory
 from tests.images import edited_copy, encode, scene
 from workers import reconcile, runtime
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _query(collection, name: str, data: bytes) -> QueryImage:
-    query, _ = services.query_image_add(actor=collection.created_by, collection=collection, payload=Payload(name, data))
+    query, _ = queries_services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload(name, data)
+    )
     return QueryImage.objects.get(id=query.id)
 
 
@@ -26,7 +29,7 @@ def _indexed(store) -> list[int]:
 @pytest.fixture
 def collection(isc_settings, eager_tasks):
     collection = CollectionFactory()
-    services.reference_images_add(
+    collection_services.reference_images_add(
         actor=collection.created_by, collection=collection, items=[Payload("r.jpg", encode(scene(710)))]
     )
     return collection
@@ -76,5 +79,5 @@ def test_deleting_a_collection_takes_its_leaders_out_of_the_index(collection):
     gone = _query(collection, "a.jpg", encode(edited_copy(scene(710))))
     stays = _query(kept, "a.jpg", encode(edited_copy(scene(710))))
     assert _indexed(store) == [gone.id, stays.id]
-    services.collection_delete(actor=collection.created_by, collection=collection)
+    collection_services.collection_delete(actor=collection.created_by, collection=collection)
     assert _indexed(store) == [stays.id]

@@ -11,19 +11,16 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from search import services, webhooks
-from search.models import (
-    DeliveryState,
-    ImageStatus,
-    QueryImage,
-    ReferenceImage,
-    ReviewDecision,
-    Role,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from search.collection.models import ImageStatus, ReferenceImage
+from search.queries import services as queries_services
+from search.queries.models import QueryImage
+from search.review.models import ReviewDecision
+from search.teams.models import Role
+from search.webhooks import services as webhooks_services
+from search.webhooks.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 from tests.factories import MembershipFactory, UserFactory, collection_for
 from tests.services import CeleryWorker, RedisServer, database_url
+from tests.waiting import wait_until
 from tests.webhook_receiver import WebhookReceiver, closed_port
 
 ALL_EVENTS = ["match.confirmed", "match.rejected", "query.flagged"]
@@ -66,7 +63,7 @@ def deliver(eager_tasks, django_capture_on_commit_callbacks):
 
 
 def _endpoint(admin, team, url, events=ALL_EVENTS):
-    return webhooks.endpoint_create(actor=admin, team=team, url=url, events=events)
+    return webhooks_services.endpoint_create(actor=admin, team=team, url=url, events=events)
 
 
 def _admin_and_team():
@@ -75,7 +72,7 @@ def _admin_and_team():
 
 
 def _test_event(deliver, admin, endpoint) -> WebhookDelivery:
-    delivery = deliver(lambda: webhooks.endpoint_test_send(actor=admin, endpoint=endpoint))
+    delivery = deliver(lambda: webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint))
     delivery.refresh_from_db()
     return delivery
 
@@ -207,7 +204,7 @@ def test_during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one(hoo
     admin, team = _admin_and_team()
     old_holder = receivers(statuses=[200])
     endpoint, old_holder.secret = _endpoint(admin, team, old_holder.url)
-    endpoint, new_secret = webhooks.endpoint_secret_rotate(actor=admin, endpoint=endpoint)
+    endpoint, new_secret = webhooks_services.endpoint_secret_rotate(actor=admin, endpoint=endpoint)
     delivery = _test_event(deliver, admin, endpoint)
     [request] = old_holder.received
     assert request.verified and request.headers["X-ISC-Signature"].count("v1=") == 2
@@ -235,9 +232,9 @@ def test_a_url_refused_at_send_time_and_a_deactivated_endpoint_fail_without_a_re
     delivery = _test_event(deliver, admin, endpoint)
     assert delivery.state == DeliveryState.FAILED and delivery.attempts == 1 and "loopback" in delivery.last_error
     hook_settings.ISC = {**hook_settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True}
-    queued = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)  # not committed: not sent yet
-    webhooks.endpoint_update(actor=admin, endpoint=endpoint, active=False)
-    from workers.webhooks import webhook_deliver
+    queued = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)  # not committed: not sent yet
+    webhooks_services.endpoint_update(actor=admin, endpoint=endpoint, active=False)
+    from workers.tasks.webhooks import webhook_deliver
 
     assert webhook_deliver.apply(args=(queued.id, 1)).get() == DeliveryState.FAILED
     queued.refresh_from_db()
@@ -247,7 +244,7 @@ def test_a_url_refused_at_send_time_and_a_deactivated_endpoint_fail_without_a_re
 
 @pytest.mark.django_db
 def test_a_duplicate_task_message_sends_nothing_twice(hook_settings, receivers, deliver):
-    from workers.webhooks import webhook_deliver
+    from workers.tasks.webhooks import webhook_deliver
 
     admin, team = _admin_and_team()
     receiver = receivers(statuses=[200])
@@ -271,11 +268,11 @@ def _match_world(admin, team):
             height=64,
             status=ImageStatus.INDEXED,
         )
-    services.query_results_record(
+    queries_services.query_results_record(
         query_id=rows[QueryImage].id,
         descriptor_version="v",
         search_ms=1,
-        results=[services.MatchResult(rows[ReferenceImage].id, 0.8, True, 30, 0.6, [], 0.8)],
+        results=[queries_services.MatchResult(rows[ReferenceImage].id, 0.8, True, 30, 0.6, [], 0.8)],
     )
     return rows[QueryImage].matches.get()
 
@@ -302,11 +299,11 @@ def test_a_verdict_from_the_review_page_reaches_the_receiver(hook_settings, rece
 @pytest.fixture
 def webhook_worker(tmp_path, settings):
     from isc_site.celery import app
-    from tests.test_end_to_end import _broker_switch
+    from tests.services import broker_switch
 
     redis_server = RedisServer(tmp_path).start()
     previous_broker = app.conf.broker_url
-    _broker_switch(app, redis_server.url)
+    broker_switch(app, redis_server.url)
     worker = CeleryWorker(
         env={
             "CELERY_BROKER_URL": redis_server.url,
@@ -321,18 +318,8 @@ def webhook_worker(tmp_path, settings):
     ).start(app)
     yield worker
     worker.stop()
-    _broker_switch(app, previous_broker)
+    broker_switch(app, previous_broker)
     redis_server.stop()
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.e2e
@@ -347,10 +334,11 @@ def test_a_confirm_verdict_is_delivered_signed_by_a_live_worker(hook_settings, r
     started = time.monotonic()
     client.post(reverse("search:match_review", args=[match.id]), {"decision": "confirmed"})
     delivery = WebhookDelivery.objects.get()
-    _wait(
+    wait_until(
         lambda: WebhookDelivery.objects.get(id=delivery.id).state == DeliveryState.DELIVERED,
-        120,
-        "the live worker to deliver the webhook after one retry",
+        timeout=120,
+        what="the live worker to deliver the webhook after one retry",
+        every=0.2,
     )
     print(f"\nverdict → delivered by the live worker (one 500, backoff, then 200): {time.monotonic() - started:.1f} s")
     assert [r.status for r in receiver.received] == [500, 200]
@@ -366,16 +354,16 @@ def test_a_confirm_verdict_is_delivered_signed_by_a_live_worker(hook_settings, r
 def test_the_sweep_sends_a_delivery_whose_message_never_reached_the_broker(hook_settings, receivers, eager_tasks):
     from django.utils import timezone
 
-    from workers.webhooks import webhook_deliveries_sweep
+    from workers.tasks.webhooks import webhook_deliveries_sweep
 
     admin, team = _admin_and_team()
     receiver = receivers(statuses=[200])
     endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
     # Without a commit the on-commit enqueue never runs: the row exists, its message does not.
-    lost = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
+    lost = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)
     overdue = hook_settings.ISC["WEBHOOK_SWEEP_OVERDUE_SECONDS"]
 
-    assert webhooks.deliveries_sweep(overdue_seconds=overdue, limit=10) == 0, "not overdue yet"
+    assert webhooks_services.deliveries_sweep(overdue_seconds=overdue, limit=10) == 0, "not overdue yet"
     assert receiver.received == []
 
     WebhookDelivery.objects.filter(id=lost.id).update(
@@ -386,7 +374,7 @@ def test_the_sweep_sends_a_delivery_whose_message_never_reached_the_broker(hook_
     lost.refresh_from_db()
     assert lost.state == DeliveryState.DELIVERED and lost.attempts == 1
     assert [request.verified for request in receiver.received] == [True]
-    assert webhooks.deliveries_sweep(overdue_seconds=0, limit=10) == 0, "a delivered row is left alone"
+    assert webhooks_services.deliveries_sweep(overdue_seconds=0, limit=10) == 0, "a delivered row is left alone"
 
 
 @pytest.mark.django_db
@@ -396,14 +384,14 @@ def test_the_sweep_takes_over_a_claim_whose_worker_died_and_sends_it_once(hook_s
     admin, team = _admin_and_team()
     receiver = receivers(statuses=[200])
     endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
-    delivery = webhooks.endpoint_test_send(actor=admin, endpoint=endpoint)
-    long_ago = timezone.now() - timezone.timedelta(seconds=webhooks.STALE_CLAIM_SECONDS + 600)
+    delivery = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)
+    long_ago = timezone.now() - timezone.timedelta(seconds=webhooks_services.STALE_CLAIM_SECONDS + 600)
     # Attempt 2 claimed by a worker that then died, its message gone with the broker.
     WebhookDelivery.objects.filter(id=delivery.id).update(
         state=DeliveryState.SENDING, attempts=2, sending_since=long_ago
     )
 
-    assert webhooks.deliveries_sweep(overdue_seconds=300, limit=10) == 1
+    assert webhooks_services.deliveries_sweep(overdue_seconds=300, limit=10) == 1
 
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 2)

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from search import services
+from search.teams import services
 
 
 class Command(BaseCommand):

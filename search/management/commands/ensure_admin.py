@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from search import teams
+from search.teams import services as teams_services
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
             admin = User.objects.create_superuser(username=username, password=password, email="")
-            first_team = teams.team_create(name=team, creator=admin)
+            first_team = teams_services.team_create(name=team, creator=admin)
         login_url = url.rstrip("/") + "/accounts/login/"
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from search.references import references_purge_expired
+from search.collection.services import references_purge_expired
 
 
 class Command(BaseCommand):

@@ -1,13 +1,12 @@
-import io
-
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from search import services
-from search.models import Role
-from search.uploads import Payload
-from tests.factories import CollectionFactory, MembershipFactory, UserFactory, team_with
+from search.collection import services as collection_services
+from search.core.uploads import Payload
+from search.queries import services as queries_services
+from search.teams.models import Role
+from tests.factories import CollectionFactory, MembershipFactory, UserFactory, team_with, token_client
 from tests.images import encode, scene
 
 
@@ -17,13 +16,6 @@ def throttle_counters_cleared():
     cache.clear()
     yield
     cache.clear()
-
-
-def token_client(user) -> APIClient:
-    _, key = services.api_token_create(user=user, name="tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 @pytest.fixture
@@ -66,29 +58,27 @@ def member_api(team, role: Role) -> APIClient:
     return token_client(MembershipFactory(team=team, role=role).user)
 
 
-def image_file(name: str, seed: int = 1, data: bytes | None = None) -> io.BytesIO:
-    handle = io.BytesIO(encode(scene(seed)) if data is None else data)
-    handle.name = name
-    return handle
-
-
 @pytest.fixture
 def searched_query(collection, media_root):
     """A query of `collection` with two recorded matches, as a worker would leave it."""
     actor = collection.created_by
-    added = services.reference_images_add(
+    added = collection_services.reference_images_add(
         actor=actor,
         collection=collection,
         items=[Payload("r1.jpg", encode(scene(1))), Payload("r2.jpg", encode(scene(2)))],
     ).created
-    query, _ = services.query_image_add(actor=actor, collection=collection, payload=Payload("q.jpg", encode(scene(3))))
-    services.query_results_record(
+    query, _ = queries_services.query_image_add(
+        actor=actor, collection=collection, payload=Payload("q.jpg", encode(scene(3)))
+    )
+    queries_services.query_results_record(
         query_id=query.id,
         descriptor_version="sscd_test",
         search_ms=42,
         results=[
-            services.MatchResult(added[0].id, 0.81, True, 37, 0.7, [[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.6, 0.6]], 0.93),
-            services.MatchResult(added[1].id, 0.35, False, 2, 0.0, [], 0.2),
+            queries_services.MatchResult(
+                added[0].id, 0.81, True, 37, 0.7, [[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.6, 0.6]], 0.93
+            ),
+            queries_services.MatchResult(added[1].id, 0.35, False, 2, 0.0, [], 0.2),
         ],
     )
     query.refresh_from_db()

@@ -7,10 +7,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from search import references
-from search.models import ReferenceImage
-from tests.images import edited_copy, encode, scene
-from tests.search.api.conftest import image_file
+from search.collection import services as collection_services
+from search.collection.models import ReferenceImage
+from tests.images import edited_copy, encode, image_upload, scene
 from workers import runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,13 +17,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_references_then_a_query_with_wait_returns_the_true_reference_first(api, collection, isc_settings, eager_tasks):
     seeds = range(100, 106)
-    files = [image_file(f"ref{seed}.jpg", seed) for seed in seeds]
+    files = [image_upload(f"ref{seed}.jpg", seed) for seed in seeds]
     response = api.post(f"/api/collections/{collection.id}/references/batch/", {"files": files}, format="multipart")
     assert response.status_code == 201 and len(response.json()["created"]) == len(seeds)
     indexed = api.get(f"/api/collections/{collection.id}/references/?status=indexed").json()
     assert indexed["count"] == len(seeds), api.get(f"/api/collections/{collection.id}/references/").json()
 
-    copy = image_file("meme.jpg", data=encode(edited_copy(scene(102))))
+    copy = image_upload("meme.jpg", data=encode(edited_copy(scene(102))))
     response = api.post(f"/api/collections/{collection.id}/queries/?wait=10", {"file": copy}, format="multipart")
     assert response.status_code == 201, response.json()
     result = response.json()
@@ -40,7 +39,7 @@ def test_references_then_a_query_with_wait_returns_the_true_reference_first(api,
 def test_a_deleted_reference_keeps_its_vector_until_the_purge_removes_vector_file_and_features(
     api, collection, isc_settings, eager_tasks
 ):
-    files = [image_file(f"ref{seed}.jpg", seed) for seed in (410, 411)]
+    files = [image_upload(f"ref{seed}.jpg", seed) for seed in (410, 411)]
     created = api.post(
         f"/api/collections/{collection.id}/references/batch/", {"files": files}, format="multipart"
     ).json()["created"]
@@ -53,7 +52,7 @@ def test_a_deleted_reference_keeps_its_vector_until_the_purge_removes_vector_fil
     assert store.vectors_count(model_version=version, collection_id=collection.id) == 2, "restorable until the purge"
 
     after_grace = timezone.now() + timedelta(days=isc_settings.ISC["REFERENCE_DELETE_GRACE_DAYS"], minutes=1)
-    assert references.references_purge_expired(now=after_grace) == 1
+    assert collection_services.references_purge_expired(now=after_grace) == 1
 
     assert store.vectors_count(model_version=version, collection_id=collection.id) == 1
     assert not default_storage.exists(reference.file.name)

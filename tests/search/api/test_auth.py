@@ -3,8 +3,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from search import services
-from search.models import ApiToken
+from search.teams import services
+from search.teams.models import ApiToken
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,8 @@
 import pytest
 
-from search.models import AuditAction, AuditEvent, Collection, Role
+from search.collection.models import Collection
+from search.core.models import AuditAction, AuditEvent
+from search.teams.models import Role
 from tests.factories import CollectionFactory, team_with
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from search import services
-from search.models import AuditAction, AuditEvent, Collection, Match, Role
+from search.collection.models import Collection
+from search.core.models import AuditAction, AuditEvent
+from search.queries.models import Match
+from search.teams import services
+from search.teams.models import Role
 from tests.factories import team_with
 from tests.images import edited_copy, encode, scene
 

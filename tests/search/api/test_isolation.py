@@ -5,9 +5,11 @@ import io
 
 import pytest
 
-from search.models import Collection, Match, QueryImage, ReferenceImage, Role
+from search.collection.models import Collection, ReferenceImage
+from search.queries.models import Match, QueryImage
+from search.teams.models import Role
 from tests.factories import CollectionFactory, team_with
-from tests.search.api.conftest import image_file
+from tests.images import image_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +25,15 @@ ENDPOINTS = [
     ("get", "/api/collections/{c}/", None, "unknown_collection"),
     ("patch", "/api/collections/{c}/", lambda: {"name": "mine now"}, "unknown_collection"),
     ("get", "/api/collections/{c}/references/", None, "unknown_collection"),
-    ("post", "/api/collections/{c}/references/", lambda: {"file": image_file("x.jpg", 50)}, "unknown_collection"),
+    ("post", "/api/collections/{c}/references/", lambda: {"file": image_upload("x.jpg", 50)}, "unknown_collection"),
     (
         "post",
         "/api/collections/{c}/references/batch/",
-        lambda: {"files": [image_file("x.jpg", 50)]},
+        lambda: {"files": [image_upload("x.jpg", 50)]},
         "unknown_collection",
     ),
     ("get", "/api/collections/{c}/queries/", None, "unknown_collection"),
-    ("post", "/api/collections/{c}/queries/?wait=1", lambda: {"file": image_file("x.jpg", 50)}, "unknown_collection"),
+    ("post", "/api/collections/{c}/queries/?wait=1", lambda: {"file": image_upload("x.jpg", 50)}, "unknown_collection"),
     ("post", "/api/collections/{c}/evaluation/", lambda: {"ground_truth": _gt()}, "unknown_collection"),
     ("get", "/api/references/{r}/", None, "unknown_reference"),
     ("delete", "/api/references/{r}/", None, "unknown_reference"),

@@ -1,6 +1,7 @@
 import pytest
 
-from search.models import AuditAction, AuditEvent, ReindexJob
+from search.core.models import AuditAction, AuditEvent
+from search.reindex.models import ReindexJob
 from tests.factories import UserFactory
 from tests.search.api.conftest import token_client
 

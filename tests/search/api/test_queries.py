@@ -1,7 +1,7 @@
 import pytest
 
-from search.models import QueryImage
-from tests.search.api.conftest import image_file
+from search.queries.models import QueryImage
+from tests.images import image_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -11,7 +11,7 @@ def _queries_url(collection) -> str:
 
 
 def test_a_query_upload_without_wait_answers_202_with_its_status_url(api, collection, media_root):
-    response = api.post(_queries_url(collection), {"file": image_file("suspect.jpg", 9)}, format="multipart")
+    response = api.post(_queries_url(collection), {"file": image_upload("suspect.jpg", 9)}, format="multipart")
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending" and body["finished"] is False and "matches" not in body
@@ -21,20 +21,20 @@ def test_a_query_upload_without_wait_answers_202_with_its_status_url(api, collec
 
 def test_waiting_for_a_search_nobody_runs_gives_up_after_the_wait_with_202(api, collection, media_root):
     # No worker and no eager mode here: the search never finishes, so the wait runs out.
-    response = api.post(f"{_queries_url(collection)}?wait=0.5", {"file": image_file("q.jpg", 9)}, format="multipart")
+    response = api.post(f"{_queries_url(collection)}?wait=0.5", {"file": image_upload("q.jpg", 9)}, format="multipart")
     assert response.status_code == 202 and response.json()["status"] == "pending"
 
 
 @pytest.mark.parametrize("wait", ["-1", "31", "soon", "nan"])
 def test_a_wait_outside_the_bounds_is_invalid_parameter(api, collection, media_root, wait):
-    response = api.post(f"{_queries_url(collection)}?wait={wait}", {"file": image_file("q.jpg")}, format="multipart")
+    response = api.post(f"{_queries_url(collection)}?wait={wait}", {"file": image_upload("q.jpg")}, format="multipart")
     assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
     assert not QueryImage.objects.exists()
 
 
 def test_the_wait_bound_comes_from_the_settings(api, collection, media_root, settings):
     settings.ISC_API = {**settings.ISC_API, "MAX_WAIT_SECONDS": 5}
-    response = api.post(f"{_queries_url(collection)}?wait=6", {"file": image_file("q.jpg")}, format="multipart")
+    response = api.post(f"{_queries_url(collection)}?wait=6", {"file": image_upload("q.jpg")}, format="multipart")
     assert response.status_code == 400 and "from 0 to 5" in response.json()["detail"]
 
 
@@ -54,7 +54,7 @@ def test_sending_the_same_bytes_again_gives_the_earlier_result_with_200(api, sea
     from tests.images import encode, scene
 
     url = _queries_url(searched_query.collection)
-    response = api.post(url, {"file": image_file("again.jpg", data=encode(scene(3)))}, format="multipart")
+    response = api.post(url, {"file": image_upload("again.jpg", data=encode(scene(3)))}, format="multipart")
     assert response.status_code == 200
     assert response.json()["id"] == searched_query.id and len(response.json()["matches"]) == 2
 
@@ -75,19 +75,19 @@ def test_listing_a_collections_queries(api, searched_query):
     [(b"GIF89a but not really", "bad_image", 400), (b"", "bad_image", 400)],
 )
 def test_a_bad_query_image_is_refused_with_its_code(api, collection, media_root, data, code, status):
-    response = api.post(_queries_url(collection), {"file": image_file("q.gif", data=data)}, format="multipart")
+    response = api.post(_queries_url(collection), {"file": image_upload("q.gif", data=data)}, format="multipart")
     assert response.status_code == status and response.json()["code"] == code
     assert not QueryImage.objects.exists()
 
 
 def test_a_query_over_the_byte_limit_is_too_large(api, collection, media_root, settings):
     settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
-    response = api.post(_queries_url(collection), {"file": image_file("big.jpg")}, format="multipart")
+    response = api.post(_queries_url(collection), {"file": image_upload("big.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
 
 def test_a_query_without_a_file_is_missing_file(api, collection):
-    response = api.post(_queries_url(collection), {"image": image_file("q.jpg")}, format="multipart")
+    response = api.post(_queries_url(collection), {"image": image_upload("q.jpg")}, format="multipart")
     assert response.status_code == 400
     # The misnamed field is reported as unknown, the expected one as missing.
     fields = response.json()["fields"]

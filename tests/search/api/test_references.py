@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from search.models import ImageStatus, Match, ReferenceImage
-from tests.images import encode, scene
-from tests.search.api.conftest import image_file
+from search.collection.models import ImageStatus, ReferenceImage
+from search.queries.models import Match
+from tests.images import encode, image_upload, scene
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def _references_url(collection) -> str:
 
 
 def test_uploading_one_reference_stores_it_pending(api, collection, media_root):
-    response = api.post(_references_url(collection), {"file": image_file("cat.jpg", 1)}, format="multipart")
+    response = api.post(_references_url(collection), {"file": image_upload("cat.jpg", 1)}, format="multipart")
     assert response.status_code == 201
     body = response.json()
     assert body["original_name"] == "cat.jpg" and body["status"] == "pending"
@@ -25,8 +25,8 @@ def test_uploading_one_reference_stores_it_pending(api, collection, media_root):
 
 
 def test_uploading_the_same_bytes_again_is_a_duplicate_naming_the_existing_reference(api, collection, media_root):
-    first = api.post(_references_url(collection), {"file": image_file("a.jpg", 1)}, format="multipart").json()
-    response = api.post(_references_url(collection), {"file": image_file("b.jpg", 1)}, format="multipart")
+    first = api.post(_references_url(collection), {"file": image_upload("a.jpg", 1)}, format="multipart").json()
+    response = api.post(_references_url(collection), {"file": image_upload("b.jpg", 1)}, format="multipart")
     assert response.status_code == 409
     assert response.json()["code"] == "duplicate" and response.json()["existing_id"] == first["id"]
 
@@ -40,21 +40,21 @@ def test_uploading_the_same_bytes_again_is_a_duplicate_naming_the_existing_refer
     ],
 )
 def test_a_bad_image_is_refused_with_its_code(api, collection, media_root, data, code, status):
-    response = api.post(_references_url(collection), {"file": image_file("x.jpg", data=data)}, format="multipart")
+    response = api.post(_references_url(collection), {"file": image_upload("x.jpg", data=data)}, format="multipart")
     assert response.status_code == status and response.json()["code"] == code
     assert not ReferenceImage.objects.exists()
 
 
 def test_a_file_over_the_byte_limit_is_too_large(api, collection, media_root, settings):
     settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
-    response = api.post(_references_url(collection), {"file": image_file("big.jpg")}, format="multipart")
+    response = api.post(_references_url(collection), {"file": image_upload("big.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
     assert "the limit is" in response.json()["detail"], "the same message as on the web page"
 
 
 def test_an_image_over_the_pixel_limit_is_too_large(api, collection, media_root, settings):
     settings.ISC = {**settings.ISC, "MAX_IMAGE_PIXELS": 100_000}
-    response = api.post(_references_url(collection), {"file": image_file("wide.jpg")}, format="multipart")
+    response = api.post(_references_url(collection), {"file": image_upload("wide.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
 
@@ -70,13 +70,13 @@ def test_json_instead_of_multipart_is_unsupported_media_type(api, collection):
 
 def test_a_batch_reports_each_file(api, collection, media_root, settings):
     settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 60_000}
-    api.post(_references_url(collection), {"file": image_file("known.jpg", 5)}, format="multipart")
+    api.post(_references_url(collection), {"file": image_upload("known.jpg", 5)}, format="multipart")
     files = [
-        image_file("new1.jpg", 1),
-        image_file("new2.jpg", 2),
-        image_file("again.jpg", 5),
-        image_file("notes.jpg", data=b"not an image"),
-        image_file("huge.png", data=b"\x89PNG" + b"0" * 70_000),
+        image_upload("new1.jpg", 1),
+        image_upload("new2.jpg", 2),
+        image_upload("again.jpg", 5),
+        image_upload("notes.jpg", data=b"not an image"),
+        image_upload("huge.png", data=b"\x89PNG" + b"0" * 70_000),
     ]
     response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
     assert response.status_code == 201
@@ -88,14 +88,14 @@ def test_a_batch_reports_each_file(api, collection, media_root, settings):
 
 
 def test_a_batch_with_nothing_new_answers_200(api, collection, media_root):
-    files = [image_file("bad.jpg", data=b"nope")]
+    files = [image_upload("bad.jpg", data=b"nope")]
     response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
     assert response.status_code == 200 and response.json()["created"] == []
 
 
 def test_a_batch_over_the_file_limit_is_too_many_files(api, collection, media_root, settings):
     settings.ISC_API = {**settings.ISC_API, "MAX_BATCH_FILES": 2}
-    files = [image_file(f"r{i}.jpg", i) for i in range(3)]
+    files = [image_upload(f"r{i}.jpg", i) for i in range(3)]
     response = api.post(f"{_references_url(collection)}batch/", {"files": files}, format="multipart")
     assert response.status_code == 400 and response.json()["code"] == "too_many_files"
     assert not ReferenceImage.objects.exists()
@@ -108,7 +108,7 @@ def test_an_empty_batch_is_missing_file(api, collection):
 
 def test_listing_references_with_their_status_and_a_filter(api, collection, media_root):
     for seed in range(3):
-        api.post(_references_url(collection), {"file": image_file(f"r{seed}.jpg", seed)}, format="multipart")
+        api.post(_references_url(collection), {"file": image_upload(f"r{seed}.jpg", seed)}, format="multipart")
     ReferenceImage.objects.filter(original_name="r1.jpg").update(status=ImageStatus.INDEXED)
     everything = api.get(_references_url(collection)).json()
     assert everything["count"] == 3
@@ -168,13 +168,13 @@ def test_restoring_after_the_grace_period_is_restore_expired(api, searched_query
 
 
 def test_retrieving_one_reference(api, collection, media_root):
-    created = api.post(_references_url(collection), {"file": image_file("a.jpg")}, format="multipart").json()
+    created = api.post(_references_url(collection), {"file": image_upload("a.jpg")}, format="multipart").json()
     assert api.get(f"/api/references/{created['id']}/").json() == created
 
 
 def test_the_file_url_sends_the_image_to_a_token_client(api, collection, media_root):
     data = encode(scene(4))
-    created = api.post(_references_url(collection), {"file": image_file("a.jpg", data=data)}, format="multipart")
+    created = api.post(_references_url(collection), {"file": image_upload("a.jpg", data=data)}, format="multipart")
     response = api.get(created.json()["file_url"], HTTP_ACCEPT="image/jpeg")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert b"".join(response.streaming_content) == data
@@ -185,7 +185,7 @@ def test_a_thumbnail_is_a_small_jpeg(api, collection, media_root):
     from PIL import Image
 
     created = api.post(
-        _references_url(collection), {"file": image_file("a.png", data=encode(scene(4), "PNG"))}, format="multipart"
+        _references_url(collection), {"file": image_upload("a.png", data=encode(scene(4), "PNG"))}, format="multipart"
     )
     response = api.get(f"{created.json()['file_url']}?variant=thumb")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
@@ -193,7 +193,7 @@ def test_a_thumbnail_is_a_small_jpeg(api, collection, media_root):
 
 
 def test_a_file_of_an_unknown_variant_or_gone_from_disk_is_an_error_with_a_code(api, collection, media_root):
-    created = api.post(_references_url(collection), {"file": image_file("a.jpg", 4)}, format="multipart").json()
+    created = api.post(_references_url(collection), {"file": image_upload("a.jpg", 4)}, format="multipart").json()
     response = api.get(f"{created['file_url']}?variant=huge")
     assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
     ReferenceImage.objects.get(id=created["id"]).file.delete(save=False)

@@ -6,9 +6,13 @@ import io
 
 import pytest
 
-from search.models import AuditAction, AuditEvent, Collection, Match, QueryImage, ReferenceImage, Role
+from search.collection.models import Collection, ReferenceImage
+from search.core.models import AuditAction, AuditEvent
+from search.queries.models import Match, QueryImage
+from search.teams.models import Role
 from tests.factories import MembershipFactory
-from tests.search.api.conftest import image_file, member_api, token_client
+from tests.images import image_upload
+from tests.search.api.conftest import member_api, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +38,7 @@ ENDPOINTS = [
     (
         "post",
         "/api/collections/{c}/references/",
-        lambda: {"file": image_file("new.jpg", 50)},
+        lambda: {"file": image_upload("new.jpg", 50)},
         Role.UPLOADER,
         201,
         AuditAction.REFERENCES_UPLOAD,
@@ -42,7 +46,7 @@ ENDPOINTS = [
     (
         "post",
         "/api/collections/{c}/references/batch/",
-        lambda: {"files": [image_file("new.jpg", 50)]},
+        lambda: {"files": [image_upload("new.jpg", 50)]},
         Role.UPLOADER,
         201,
         AuditAction.REFERENCES_UPLOAD,
@@ -50,7 +54,7 @@ ENDPOINTS = [
     (
         "post",
         "/api/collections/{c}/queries/",
-        lambda: {"file": image_file("suspect.jpg", 51)},
+        lambda: {"file": image_upload("suspect.jpg", 51)},
         Role.UPLOADER,
         202,
         AuditAction.QUERY_UPLOAD,

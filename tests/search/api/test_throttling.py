@@ -1,7 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.search.api.conftest import image_file, token_client
+from tests.images import image_upload
+from tests.search.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +32,8 @@ def test_the_limit_counts_per_user(api, stranger_api, settings):
 def test_uploads_have_their_own_lower_limit(api, collection, media_root, settings):
     _rates(settings, upload="1/minute")
     url = f"/api/collections/{collection.id}/references/"
-    assert api.post(url, {"file": image_file("a.jpg", 1)}, format="multipart").status_code == 201
-    assert api.post(url, {"file": image_file("b.jpg", 2)}, format="multipart").json()["code"] == "throttled"
+    assert api.post(url, {"file": image_upload("a.jpg", 1)}, format="multipart").status_code == 201
+    assert api.post(url, {"file": image_upload("b.jpg", 2)}, format="multipart").json()["code"] == "throttled"
     assert api.get(url).status_code == 200, "reading is not an upload"
 
 

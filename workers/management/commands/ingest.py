@@ -15,9 +15,15 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from search import ingest, services
-from search.models import Collection, IngestJob, Membership, Role, Team
-from search.uploads import UploadError
+from search.collection import services as collection_services
+from search.collection.models import Collection
+from search.core.uploads import UploadError
+from search.ingest import items as ingest_items
+from search.ingest import manifest
+from search.ingest import services as ingest_services
+from search.ingest.models import IngestJob
+from search.teams.models import Membership, Role, Team
+from workers import ingest as workers_ingest
 
 
 class Command(BaseCommand):
@@ -46,7 +52,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No ingest job {options['resume']}.")
             if job.state == IngestJob.State.DONE:
                 raise CommandError(f"Ingest job {job.id} is already done.")
-            job = ingest.ingest_job_resume(job=job, enqueue=options["no_wait"])
+            job = ingest_services.ingest_job_resume(job=job, enqueue=options["no_wait"])
         else:
             try:
                 job = self._job_create(options)
@@ -65,15 +71,15 @@ class Command(BaseCommand):
             raise CommandError(f"{path} does not exist.")
         collection, actor = self._collection_get(options)
         try:
-            kind = options["kind"] or ingest.source_kind_guess(path)
+            kind = options["kind"] or ingest_services.source_kind_guess(path)
             # Refuse a broken source before a job exists for it.
             if kind == IngestJob.Source.MANIFEST:
-                ingest.manifest_parse(path.read_text(encoding="utf-8"), base_dir=path.parent)
+                manifest.manifest_parse(path.read_text(encoding="utf-8"), base_dir=path.parent)
             elif kind == IngestJob.Source.ZIP:
-                ingest.zip_directory_check(path)
-        except (UploadError, ingest.ManifestError, UnicodeDecodeError) as exc:
+                ingest_items.zip_directory_check(path)
+        except (UploadError, manifest.ManifestError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from None
-        return ingest.ingest_job_create(
+        return ingest_services.ingest_job_create(
             actor=actor,
             collection=collection,
             source_kind=kind,
@@ -109,7 +115,7 @@ class Command(BaseCommand):
         if team is None:
             raise CommandError("--create needs --team SLUG.")
         actor = self._actor_get(team, options["actor"])
-        return services.collection_create(actor=actor, team=team, name=name), actor
+        return collection_services.collection_create(actor=actor, team=team, name=name), actor
 
     def _actor_get(self, team: Team, username: str | None):
         admins = (
@@ -128,22 +134,22 @@ class Command(BaseCommand):
     def _run_here(self, job: IngestJob) -> None:
         from workers import runtime
 
-        if not ingest.ingest_job_claim(job_id=job.id):
+        if not ingest_services.ingest_job_claim(job_id=job.id):
             job.refresh_from_db()
             raise CommandError(f"Ingest job {job.id} is {job.state}: {job.error or 'nothing to do'}")
         job.refresh_from_db()
         self.stdout.write(f"Ingest job {job.id}: {job.total:,} files from {job.source_path} into “{job.collection}”.")
-        pool = ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
+        pool = workers_ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
         bar = tqdm(total=job.total, initial=job.done, unit="img", dynamic_ncols=True, file=self.stderr._out)
         errors = {"n": job.failed}
 
-        def on_chunk(report: ingest.ChunkReport) -> None:
+        def on_chunk(report: workers_ingest.ChunkReport) -> None:
             errors["n"] += report.failed
             bar.update(report.items)
             bar.set_postfix(errors=errors["n"], refresh=False)
 
         try:
-            job = ingest.ingest_job_run(
+            job = workers_ingest.ingest_job_run(
                 job=job,
                 pool=pool,
                 store=runtime.vector_store_get(),

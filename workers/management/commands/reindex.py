@@ -14,8 +14,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from search import reindex as reindex_services
-from search.models import ReindexJob
+from search.reindex import selectors as reindex_selectors
+from search.reindex import services as reindex_services
+from search.reindex.models import ReindexJob
 
 POLL_SECONDS = 1.0
 
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         self._outcome(job)
 
     def _run_here(self, job: ReindexJob) -> ReindexJob:
-        from workers.reindex import reindex_step  # the engines load only when this process does the work
+        from workers.reindex import reindex_step
 
         with tqdm(total=job.total, unit="img", desc=f"reindex #{job.id}") as bar:
             cursor = 0
@@ -82,7 +83,7 @@ class Command(BaseCommand):
                 time.sleep(POLL_SECONDS)
 
     def _outcome(self, job: ReindexJob) -> None:
-        progress = reindex_services.reindex_progress(job=job)
+        progress = reindex_selectors.reindex_progress(job=job)
         if job.state == ReindexJob.State.FAILED:
             raise CommandError(f"Reindex #{job.id} failed: {job.error}")
         rate = f", {progress.images_per_second:.1f} images/s" if progress.images_per_second else ""
@@ -95,18 +96,18 @@ class Command(BaseCommand):
             self.stdout.write(job.note)
 
     def _status(self) -> None:
-        status = reindex_services.index_status()
+        status = reindex_selectors.index_status()
         live = status.live
         self.stdout.write(f"Live version: {live.version if live else '(none yet)'}")
         if live and live.load_error:
             self.stdout.write(self.style.WARNING(f"  the workers cannot load it: {live.load_error}"))
         if status.rollback_to:
             self.stdout.write(f"Kept for rollback: {status.rollback_to.version}")
-        jobs = reindex_services.reindex_job_list(limit=10)
+        jobs = reindex_selectors.reindex_job_list(user=None)[:10]
         if not jobs:
             self.stdout.write("No reindex jobs.")
         for job in jobs:
-            progress = reindex_services.reindex_progress(job=job)
+            progress = reindex_selectors.reindex_progress(job=job)
             rate = f" {progress.images_per_second:.1f} img/s" if progress.images_per_second else ""
             eta = f" ETA {progress.eta_seconds:.0f} s" if progress.eta_seconds is not None else ""
             self.stdout.write(

@@ -1,0 +1,41 @@
+"""The reindex page (site staff) and its progress fragment."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from search.reindex import selectors, services
+
+
+def _staff(user) -> bool:
+    return user.is_staff
+
+
+@user_passes_test(_staff)
+def reindex(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        job, created = services.reindex_job_start(actor=request.user)
+        if created:
+            messages.success(
+                request, "Reindex queued: the corpus is re-embedded beside the live index, which answers until then."
+            )
+        else:
+            messages.info(request, f"Reindex #{job.id} is already under way; it is shown below.")
+        return redirect("search:reindex")
+    return render(request, "search/reindex.html", _reindex_context(request.user))
+
+
+@user_passes_test(_staff)
+def reindex_progress(request: HttpRequest) -> HttpResponse:
+    return render(request, "search/_reindex_progress.html", _reindex_context(request.user))
+
+
+def _reindex_context(user) -> dict:
+    return {
+        "status": selectors.index_status(),
+        "jobs": selectors.reindex_job_list(user=user)[:10],
+        "configured_descriptor": settings.ISC["DESCRIPTOR"],
+        "keep_old": settings.ISC["REINDEX_KEEP_OLD"],
+    }

@@ -1,0 +1,91 @@
+"""The search of one query image."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from copydetect import pipeline
+from copydetect.descriptors import Descriptor
+from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
+from search.collection.models import ReferenceImage
+from search.core import dispatch, stored_images
+from search.queries import services as queries_services
+from search.queries.models import QueryImage
+from workers import learned_features, reposts, runtime
+from workers.images import PERMANENT_ERRORS, image_open
+from workers.registry import worker_task
+from workers.rows import TASK_OPTIONS, _row_run
+
+
+@worker_task(dispatch.QUERY_SEARCH, **TASK_OPTIONS)
+def query_search(self, query_id: int) -> str:
+    def work(descriptor: Descriptor) -> str:
+        started = time.perf_counter()
+        whole_image: list = []
+        query = QueryImage.objects.get(id=query_id)
+        candidates = pipeline.query_search(
+            image=image_open(query),
+            collection_id=query.collection_id,
+            descriptor=descriptor,
+            store=runtime.vector_store_get(),
+            reference_features=_reference_features,
+            settings=runtime.search_settings_get(descriptor.name),
+            learned=runtime.learned_verifier_get(),
+            learned_reference_features=learned_features.reference_learned_features,
+            descriptor_sink=whole_image.append,
+        )
+        vector = whole_image[0] if whole_image else None
+        store = runtime.vector_store_get()
+        twins = None
+        if vector is not None:
+            twins = reposts.repost_candidates_find(
+                store=store, descriptor_version=descriptor.version, vector=vector, collection_id=query.collection_id
+            )
+        leads = queries_services.query_results_record(
+            query_id=query_id,
+            descriptor_version=descriptor.version,
+            query_descriptor=vector,
+            results=[_match_result(candidate) for candidate in candidates],
+            search_ms=round((time.perf_counter() - started) * 1000),
+            leader_candidate_ids=twins,
+        )
+        if leads and vector is not None:
+            reposts.repost_leader_add(
+                store=store,
+                descriptor_version=descriptor.version,
+                query_id=query_id,
+                vector=vector,
+                collection_id=query.collection_id,
+            )
+        return "searched"
+
+    # The live version's model, not necessarily the worker's own (a reindex may be building that).
+    return _row_run(self, QueryImage, query_id, work, descriptor_get=runtime.search_descriptor_get)
+
+
+def _reference_features(reference_id: int) -> LocalFeatures | None:
+    reference = ReferenceImage.objects.filter(id=reference_id).first()
+    if reference is None:
+        return None
+    path = (
+        Path(reference.local_features)
+        if reference.local_features
+        else stored_images.features_path_for(sha256=reference.sha256)
+    )
+    if path.exists():
+        return local_features_load(path)
+    # Features can be missing after a reindex from another machine: rebuild them once.
+    try:
+        features = local_features_extract(image_open(reference))
+    except PERMANENT_ERRORS:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local_features_save(features, path)
+    return features
+
+
+def _match_result(candidate: pipeline.Candidate) -> queries_services.MatchResult:
+    # The two dataclasses carry the same fields; one belongs to the engines, the other to the site.
+    return queries_services.MatchResult(**dataclasses.asdict(candidate))
