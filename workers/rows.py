@@ -133,7 +133,6 @@ def _row_update_safely(update: Callable[..., None], **kwargs) -> None:
         logger.warning("could not record the row's state: %s", exc)
 
 
-
 @task_failure.connect
 def _row_task_failed(sender=None, exception=None, args=None, **_kwargs) -> None:
     """Celery's failure signal, also sent by the worker's main process on a hard time limit and on a
