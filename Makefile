@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt pyproject.toml
+$(STAMP): $(BIN)/python requirements/base.txt requirements/bench.txt requirements/dev.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	# The engines (copydetect/), editable, so scripts and workers import them without path hacks.
 	$(BIN)/pip install --quiet --no-deps -e .

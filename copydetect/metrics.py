@@ -3,7 +3,8 @@ descriptor track's exact k-NN matching.
 
 Pure numpy (matplotlib only inside `pr_curve_plot`), no Django: engines, management commands and
 notebooks share it. Definitions follow the challenge's reference scorer (facebookresearch/isc2021,
-isc/metrics.py); see /work/shared/NOTES.md.
+isc/metrics.py and isc/descriptor_matching.py); tests/copydetect/test_metrics_reference.py restates
+that scorer and checks this module against it on fixed cases.
 """
 
 from __future__ import annotations
