@@ -81,17 +81,15 @@ def _broker_check() -> dict:
 def _milvus_check() -> dict:
     from search.reindex.selectors import index_version_live_get
 
-    alias = settings.ISC["LIVE_ALIAS"]
-    store = VectorStore(
-        uri=settings.ISC["MILVUS_URI"], token=settings.ISC["MILVUS_TOKEN"], timeout=CHECK_TIMEOUT_SECONDS
-    )
+    alias = settings.ISC.live_alias
+    store = VectorStore(uri=settings.ISC.milvus_uri, token=settings.ISC.milvus_token, timeout=CHECK_TIMEOUT_SECONDS)
     try:
         store.server_check()
         live = index_version_live_get()
         target = store.alias_target(alias=alias)
         live_collection = collection_name(live.version) if live else target
         return {
-            "descriptor": settings.ISC["DESCRIPTOR"],
+            "descriptor": settings.ISC.descriptor,
             "live_alias": alias,
             "alias_target": target,
             "live_collection": live_collection,

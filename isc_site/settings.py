@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from isc_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from isc_site.isc import isc_settings_read
 from search.core import dispatch
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 
@@ -80,8 +81,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Locked after this many failures for one username from one address, for AXES_COOLOFF_TIME hours;
 # a successful login resets the count.
-AXES_FAILURE_LIMIT = env_int("ISC_LOGIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = env_float("ISC_LOGIN_COOLOFF_HOURS", 0.25)
+AXES_FAILURE_LIMIT = env_int("ISC_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("ISC_LOGIN_COOLOFF_HOURS", 0.25, minimum=0.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -112,7 +113,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
 # One test database per test run (the pid of the run), so two runs on one machine never clash.
@@ -179,8 +180,8 @@ CELERY_TASK_ROUTES = {
 }
 # Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child
 # (Celery's failure signal then fails the row). A soft limit of 0 means none.
-ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300) or None
-ROW_TASK_TIME_LIMIT = env_int("ISC_ROW_TASK_TIME_LIMIT", 360)
+ROW_TASK_SOFT_TIME_LIMIT = env_int("ISC_ROW_TASK_SOFT_TIME_LIMIT", 300, minimum=0) or None
+ROW_TASK_TIME_LIMIT = env_int("ISC_ROW_TASK_TIME_LIMIT", 360, minimum=1)
 # The longest hard time limit of any task: the reconciliation (3,300 s; row tasks 360 s, reindex batches 300 s).
 LONGEST_TASK_TIME_LIMIT = max(ROW_TASK_TIME_LIMIT, 3300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -188,166 +189,50 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # longest task, or a running task would be started a second time.
     "visibility_timeout": LONGEST_TASK_TIME_LIMIT + 3600,
     # Publishing from a web request fails fast when Redis is down (the sweeper queues the row later).
-    "socket_connect_timeout": env_float("ISC_BROKER_CONNECT_TIMEOUT", 2.0),
+    "socket_connect_timeout": env_float("ISC_BROKER_CONNECT_TIMEOUT", 2.0, minimum=0.1),
 }
 
 # Copy detection
 # Processes per Celery worker (scripts/run_stack.py passes it as -c). Each process gets an equal share
 # of the cores for its models: two processes with every core each made each search ~2.5x slower and
 # lowered throughput (docs/ingest.md, query latency under load).
-WORKER_CONCURRENCY = max(1, env_int("ISC_WORKER_CONCURRENCY", 1))
+WORKER_CONCURRENCY = env_int("ISC_WORKER_CONCURRENCY", 1, minimum=1)
 
-ISC = {
-    "MILVUS_URI": env_str("MILVUS_URI", "http://127.0.0.1:19530"),
-    "MILVUS_TOKEN": env_str("MILVUS_TOKEN", ""),
-    "DESCRIPTOR": env_str("ISC_DESCRIPTOR", "sscd"),
-    "VIT_MODEL": env_str("ISC_VIT_MODEL", str(BASE_DIR / "models" / "isc-vit-s14")),
-    # The 'fused' descriptor's weights and per-component projections (`manage.py fusion_fit` writes them).
-    "FUSION_DIR": str(env_path("ISC_FUSION_DIR", DATA_DIR / "models" / "fusion")),
-    "DEVICE": env_str("ISC_DEVICE", "auto"),
-    # Intra-op threads of the descriptor models in each worker process.
-    "MODEL_THREADS": max(1, env_int("ISC_MODEL_THREADS", max(1, (os.cpu_count() or 1) // WORKER_CONCURRENCY))),
-    "SEARCH_TOP_K": env_int("ISC_SEARCH_TOP_K", 20),
-    # Candidates verified by SIFT. 20 (all of them) gave seed 1 µAP 0.942 → 0.949, seed 2 and hard seed 2 no
-    # change, but one-client p95 through the live stack 1.33–1.39 s → 1.46–1.52 s, past the 1.5 s budget
-    # (docs/accuracy.md, docs/ingest.md): 10 by default, 20 where latency allows.
-    "VERIFY_TOP_K": env_int("ISC_VERIFY_TOP_K", 10),
-    # Names from copydetect.query_views: the query and five crops; "grid_50" / "grid_40" add nine crops each.
-    "QUERY_VIEWS": env_list(
-        "ISC_QUERY_VIEWS", ["full", "centre", "top_left", "top_right", "bottom_left", "bottom_right"]
-    ),
-    # Local verification (docs/accuracy.md): "sift", "learned" or "sift+learned" (XFeat asked only about the
-    # top ISC_LEARNED_TOP_K candidates SIFT could not confirm). A learned verifier reads its own calibration,
-    # <descriptor>+<verifier>.json, in CALIBRATION_DIR.
-    "VERIFIER": env_str("ISC_VERIFIER", "sift"),
-    "LEARNED_TOP_K": env_int("ISC_LEARNED_TOP_K", 3),
-    "LEARNED_MATCHER": env_str("ISC_LEARNED_MATCHER", "mnn"),
-    "LEARNED_MAX_SIDE": env_int("ISC_LEARNED_MAX_SIDE", 640),
-    "LEARNED_MAX_KEYPOINTS": env_int("ISC_LEARNED_MAX_KEYPOINTS", 1024),
-    # Region candidates from clusters of the query's keypoints (copydetect/candidates_regions.py).
-    "REGION_CANDIDATES": env_bool("ISC_REGION_CANDIDATES", False),
-    "CALIBRATION_DIR": env_str("ISC_CALIBRATION_DIR", str(BASE_DIR / "copydetect" / "calibration")),
-    "DEFAULT_THRESHOLD": env_float("ISC_DEFAULT_THRESHOLD", 0.5),
-    # Review: how long an opened item stays claimed by its moderator.
-    "REVIEW_CLAIM_SECONDS": env_int("ISC_REVIEW_CLAIM_SECONDS", 600),
-    # Two queries are near-identical (re-posts of one picture) when their whole-image descriptors have at least
-    # this cosine similarity; search/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
-    "NEAR_DUPLICATE_SIMILARITY": env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90),
-    # Re-posts are looked for among the collection's queries of this many days (0: every query ever).
-    "NEAR_DUPLICATE_WINDOW_DAYS": env_int("ISC_NEAR_DUPLICATE_WINDOW_DAYS", 90),
-    # A reference matched by more than this many distinct queries within 24 h is quarantined.
-    "QUARANTINE_QUERIES_PER_DAY": env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50),
-    # A deleted reference can be restored for this many days, then its vector and files are purged.
-    "REFERENCE_DELETE_GRACE_DAYS": env_int("ISC_REFERENCE_DELETE_GRACE_DAYS", 7),
-    "MAX_UPLOAD_BYTES": env_int("ISC_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
-    "MAX_IMAGE_PIXELS": env_int("ISC_MAX_IMAGE_PIXELS", 64_000_000),
-    "MAX_ZIP_MEMBERS": env_int("ISC_MAX_ZIP_MEMBERS", 20_000),
-    "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("ISC_MAX_ZIP_UNCOMPRESSED_BYTES", 4 * 1024**3),
-    "IMPORT_ROOTS": env_list("ISC_IMPORT_ROOTS", [str(DATA_DIR / "import")]),
-    "FEATURES_DIR": str(env_path("ISC_FEATURES_DIR", DATA_DIR / "features")),
-    "WARM_UP": env_bool("ISC_WARM_UP", True),
-    # Job lifecycle (workers/tasks.py, the sweeper). A row claimed this many times without its worker
-    # ever reporting back (the worker died on it) is failed instead of being tried again.
-    "MAX_ATTEMPTS": env_int("ISC_MAX_ATTEMPTS", 3),
-    # Transient errors (Milvus, Redis, database unavailable) are retried with exponential back-off and
-    # full jitter, capped at RETRY_BACKOFF_MAX seconds, for about RETRY_FOR_SECONDS on average.
-    "RETRY_BACKOFF_MAX": env_int("ISC_RETRY_BACKOFF_MAX", 120),
-    "RETRY_FOR_SECONDS": env_int("ISC_RETRY_FOR_SECONDS", 1200),
-    # The sweeper queues rows never handed to the broker after QUEUE_GRACE_SECONDS, rows queued before
-    # Redis last restarted (their message may be gone), rows left processing for STALE_AFTER_SECONDS
-    # (above ROW_TASK_TIME_LIMIT, so a running task is never queued twice) and rows left pending for
-    # STALE_PENDING_AFTER_SECONDS (long: a big upload legitimately waits in the queue that long).
-    "QUEUE_GRACE_SECONDS": env_int("ISC_QUEUE_GRACE_SECONDS", 30),
-    "STALE_AFTER_SECONDS": env_int("ISC_STALE_AFTER_SECONDS", 15 * 60),
-    "STALE_PENDING_AFTER_SECONDS": env_int("ISC_STALE_PENDING_AFTER_SECONDS", 3600),
-    "SWEEP_INTERVAL_SECONDS": env_int("ISC_SWEEP_INTERVAL_SECONDS", 60),
-    "SWEEP_LIMIT": env_int("ISC_SWEEP_LIMIT", 1000),
-    "RECONCILE_INTERVAL_SECONDS": env_int("ISC_RECONCILE_INTERVAL_SECONDS", 3600),
-    # Reconciliation leaves files younger than this alone: an upload stores its file before its row.
-    "ORPHAN_FILE_GRACE_SECONDS": env_int("ISC_ORPHAN_FILE_GRACE_SECONDS", 3600),
-    # Reindex: the Milvus alias kept on the live version, references per batch (one short task each),
-    # silence after which a job counts as stale and is resumed from its cursor, and whether the
-    # replaced version's collection is kept for `manage.py reindex --rollback` (dropped by default).
-    "LIVE_ALIAS": env_str("ISC_LIVE_ALIAS", "live_index"),
-    "REINDEX_BATCH_SIZE": env_int("ISC_REINDEX_BATCH_SIZE", 32),
-    "REINDEX_STALE_SECONDS": env_int("ISC_REINDEX_STALE_SECONDS", 600),
-    "REINDEX_KEEP_OLD": env_bool("ISC_REINDEX_KEEP_OLD", False),
-    # False only for private, throw-away indexes (the DISC21 track commands): searches then use the
-    # workers' own descriptor version instead of the live-version record of the site's database.
-    "FOLLOW_LIVE_VERSION": env_bool("ISC_FOLLOW_LIVE_VERSION", True),
-    # Off: accounts come from team admins (members page, invite links). On: anyone may sign up and gets a
-    # team of their own.
-    "OPEN_SIGNUP": env_bool("ISC_OPEN_SIGNUP", False),
-    # e.g. "/protected/": image responses carry X-Accel-Redirect to <prefix><path under MEDIA_ROOT> and
-    # nginx sends the file from an `internal` location (deploy/nginx.conf). Empty: Django streams the file.
-    "MEDIA_ACCEL_PREFIX": env_str("ISC_MEDIA_ACCEL_PREFIX", ""),
-    # Webhooks (docs/webhooks.md). A delivery is tried at most this many times; the wait before attempt n+1
-    # is between half and all of min(BACKOFF_MAX, BACKOFF * 2**(n-1)) seconds (kept under the broker's
-    # visibility timeout, or Redis hands a waiting retry to a second worker).
-    "WEBHOOK_MAX_ATTEMPTS": env_int("ISC_WEBHOOK_MAX_ATTEMPTS", 6),
-    "WEBHOOK_BACKOFF_SECONDS": env_float("ISC_WEBHOOK_BACKOFF_SECONDS", 30.0),
-    "WEBHOOK_BACKOFF_MAX_SECONDS": env_float("ISC_WEBHOOK_BACKOFF_MAX_SECONDS", 1800.0),
-    "WEBHOOK_TIMEOUT_SECONDS": env_float("ISC_WEBHOOK_TIMEOUT_SECONDS", 10.0),
-    # After a rotation the old secret still signs (a second signature) for this long.
-    "WEBHOOK_ROTATION_GRACE_HOURS": env_float("ISC_WEBHOOK_ROTATION_GRACE_HOURS", 24.0),
-    # Fernet keys (comma-separated; the first encrypts, all decrypt) for the stored endpoint secrets.
-    # Empty: a key derived from DJANGO_SECRET_KEY (changing that key then makes stored secrets unreadable).
-    "WEBHOOK_SECRET_KEYS": env_list("ISC_WEBHOOK_SECRET_KEYS", []),
-    # Link-local and cloud metadata addresses are always refused; loopback (tests, a receiver on the
-    # same host) and private networks only when these are on.
-    "WEBHOOK_ALLOW_LOOPBACK": env_bool("ISC_WEBHOOK_ALLOW_LOOPBACK", False),
-    "WEBHOOK_ALLOW_PRIVATE": env_bool("ISC_WEBHOOK_ALLOW_PRIVATE", False),
-    # Outgoing proxy for deliveries (e.g. an egress proxy); the environment's HTTP(S)_PROXY is ignored.
-    "WEBHOOK_PROXY": env_str("ISC_WEBHOOK_PROXY", ""),
-    # A delivery still waiting this long after it was due has lost its task message: the beat sweep
-    # queues it again (longer than a worker's prefetched countdown usually runs late).
-    "WEBHOOK_SWEEP_OVERDUE_SECONDS": env_int("ISC_WEBHOOK_SWEEP_OVERDUE_SECONDS", 300),
-    # Bulk ingest (search/ingest.py): stored archives and item lists, decode processes, chunk size.
-    "INGEST_DIR": str(env_path("ISC_INGEST_DIR", DATA_DIR / "ingest")),
-    "INGEST_PROCESSES": env_int("ISC_INGEST_PROCESSES", os.cpu_count() or 1),
-    "INGEST_CHUNK": env_int("ISC_INGEST_CHUNK", 64),
-    "INGEST_BATCH_SIZE": env_int("ISC_INGEST_BATCH_SIZE", 32),
-    "INGEST_MAX_FILES": env_int("ISC_INGEST_MAX_FILES", 1_000_000),
-    # Longer than a chunk's hard time limit (660 s), so a chunk still running never looks stalled.
-    "INGEST_STALE_SECONDS": env_int("ISC_INGEST_STALE_SECONDS", 900),
-    # "current": task messages carry today's names; "legacy": the previous release's, while workers of that
-    # release still run during an upgrade (search/core/dispatch.py).
-    "TASK_NAMES": env_str("ISC_TASK_NAMES", "current"),
-}
+ISC = isc_settings_read(base_dir=BASE_DIR, data_dir=DATA_DIR, worker_concurrency=WORKER_CONCURRENCY)
 
 # Celery beat: the sweeper (stuck rows) and the reconciliation (database against Milvus and disk).
 CELERY_BEAT_SCHEDULE = {
     "rows-sweep": {
-        "task": dispatch.task_name_on_wire(dispatch.ROWS_SWEEP, mode=ISC["TASK_NAMES"]),
-        "schedule": float(ISC["SWEEP_INTERVAL_SECONDS"]),
-        "options": {"queue": "default", "expires": float(ISC["SWEEP_INTERVAL_SECONDS"])},
+        "task": dispatch.task_name_on_wire(dispatch.ROWS_SWEEP, mode=ISC.task_names),
+        "schedule": float(ISC.sweep_interval_seconds),
+        "options": {"queue": "default", "expires": float(ISC.sweep_interval_seconds)},
     },
     "index-reconcile": {
-        "task": dispatch.task_name_on_wire(dispatch.INDEX_RECONCILE, mode=ISC["TASK_NAMES"]),
-        "schedule": float(ISC["RECONCILE_INTERVAL_SECONDS"]),
-        "options": {"queue": "default", "expires": float(ISC["RECONCILE_INTERVAL_SECONDS"])},
+        "task": dispatch.task_name_on_wire(dispatch.INDEX_RECONCILE, mode=ISC.task_names),
+        "schedule": float(ISC.reconcile_interval_seconds),
+        "options": {"queue": "default", "expires": float(ISC.reconcile_interval_seconds)},
     },
     # A reindex whose worker died (kill -9, lost host) continues from its last finished batch.
     "reindex-resume-stale": {
-        "task": dispatch.task_name_on_wire(dispatch.REINDEX_RESUME_STALE, mode=ISC["TASK_NAMES"]),
+        "task": dispatch.task_name_on_wire(dispatch.REINDEX_RESUME_STALE, mode=ISC.task_names),
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
     # References deleted longer ago than ISC_REFERENCE_DELETE_GRACE_DAYS: rows, vectors and files go.
     "references-purge-expired": {
-        "task": dispatch.task_name_on_wire(dispatch.REFERENCES_PURGE_EXPIRED, mode=ISC["TASK_NAMES"]),
+        "task": dispatch.task_name_on_wire(dispatch.REFERENCES_PURGE_EXPIRED, mode=ISC.task_names),
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3600.0},
     },
     # Webhook deliveries whose message never reached the broker (or was lost with it).
     "webhook-deliveries-sweep": {
-        "task": dispatch.task_name_on_wire(dispatch.WEBHOOK_DELIVERIES_SWEEP, mode=ISC["TASK_NAMES"]),
+        "task": dispatch.task_name_on_wire(dispatch.WEBHOOK_DELIVERIES_SWEEP, mode=ISC.task_names),
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
     # A bulk ingest whose worker died continues from its cursor.
     "ingest-resume-stale": {
-        "task": dispatch.task_name_on_wire(dispatch.INGEST_RESUME_STALE, mode=ISC["TASK_NAMES"]),
+        "task": dispatch.task_name_on_wire(dispatch.INGEST_RESUME_STALE, mode=ISC.task_names),
         "schedule": 300.0,
         "options": {"queue": "default", "expires": 300.0},
     },

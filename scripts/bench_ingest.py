@@ -118,10 +118,10 @@ def old_path(files: list[Path], collection, features_dir: Path, milvus_pid: int)
     from search.core.uploads import Payload
     from workers import runtime
 
-    settings.ISC = {**settings.ISC, "FEATURES_DIR": str(features_dir)}
+    settings.ISC = settings.ISC.replace(features_dir=str(features_dir))
     descriptor, store = runtime.descriptor_get(), runtime.vector_store_get()
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
-    max_pixels = settings.ISC["MAX_IMAGE_PIXELS"]
+    max_pixels = settings.ISC.max_image_pixels
 
     # 1. Stage breakdown of the same work, stage by stage (features to a scratch folder).
     from copydetect.imaging import image_load
@@ -170,7 +170,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
     from search.ingest.models import IngestJob
     from workers import runtime
 
-    settings.ISC = {**settings.ISC, "FEATURES_DIR": str(features_dir), "INGEST_PROCESSES": processes}
+    settings.ISC = settings.ISC.replace(features_dir=str(features_dir), ingest_processes=processes)
     descriptor, store = runtime.descriptor_get(), runtime.vector_store_get()
     mark = time.perf_counter()
     pool = workers_ingest.ingest_pool_create(vit_model=runtime.vit_model_for_descriptor())
@@ -212,7 +212,7 @@ def new_path(folder: Path, collection, features_dir: Path, processes: int, milvu
         "startup": startup,
         "stages": stages,
         "chunks": len(chunks),
-        "chunk_size": settings.ISC["INGEST_CHUNK"],
+        "chunk_size": settings.ISC.ingest_chunk,
         "in_milvus": in_milvus,
     }
 

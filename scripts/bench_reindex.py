@@ -70,7 +70,7 @@ def run(count: int, batch_size: int) -> None:
             collection=collection, file=name, original_name=name, sha256=f"{seed:064d}", width=480, height=360
         )
     runtime.live_version_get()  # the distilled version is live
-    settings.ISC = {**settings.ISC, "DESCRIPTOR": "sscd"}
+    settings.ISC = settings.ISC.replace(descriptor="sscd")
     runtime.engines_reset()
     descriptor = runtime.descriptor_get()
     images = [image_open(reference) for reference in ReferenceImage.objects.order_by("id")[:64]]

@@ -23,12 +23,7 @@ def isc_settings(settings, tmp_path, media_root, milvus_uri):
     """Settings pointing at the test Milvus and temporary folders; engines rebuilt from them."""
     from workers import runtime
 
-    settings.ISC = {
-        **settings.ISC,
-        "MILVUS_URI": milvus_uri,
-        "FEATURES_DIR": str(tmp_path / "features"),
-        "WARM_UP": False,
-    }
+    settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri, features_dir=str(tmp_path / "features"), warm_up=False)
     runtime.vector_store_get.cache_clear()
     yield settings
     runtime.vector_store_get().close()

@@ -19,14 +19,13 @@ def ingest_features_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def ingest_settings(isc_settings, tmp_path, ingest_features_dir):
     """Real Milvus, temporary media / ingest folders, and the features folder the module's pool writes to."""
-    isc_settings.ISC = {
-        **isc_settings.ISC,
-        "FEATURES_DIR": str(ingest_features_dir),
-        "INGEST_DIR": str(tmp_path / "ingest"),
-        "INGEST_PROCESSES": 2,
-        "INGEST_CHUNK": 4,
-        "IMPORT_ROOTS": [str(tmp_path / "import")],
-    }
+    isc_settings.ISC = isc_settings.ISC.replace(
+        features_dir=str(ingest_features_dir),
+        ingest_dir=str(tmp_path / "ingest"),
+        ingest_processes=2,
+        ingest_chunk=4,
+        import_roots=[str(tmp_path / "import")],
+    )
     return isc_settings
 
 
@@ -39,14 +38,14 @@ def ingest_pool(ingest_features_dir):
 
     isc = settings.ISC
     spec = WorkerSpec(
-        descriptor_name=isc["DESCRIPTOR"],
+        descriptor_name=isc.descriptor,
         vit_model=None,
-        fusion_dir=isc["FUSION_DIR"],
-        device=isc["DEVICE"],
+        fusion_dir=isc.fusion_dir,
+        device=isc.device,
         features_dir=str(ingest_features_dir),
-        max_pixels=isc["MAX_IMAGE_PIXELS"],
-        max_file_bytes=isc["MAX_UPLOAD_BYTES"],
-        batch_size=isc["INGEST_BATCH_SIZE"],
+        max_pixels=isc.max_image_pixels,
+        max_file_bytes=isc.max_upload_bytes,
+        batch_size=isc.ingest_batch_size,
     )
     pool = IngestPool(spec, processes=2)
     yield pool

@@ -25,4 +25,4 @@ def images_readable(references: list[ReferenceImage]) -> list[tuple[ReferenceIma
 
 def image_open(row: ReferenceImage | QueryImage):
     with default_storage.open(row.file.name, "rb") as handle:
-        return image_load(handle, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
+        return image_load(handle, max_pixels=settings.ISC.max_image_pixels)

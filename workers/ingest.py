@@ -23,7 +23,7 @@ _pool = None
 def pool_get():
     global _pool
     spec = worker_spec_get(vit_model=runtime.vit_model_for_descriptor())
-    if _pool is not None and (_pool.spec != spec or _pool.processes != settings.ISC["INGEST_PROCESSES"]):
+    if _pool is not None and (_pool.spec != spec or _pool.processes != settings.ISC.ingest_processes):
         pool_close()
     if _pool is None:
         _pool = ingest_pool_create(vit_model=spec.vit_model)
@@ -56,19 +56,19 @@ def worker_spec_get(*, vit_model: str | None) -> WorkerSpec:
     worker's runtime), so this module reads settings only."""
     isc = settings.ISC
     return WorkerSpec(
-        descriptor_name=isc["DESCRIPTOR"],
+        descriptor_name=isc.descriptor,
         vit_model=vit_model,
-        fusion_dir=isc["FUSION_DIR"],
-        device=isc["DEVICE"],
-        features_dir=isc["FEATURES_DIR"],
-        max_pixels=isc["MAX_IMAGE_PIXELS"],
-        max_file_bytes=isc["MAX_UPLOAD_BYTES"],
-        batch_size=isc["INGEST_BATCH_SIZE"],
+        fusion_dir=isc.fusion_dir,
+        device=isc.device,
+        features_dir=isc.features_dir,
+        max_pixels=isc.max_image_pixels,
+        max_file_bytes=isc.max_upload_bytes,
+        batch_size=isc.ingest_batch_size,
     )
 
 
 def ingest_pool_create(*, vit_model: str | None) -> IngestPool:
-    return IngestPool(worker_spec_get(vit_model=vit_model), processes=settings.ISC["INGEST_PROCESSES"])
+    return IngestPool(worker_spec_get(vit_model=vit_model), processes=settings.ISC.ingest_processes)
 
 
 def ingest_chunk_run(
@@ -87,7 +87,7 @@ def ingest_chunk_run(
     to every version of `targets` (default: `descriptor`'s alone; workers pass every index version); a
     target other than `descriptor` embeds the chunk's images here, in this process (only while a reindex
     builds a new version)."""
-    chunk_size = chunk_size or settings.ISC["INGEST_CHUNK"]
+    chunk_size = chunk_size or settings.ISC.ingest_chunk
     job = ingest_services.ingest_chunk_open(job_id=job_id, cursor=cursor)
     if job is None:
         return None
@@ -158,9 +158,9 @@ def _vectors_write(*, store: VectorStore, descriptor, targets, fresh: list, coll
         if version == descriptor.version:
             vectors = [outcome.vector for outcome, _ in fresh]
         else:
-            max_pixels = settings.ISC["MAX_IMAGE_PIXELS"]
+            max_pixels = settings.ISC.max_image_pixels
             images = [image_decode(outcome.data, max_pixels=max_pixels).image for outcome, _ in fresh]
-            vectors = target.embed(images, batch_size=settings.ISC["INGEST_BATCH_SIZE"])
+            vectors = target.embed(images, batch_size=settings.ISC.ingest_batch_size)
         store.collection_ensure(model_version=version, dim=target.dim, metric=target.metric)
         store.vectors_upsert(
             model_version=version, ids=ids, vectors=list(vectors), collection_ids=[collection_id] * len(fresh)

@@ -14,7 +14,7 @@ from workers.images import PERMANENT_ERRORS, image_open
 
 
 def learned_features_path(*, sha256: str, learned: LearnedVerifier) -> Path:
-    return features_cache_path(Path(settings.ISC["FEATURES_DIR"]), sha256=sha256, cache_tag=learned.cache_tag)
+    return features_cache_path(Path(settings.ISC.features_dir), sha256=sha256, cache_tag=learned.cache_tag)
 
 
 def reference_learned_features(reference_id: int) -> LocalFeatures | None:

@@ -64,7 +64,7 @@ class ReconcileReport:
 
 
 def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = None) -> ReconcileReport:
-    grace = settings.ISC["ORPHAN_FILE_GRACE_SECONDS"] if file_grace_seconds is None else file_grace_seconds
+    grace = settings.ISC.orphan_file_grace_seconds if file_grace_seconds is None else file_grace_seconds
     store = runtime.vector_store_get()
     live = index_version_live_get()
     # Searches read the live version; every indexed reference belongs there (uploads during a reindex
@@ -157,7 +157,7 @@ def _dead_collections(store, version: str) -> list[str]:
 
 
 def _orphan_feature_files(grace_seconds: float) -> list[Path]:
-    root = Path(settings.ISC["FEATURES_DIR"])
+    root = Path(settings.ISC.features_dir)
     if not root.is_dir():
         return []
     known = set(ReferenceImage.objects.values_list("sha256", flat=True))

@@ -80,7 +80,7 @@ def reindex_finish(*, job: ReindexJob, descriptor: Descriptor, store: VectorStor
     logger.info("reindex #%s: %s is live", job.id, descriptor.version)
     # Dropped before the job says done: a crash in between repeats this step, drop included.
     note = ""
-    if replaced and not settings.ISC["REINDEX_KEEP_OLD"]:
+    if replaced and not settings.ISC.reindex_keep_old:
         try:
             store.collection_drop(model_version=replaced)
         except ValueError as exc:  # another alias (e.g. one made by hand) still names it: leave it be
@@ -130,8 +130,8 @@ def index_rollback() -> RollbackOutcome:
             f"Cannot roll back to {plan.restored}: its model files changed (they now give {descriptor.version})."
         )
     missing = references_missing(version=plan.restored, store=store)
-    for start in range(0, len(missing), settings.ISC["REINDEX_BATCH_SIZE"]):
-        _references_embed(missing[start : start + settings.ISC["REINDEX_BATCH_SIZE"]], descriptor, store)
+    for start in range(0, len(missing), settings.ISC.reindex_batch_size):
+        _references_embed(missing[start : start + settings.ISC.reindex_batch_size], descriptor, store)
     store.collection_flush(model_version=plan.restored)
     store.alias_point(alias=runtime.live_alias(), model_version=plan.restored)
     reindex_services.index_version_rollback(plan=plan)

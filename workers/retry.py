@@ -16,10 +16,10 @@ from workers.errors import TRANSIENT_ERRORS, retry_count
 RETRY_OPTIONS = dict(
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
-    retry_backoff_max=settings.ISC["RETRY_BACKOFF_MAX"],
+    retry_backoff_max=settings.ISC.retry_backoff_max,
     retry_jitter=True,
     max_retries=retry_count(
-        backoff_max=settings.ISC["RETRY_BACKOFF_MAX"], retry_for_seconds=settings.ISC["RETRY_FOR_SECONDS"]
+        backoff_max=settings.ISC.retry_backoff_max, retry_for_seconds=settings.ISC.retry_for_seconds
     ),
 )
 

@@ -44,7 +44,7 @@ ROW_TASKS = {
 @worker_process_init.connect
 def _engines_warm(**_kwargs) -> None:
     # The first query should not pay for loading the model.
-    if settings.ISC.get("WARM_UP", True):
+    if settings.ISC.warm_up:
         try:
             runtime.descriptor_get()
         except Exception:  # a broken model shows up as a failed row, with its message, on first use

@@ -38,21 +38,19 @@ def vit_model_resolve(configured: str | None, *, fallback: Path) -> str | None:
 
 
 def vit_model_get(configured: str | None = None) -> str | None:
-    """`configured` (a command-line override) or settings.ISC["VIT_MODEL"], resolved by `vit_model_resolve`
+    """`configured` (a command-line override) or settings.ISC.vit_model, resolved by `vit_model_resolve`
     against DATA_DIR/models/dinov2-s14: the one place that decides which ViT the workers and commands load."""
-    return vit_model_resolve(
-        configured or settings.ISC["VIT_MODEL"], fallback=Path(settings.DATA_DIR) / FALLBACK_VIT_DIR
-    )
+    return vit_model_resolve(configured or settings.ISC.vit_model, fallback=Path(settings.DATA_DIR) / FALLBACK_VIT_DIR)
 
 
 def vit_model_for_descriptor() -> str | None:
     """The ViT model folder when the configured descriptor uses one (vit, fused), else None."""
-    return vit_model_get() if settings.ISC["DESCRIPTOR"] in VIT_DESCRIPTOR_NAMES else None
+    return vit_model_get() if settings.ISC.descriptor in VIT_DESCRIPTOR_NAMES else None
 
 
 def descriptor_get() -> Descriptor:
     """The descriptor this worker is configured with: what it indexes into and what a reindex builds."""
-    return descriptor_named(settings.ISC["DESCRIPTOR"])
+    return descriptor_named(settings.ISC.descriptor)
 
 
 def descriptor_named(name: str, model_files: dict | None = None) -> Descriptor:
@@ -69,7 +67,7 @@ def descriptor_model_files(name: str) -> dict:
     if name in VIT_DESCRIPTOR_NAMES:
         files["vit_model"] = vit_model_get()
     if name == "fused":
-        files["fusion_dir"] = settings.ISC["FUSION_DIR"]
+        files["fusion_dir"] = settings.ISC.fusion_dir
     return files
 
 
@@ -79,34 +77,32 @@ def _descriptor_load(name: str, vit_model: str | None, fusion_dir: str | None) -
     return descriptor_build(
         name=name,
         vit_model=vit_model,
-        fusion_dir=fusion_dir or isc["FUSION_DIR"],
-        device=isc["DEVICE"],
-        threads=isc["MODEL_THREADS"],
+        fusion_dir=fusion_dir or isc.fusion_dir,
+        device=isc.device,
+        threads=isc.model_threads,
     )
 
 
 @functools.lru_cache(maxsize=1)
 def vector_store_get() -> VectorStore:
-    return VectorStore(uri=settings.ISC["MILVUS_URI"], token=settings.ISC["MILVUS_TOKEN"])
+    return VectorStore(uri=settings.ISC.milvus_uri, token=settings.ISC.milvus_token)
 
 
 def search_settings_get(descriptor_name: str | None = None) -> SearchSettings:
     """Search settings; the score calibration is the one of the descriptor that embeds the query."""
     isc = settings.ISC
     name = descriptor_name or search_descriptor_get().name
-    verifier = isc.get("VERIFIER", "sift")
+    verifier = isc.verifier
     return SearchSettings(
-        top_k=isc["SEARCH_TOP_K"],
-        verify_top_k=isc["VERIFY_TOP_K"],
-        query_views=tuple(isc["QUERY_VIEWS"]),
+        top_k=isc.search_top_k,
+        verify_top_k=isc.verify_top_k,
+        query_views=tuple(isc.query_views),
         calibration=(
-            calibration_get(calibration_name(name, verifier)) or calibration_get(name)
-            if isc["VERIFY_TOP_K"] > 0
-            else None
+            calibration_get(calibration_name(name, verifier)) or calibration_get(name) if isc.verify_top_k > 0 else None
         ),
         verifier=verifier,
-        learned_top_k=isc.get("LEARNED_TOP_K", 3),
-        regions=RegionSettings() if isc.get("REGION_CANDIDATES", False) else None,
+        learned_top_k=isc.learned_top_k,
+        regions=RegionSettings() if isc.region_candidates else None,
     )
 
 
@@ -119,25 +115,25 @@ def calibration_name(descriptor_name: str, verifier: str) -> str:
 def learned_verifier_get() -> LearnedVerifier | None:
     """The XFeat verifier when ISC_VERIFIER asks for it (weights load on first use), else None."""
     isc = settings.ISC
-    if isc.get("VERIFIER", "sift") == "sift":
+    if isc.verifier == "sift":
         return None
     return LearnedVerifier(
         LearnedSettings(
-            matcher=isc.get("LEARNED_MATCHER", "mnn"),
-            max_side=isc.get("LEARNED_MAX_SIDE", 640),
-            max_keypoints=isc.get("LEARNED_MAX_KEYPOINTS", 1024),
+            matcher=isc.learned_matcher,
+            max_side=isc.learned_max_side,
+            max_keypoints=isc.learned_max_keypoints,
         )
     )
 
 
 @functools.lru_cache(maxsize=4)
 def calibration_get(descriptor_name: str) -> ScoreCalibration | None:
-    return calibration_find(Path(settings.ISC["CALIBRATION_DIR"]), descriptor_name)
+    return calibration_find(Path(settings.ISC.calibration_dir), descriptor_name)
 
 
 def live_alias() -> str:
     """The Milvus alias kept on the live version's collection (one for the whole index, whatever the model)."""
-    return settings.ISC["LIVE_ALIAS"]
+    return settings.ISC.live_alias
 
 
 # Which version answers and which versions are written. The live-version row decides, not the
@@ -148,7 +144,7 @@ def live_alias() -> str:
 def live_version_get() -> str:
     """The live version; on a fresh installation (no record yet) this worker's version becomes live."""
     descriptor = descriptor_get()
-    if not settings.ISC["FOLLOW_LIVE_VERSION"]:
+    if not settings.ISC.follow_live_version:
         return descriptor.version
     from search.reindex import services as reindex_services
 

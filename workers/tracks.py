@@ -36,8 +36,8 @@ class TrackOptions:
     verification: bool = True
     milvus_uri: str | None = None  # None: an embedded Milvus Lite in a temporary folder
     top_k: int = 20
-    vit_model: str | None = None  # None: settings.ISC["VIT_MODEL"] (resolved by workers.runtime)
-    fusion_dir: str | None = None  # None: settings.ISC["FUSION_DIR"]
+    vit_model: str | None = None  # None: settings.ISC.vit_model (resolved by workers.runtime)
+    fusion_dir: str | None = None  # None: settings.ISC.fusion_dir
 
 
 @dataclass
@@ -75,18 +75,16 @@ def track_environment(options: TrackOptions) -> Iterator[None]:
         uri = options.milvus_uri or stack.enter_context(MilvusLiteServer(scratch_path / "milvus")).uri
         saved = (settings.MEDIA_ROOT, settings.ISC, app.conf.task_always_eager)
         settings.MEDIA_ROOT = scratch_path / "media"
-        settings.ISC = {
-            **settings.ISC,
-            "MILVUS_URI": uri,
-            "DESCRIPTOR": options.descriptor,
-            "FEATURES_DIR": str(scratch_path / "features"),
-            "VERIFY_TOP_K": settings.ISC["VERIFY_TOP_K"] if options.verification else 0,
-            "SEARCH_TOP_K": options.top_k,
-            "VIT_MODEL": options.vit_model or settings.ISC["VIT_MODEL"],
-            "FUSION_DIR": options.fusion_dir or settings.ISC["FUSION_DIR"],
-            # A private Milvus: the site's live-version record does not describe it.
-            "FOLLOW_LIVE_VERSION": False,
-        }
+        settings.ISC = settings.ISC.replace(
+            milvus_uri=uri,
+            descriptor=options.descriptor,
+            features_dir=str(scratch_path / "features"),
+            verify_top_k=settings.ISC.verify_top_k if options.verification else 0,
+            search_top_k=options.top_k,
+            vit_model=options.vit_model or settings.ISC.vit_model,
+            fusion_dir=options.fusion_dir or settings.ISC.fusion_dir,
+            follow_live_version=False,
+        )
         app.conf.task_always_eager = True
         runtime.engines_reset()
         try:

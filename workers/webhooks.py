@@ -44,7 +44,7 @@ def delivery_post(delivery: WebhookDelivery) -> delivery_policy.AttemptResult:
         HEADER_EVENT: delivery.event_type,
         HEADER_DELIVERY: str(delivery.id),
     }
-    timeout = settings.ISC["WEBHOOK_TIMEOUT_SECONDS"]
+    timeout = settings.ISC.webhook_timeout_seconds
     started = time.perf_counter()
     try:
         with _session() as session:
@@ -72,7 +72,7 @@ def _session() -> requests.Session:
     session = requests.Session()
     # Deliveries go where the endpoint says, or through the configured proxy, never an inherited one.
     session.trust_env = False
-    proxy = settings.ISC.get("WEBHOOK_PROXY")
+    proxy = settings.ISC.webhook_proxy
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
     return session

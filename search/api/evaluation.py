@@ -42,7 +42,7 @@ class CollectionEvaluationView(UploadMixin, ApiView):
 
 
 def _csv_parse(upload, parse):
-    limit = settings.ISC["MAX_UPLOAD_BYTES"]
+    limit = settings.ISC.max_upload_bytes
     if upload.size > limit:
         raise ApiError("too_large", f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB.")
     try:

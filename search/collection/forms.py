@@ -44,7 +44,7 @@ class ReferenceZipForm(forms.Form):
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
-        limit = settings.ISC["MAX_ZIP_UNCOMPRESSED_BYTES"]
+        limit = settings.ISC.max_zip_uncompressed_bytes
         if archive.size > limit:
             raise forms.ValidationError(
                 f"The archive is {archive.size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB."

@@ -45,7 +45,7 @@ class StoredImage(models.Model):
     height = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=ImageStatus.choices, default=ImageStatus.PENDING)
     error = models.TextField(blank=True)
-    # Claims whose worker never reported back (it died); at ISC["MAX_ATTEMPTS"] the row is failed.
+    # Claims whose worker never reported back (it died); at ISC_MAX_ATTEMPTS the row is failed.
     attempts = models.PositiveSmallIntegerField(default=0)
     # Why a row that is not done is waiting, in plain words ("search backend unavailable, retrying").
     notice = models.CharField(max_length=300, blank=True)

@@ -51,7 +51,7 @@ def collection_create(
     match_threshold: float | None = None,
 ) -> Collection:
     role_require(user=actor, team=team, minimum=MANAGE)
-    threshold = settings.ISC["DEFAULT_THRESHOLD"] if match_threshold is None else match_threshold
+    threshold = settings.ISC.default_threshold if match_threshold is None else match_threshold
     collection = Collection.objects.create(
         team=team, created_by=actor, name=name.strip(), description=description, match_threshold=threshold
     )
@@ -171,7 +171,7 @@ def reference_images_add(
 
 def team_import_root(*, team: Team) -> list[Path]:
     """Where a team's admins may import server folders from: <root>/<team slug>/ under each ISC_IMPORT_ROOTS."""
-    return [Path(root) / team.slug for root in settings.ISC["IMPORT_ROOTS"]]
+    return [Path(root) / team.slug for root in settings.ISC.import_roots]
 
 
 def _reference_images_store(*, collection: Collection, items: Iterable[Payload | Rejection]) -> UploadReport:
@@ -181,7 +181,7 @@ def _reference_images_store(*, collection: Collection, items: Iterable[Payload |
             report.rejected.append(item)
             continue
         try:
-            facts = image_inspect(item.data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
+            facts = image_inspect(item.data, max_pixels=settings.ISC.max_image_pixels)
         except ImageRejected as exc:
             report.rejected.append(Rejection(item.name, str(exc), exc.code))
             continue
@@ -206,7 +206,7 @@ def reference_indexed_mark(*, reference_id: int, descriptor_version: str, featur
 
 
 def grace_period() -> timedelta:
-    return timedelta(days=settings.ISC["REFERENCE_DELETE_GRACE_DAYS"])
+    return timedelta(days=settings.ISC.reference_delete_grace_days)
 
 
 @transaction.atomic

@@ -41,7 +41,7 @@ REFERENCES_PER_PAGE = 60
 def collection_list(request: HttpRequest) -> HttpResponse:
     admin_teams = teams_selectors.team_admin_list(user=request.user)
     form = CollectionCreateForm(
-        request.POST or None, teams=admin_teams, initial={"match_threshold": settings.ISC["DEFAULT_THRESHOLD"]}
+        request.POST or None, teams=admin_teams, initial={"match_threshold": settings.ISC.default_threshold}
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,7 +82,7 @@ def collection_detail(request: HttpRequest, collection_id: int) -> HttpResponse:
             "import_roots": services.team_import_root(team=collection.team),
             "membership": membership,
             "now": timezone.now(),
-            "grace_days": settings.ISC["REFERENCE_DELETE_GRACE_DAYS"],
+            "grace_days": settings.ISC.reference_delete_grace_days,
         },
     )
 

@@ -84,7 +84,7 @@ def task_name_on_wire(name: str, *, mode: str) -> str:
 
 
 def wire_name(name: str) -> str:
-    return task_name_on_wire(name, mode=settings.ISC["TASK_NAMES"])
+    return task_name_on_wire(name, mode=settings.ISC.task_names)
 
 
 # One quick reconnect, then give up: a web request must not hang on a broker that is down. The row

@@ -31,7 +31,7 @@ def _is_empty_upload(item) -> bool:
 
 
 def _check_size(uploaded) -> None:
-    limit = settings.ISC["MAX_UPLOAD_BYTES"]
+    limit = settings.ISC.max_upload_bytes
     if uploaded.size > limit:
         raise forms.ValidationError(
             f"{uploaded.name} is {uploaded.size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB."

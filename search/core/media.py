@@ -60,7 +60,7 @@ def derived_file(*, image, variant: str) -> MediaFile:
     target = media_root() / "derived" / image.sha256[:2] / f"{image.sha256}_{size}.jpg"
     if not target.exists():
         data = (media_root() / image.file.name).read_bytes()
-        picture = image_decode(data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"]).image
+        picture = image_decode(data, max_pixels=settings.ISC.max_image_pixels).image
         picture.thumbnail((size, size), Image.Resampling.LANCZOS)
         _atomic_save(picture, target)
     return _media_file(target)
@@ -87,7 +87,7 @@ def image_response(*, image, variant: str) -> HttpResponse:
 
 def _media_response(stored: MediaFile) -> HttpResponse:
     """With ISC_MEDIA_ACCEL_PREFIX set, the web server (nginx 'internal' location) sends the bytes."""
-    prefix = settings.ISC["MEDIA_ACCEL_PREFIX"]
+    prefix = settings.ISC.media_accel_prefix
     if prefix:
         response = HttpResponse(content_type=stored.content_type)
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(stored.relative)

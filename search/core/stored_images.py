@@ -89,7 +89,7 @@ def stored_image_claim(*, model, image_id: int, descriptor_version: str, max_att
     finished row; a row left in 'processing' by a killed worker can be claimed again, until it has
     been claimed `max_attempts` times without an outcome: then it is failed (a poison image).
     """
-    max_attempts = settings.ISC["MAX_ATTEMPTS"] if max_attempts is None else max_attempts
+    max_attempts = settings.ISC.max_attempts if max_attempts is None else max_attempts
     due = model.objects.filter(id=image_id).exclude(
         Q(status=ImageStatus.INDEXED, descriptor_version=descriptor_version) | Q(status=ImageStatus.FAILED)
     )
@@ -208,4 +208,4 @@ def stored_image_retry(*, actor: AbstractBaseUser, image: ReferenceImage | Query
 
 
 def features_path_for(*, sha256: str) -> Path:
-    return Path(settings.ISC["FEATURES_DIR"]) / sha256[:2] / f"{sha256}.npz"
+    return Path(settings.ISC.features_dir) / sha256[:2] / f"{sha256}.npz"

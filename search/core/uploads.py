@@ -147,7 +147,7 @@ def _too_large(size: int, limit: int) -> str:
 def upload_limits() -> UploadLimits:
     isc = settings.ISC
     return UploadLimits(
-        max_file_bytes=isc["MAX_UPLOAD_BYTES"],
-        max_members=isc["MAX_ZIP_MEMBERS"],
-        max_total_bytes=isc["MAX_ZIP_UNCOMPRESSED_BYTES"],
+        max_file_bytes=isc.max_upload_bytes,
+        max_members=isc.max_zip_members,
+        max_total_bytes=isc.max_zip_uncompressed_bytes,
     )

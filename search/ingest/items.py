@@ -20,7 +20,7 @@ from search.ingest.models import IngestError, IngestJob
 
 
 def ingest_dir() -> Path:
-    folder = Path(settings.ISC["INGEST_DIR"])
+    folder = Path(settings.ISC.ingest_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -33,7 +33,7 @@ def zip_directory_check(path: Path) -> list[zipfile.ZipInfo]:
         raise UploadError("The file is not a readable zip archive.") from None
     if not members:
         raise UploadError("The zip archive is empty.")
-    limit = settings.ISC["INGEST_MAX_FILES"]
+    limit = settings.ISC.ingest_max_files
     if len(members) > limit:
         raise UploadError(f"The zip archive holds {len(members):,} files, more than the limit of {limit:,}.")
     return members
@@ -111,7 +111,7 @@ def _folder_list(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
             rejections.append((name, "Symbolic link leading outside the folder; skipped."))
         elif path.is_file():
             entries.append({"name": name, "path": str(path)})
-    limit = settings.ISC["INGEST_MAX_FILES"]
+    limit = settings.ISC.ingest_max_files
     if len(entries) > limit:
         raise UploadError(f"The folder holds {len(entries):,} images, more than the limit of {limit:,}.")
     if not entries and not rejections:

@@ -26,7 +26,7 @@ from search.webhooks.payloads import query_flagged_payload
 def query_image_add(*, actor: AbstractBaseUser, collection: Collection, payload: Payload) -> tuple[QueryImage, bool]:
     """Returns the query row and whether it is new; the same bytes again give the earlier query."""
     role_require(user=actor, team=collection.team_id, minimum=UPLOAD)
-    facts = image_inspect(payload.data, max_pixels=settings.ISC["MAX_IMAGE_PIXELS"])
+    facts = image_inspect(payload.data, max_pixels=settings.ISC.max_image_pixels)
     query, created = _stored_image_create(QueryImage, collection=collection, payload=payload, facts=facts)
     if created:
         audit_record(

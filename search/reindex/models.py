@@ -10,7 +10,7 @@ class IndexVersion(models.Model):
 
     Exactly one row is `live`: queries are embedded with its descriptor and searched in its collection,
     so the query's vectors and the stored ones always come from the same model. The Milvus alias
-    (settings.ISC["LIVE_ALIAS"]) is moved in step with it, for operators and outside readers.
+    (settings.ISC.live_alias) is moved in step with it, for operators and outside readers.
     """
 
     class State(models.TextChoices):

@@ -82,7 +82,7 @@ def reindex_job_start(
         live = index_version_live_get()
         job = ReindexJob.objects.create(
             total=ReferenceImage.objects.count(),
-            batch_size=batch_size or settings.ISC["REINDEX_BATCH_SIZE"],
+            batch_size=batch_size or settings.ISC.reindex_batch_size,
             source_version=live.version if live else "",
         )
         # Site-wide (every team's references), so its audit event has no team; the page is staff-only.

@@ -36,6 +36,6 @@ def _reindex_context(user) -> dict:
     return {
         "status": selectors.index_status(),
         "jobs": selectors.reindex_job_list(user=user)[:10],
-        "configured_descriptor": settings.ISC["DESCRIPTOR"],
-        "keep_old": settings.ISC["REINDEX_KEEP_OLD"],
+        "configured_descriptor": settings.ISC.descriptor,
+        "keep_old": settings.ISC.reindex_keep_old,
     }

@@ -27,7 +27,7 @@ class ClaimedByOther(PermissionDenied):
 
 
 def claim_expiry() -> timedelta:
-    return timedelta(seconds=settings.ISC["REVIEW_CLAIM_SECONDS"])
+    return timedelta(seconds=settings.ISC.review_claim_seconds)
 
 
 def claim_free(*, user: AbstractBaseUser) -> Q:

@@ -32,7 +32,7 @@ def descriptor_unpack(packed: bytes | memoryview | None) -> np.ndarray | None:
 
 
 def near_identical_threshold() -> float:
-    return float(settings.ISC["NEAR_DUPLICATE_SIMILARITY"])
+    return float(settings.ISC.near_duplicate_similarity)
 
 
 def descriptors_near_identical(first: np.ndarray | None, second: np.ndarray | None) -> bool:
@@ -61,7 +61,7 @@ def near_duplicate_leader(*, query: QueryImage, candidate_ids: Sequence[int] | N
     ).exclude(descriptor=b"")
     if candidate_ids is not None:
         earlier = earlier.filter(id__in=list(candidate_ids))
-    window_days = settings.ISC["NEAR_DUPLICATE_WINDOW_DAYS"]
+    window_days = settings.ISC.near_duplicate_window_days
     if window_days:
         earlier = earlier.filter(created_at__gte=timezone.now() - timedelta(days=window_days))
     best_id, best_similarity = None, near_identical_threshold()
@@ -151,7 +151,7 @@ def match_rows_apply(*, query: QueryImage, rows: list[Match]) -> list[tuple[Matc
 def quarantine_check(*, query: QueryImage, rows: list[Match]) -> list[ReferenceImage]:
     """Quarantines the references that more than ISC QUARANTINE_QUERIES_PER_DAY distinct queries (by bytes)
     matched at or above the threshold within the last 24 h; an admin's release holds for the rest of the day."""
-    limit = settings.ISC["QUARANTINE_QUERIES_PER_DAY"]
+    limit = settings.ISC.quarantine_queries_per_day
     threshold = query.collection.match_threshold
     now = timezone.now()
     quarantined = []

@@ -27,7 +27,7 @@ from search.teams.models import Role
 
 def signup(request: HttpRequest) -> HttpResponse:
     """Off unless ISC_OPEN_SIGNUP=1; otherwise accounts come from a team admin (members page, invite links)."""
-    if not settings.ISC["OPEN_SIGNUP"]:
+    if not settings.ISC.open_signup:
         raise Http404("Sign-up is closed; ask a team admin for an invite.")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

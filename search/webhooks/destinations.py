@@ -52,12 +52,12 @@ def address_check(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Non
     if address.is_link_local or address in METADATA_ADDRESSES:
         raise WebhookUrlRefused(f"{address} is a link-local or metadata address.")
     if address.is_loopback:
-        if isc.get("WEBHOOK_ALLOW_LOOPBACK"):
+        if isc.webhook_allow_loopback:
             return
         raise WebhookUrlRefused(f"{address} is a loopback address (allowed only with ISC_WEBHOOK_ALLOW_LOOPBACK=1).")
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         raise WebhookUrlRefused(f"{address} is not an address a receiver can have.")
-    if not address.is_global and not isc.get("WEBHOOK_ALLOW_PRIVATE"):
+    if not address.is_global and not isc.webhook_allow_private:
         raise WebhookUrlRefused(f"{address} is a private address (allowed only with ISC_WEBHOOK_ALLOW_PRIVATE=1).")
 
 

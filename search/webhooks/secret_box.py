@@ -25,7 +25,7 @@ def secret_hint(secret: str) -> str:
 
 
 def _keys() -> MultiFernet:
-    configured = settings.ISC.get("WEBHOOK_SECRET_KEYS") or []
+    configured = settings.ISC.webhook_secret_keys or []
     if configured:
         return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in configured])
     # A separate key per purpose, so the session signing key itself never encrypts anything.

@@ -128,7 +128,7 @@ def endpoint_secret_rotate(*, actor: AbstractBaseUser, endpoint: WebhookEndpoint
     endpoint = WebhookEndpoint.objects.select_for_update().get(id=endpoint.id)
     before = {"secret_hint": endpoint.secret_hint}
     secret = secret_generate()
-    grace = timedelta(hours=settings.ISC["WEBHOOK_ROTATION_GRACE_HOURS"])
+    grace = timedelta(hours=settings.ISC.webhook_rotation_grace_hours)
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
     endpoint.previous_secret_expires_at = timezone.now() + grace
     endpoint.secret_encrypted = secret_encrypt(secret)
@@ -302,7 +302,7 @@ def delivery_attempt_record(
     isc = settings.ISC
     outcome = attempt_outcome(result)
     error = result.error
-    if outcome == AttemptOutcome.RETRY and attempt >= isc["WEBHOOK_MAX_ATTEMPTS"]:
+    if outcome == AttemptOutcome.RETRY and attempt >= isc.webhook_max_attempts:
         outcome = AttemptOutcome.FAILED
         error = f"{error or f'HTTP {result.status_code}'}; gave up after {attempt} attempts"
     WebhookAttempt.objects.create(
@@ -326,10 +326,10 @@ def delivery_attempt_record(
         delivery.state, delivery.next_attempt_at = DeliveryState.FAILED, None
     else:
         wait = backoff_seconds(
-            attempt=attempt, base=isc["WEBHOOK_BACKOFF_SECONDS"], cap=isc["WEBHOOK_BACKOFF_MAX_SECONDS"], rng=rng
+            attempt=attempt, base=isc.webhook_backoff_seconds, cap=isc.webhook_backoff_max_seconds, rng=rng
         )
         if result.retry_after is not None:
-            wait = min(max(wait, result.retry_after), isc["WEBHOOK_BACKOFF_MAX_SECONDS"])
+            wait = min(max(wait, result.retry_after), isc.webhook_backoff_max_seconds)
         delivery.state, delivery.next_attempt_at = DeliveryState.RETRYING, now + timedelta(seconds=wait)
     delivery.save(
         update_fields=[

@@ -261,12 +261,9 @@ def test_runtime_builds_vit_from_the_fallback_when_the_trained_model_is_missing(
 
     shutil.copytree(tiny_vit_dir, tmp_path / "models" / "dinov2-s14")
     settings.DATA_DIR = tmp_path
-    settings.ISC = {
-        **settings.ISC,
-        "DESCRIPTOR": "vit",
-        "VIT_MODEL": str(tmp_path / "models" / "isc-vit-s14"),
-        "DEVICE": "cpu",
-    }
+    settings.ISC = settings.ISC.replace(
+        descriptor="vit", vit_model=str(tmp_path / "models" / "isc-vit-s14"), device="cpu"
+    )
     runtime.engines_reset()
     try:
         descriptor = runtime.descriptor_get()

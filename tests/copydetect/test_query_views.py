@@ -40,4 +40,4 @@ def test_unknown_view_names_are_refused():
 
 
 def test_the_site_searches_with_the_default_views(settings):
-    assert tuple(settings.ISC["QUERY_VIEWS"]) == DEFAULT_VIEWS
+    assert tuple(settings.ISC.query_views) == DEFAULT_VIEWS

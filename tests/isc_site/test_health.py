@@ -39,18 +39,18 @@ def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(client, b
     assert body["checks"]["database"]["ok"] and body["checks"]["milvus"]["ok"]
     assert body["checks"]["broker"]["queue_depth"] == {"gpu": 2, "default": 0}
     assert not body["checks"]["workers"]["ok"]
-    assert body["checks"]["milvus"]["live_alias"] == isc_settings.ISC["LIVE_ALIAS"]
+    assert body["checks"]["milvus"]["live_alias"] == isc_settings.ISC.live_alias
 
 
 def test_milvus_down_is_a_503_naming_it(client, broker, settings):
-    settings.ISC = {**settings.ISC, "MILVUS_URI": f"http://127.0.0.1:{free_port()}"}
+    settings.ISC = settings.ISC.replace(milvus_uri=f"http://127.0.0.1:{free_port()}")
     response = client.get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["down"] == ["milvus"]
 
 
 def test_broker_down_is_a_503_and_workers_are_not_pinged(client, settings, milvus_uri):
-    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri}
+    settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri)
     from isc_site.celery import app
 
     previous = app.conf.broker_url

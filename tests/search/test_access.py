@@ -70,7 +70,7 @@ def _world(seed: int) -> TeamWorld:
 
 @pytest.fixture
 def teams(media_root, settings, tmp_path):
-    settings.ISC = {**settings.ISC, "INGEST_DIR": str(tmp_path / "ingest")}  # where an uploaded zip is kept
+    settings.ISC = settings.ISC.replace(ingest_dir=str(tmp_path / "ingest"))  # where an uploaded zip is kept
     return _world(100), _world(200)
 
 

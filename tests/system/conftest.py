@@ -13,7 +13,7 @@ def live_worker(tmp_path, milvus_uri, settings):
     redis_server = RedisServer(tmp_path).start()
     settings.MEDIA_ROOT = tmp_path / "media"
     features = tmp_path / "features"
-    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(features)}
+    settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri, features_dir=str(features))
     previous_broker = app.conf.broker_url
     broker_switch(app, redis_server.url)
     worker = CeleryWorker(

@@ -31,7 +31,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
 def nginx_in_front(live_server, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.DEBUG = False
-    settings.ISC = {**settings.ISC, "MEDIA_ACCEL_PREFIX": "/protected/"}
+    settings.ISC = settings.ISC.replace(media_accel_prefix="/protected/")
     port = free_port()
     site = CONFIG.read_text()
     site = site.replace("server web:8000;", f"server {live_server.url.removeprefix('http://')};")

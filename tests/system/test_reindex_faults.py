@@ -41,7 +41,7 @@ def stack(tmp_path, milvus_uri, settings):
 
     redis_server = RedisServer(tmp_path).start()
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(tmp_path / "features")}
+    settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri, features_dir=str(tmp_path / "features"))
     previous_broker = app.conf.broker_url
     broker_switch(app, redis_server.url)
     workers: list[CeleryWorker] = []
@@ -52,7 +52,7 @@ def stack(tmp_path, milvus_uri, settings):
                 "CELERY_BROKER_URL": redis_server.url,
                 "MILVUS_URI": milvus_uri,
                 "ISC_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-                "ISC_FEATURES_DIR": settings.ISC["FEATURES_DIR"],
+                "ISC_FEATURES_DIR": settings.ISC.features_dir,
                 "ISC_DESCRIPTOR": descriptor,
                 "ISC_VERIFY_TOP_K": "3",
                 "DATABASE_URL": database_url(connection.settings_dict),

@@ -42,6 +42,4 @@ def test_redis_hands_a_message_to_another_worker_only_after_the_longest_task_cou
     limits = [task.time_limit for name, task in app.tasks.items() if name.startswith("workers.") and task.time_limit]
     assert limits, "the worker tasks declare hard time limits"
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > max(limits)
-    assert settings.ISC["STALE_AFTER_SECONDS"] > settings.ROW_TASK_TIME_LIMIT, (
-        "the sweeper never re-queues a running task"
-    )
+    assert settings.ISC.stale_after_seconds > settings.ROW_TASK_TIME_LIMIT, "the sweeper never re-queues a running task"

@@ -110,12 +110,9 @@ def live_ingest_worker(tmp_path, milvus_uri, settings):
 
     redis_server = RedisServer(tmp_path).start()
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ISC = {
-        **settings.ISC,
-        "MILVUS_URI": milvus_uri,
-        "FEATURES_DIR": str(tmp_path / "features"),
-        "INGEST_DIR": str(tmp_path / "ingest"),
-    }
+    settings.ISC = settings.ISC.replace(
+        milvus_uri=milvus_uri, features_dir=str(tmp_path / "features"), ingest_dir=str(tmp_path / "ingest")
+    )
     previous_broker = app.conf.broker_url
     _broker_switch(app, redis_server.url)
     worker = CeleryWorker(
@@ -140,7 +137,7 @@ def live_ingest_worker(tmp_path, milvus_uri, settings):
 
     runtime.vector_store_get.cache_clear()
     runtime.vector_store_get().close()
-    milvus_wipe(settings.ISC["MILVUS_URI"])
+    milvus_wipe(settings.ISC.milvus_uri)
     runtime.engines_reset()
 
 

@@ -24,12 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def own_milvus(tmp_path, settings, media_root, eager_tasks):
     server = MilvusLiteServer(tmp_path / "milvus").start()
-    settings.ISC = {
-        **settings.ISC,
-        "MILVUS_URI": server.uri,
-        "FEATURES_DIR": str(tmp_path / "features"),
-        "WARM_UP": False,
-    }
+    settings.ISC = settings.ISC.replace(milvus_uri=server.uri, features_dir=str(tmp_path / "features"), warm_up=False)
     runtime.vector_store_get.cache_clear()
     yield runtime.vector_store_get()
     runtime.vector_store_get().close()
@@ -61,7 +56,7 @@ def test_reconcile_repairs_milvus_and_the_disk_from_the_database(own_milvus, set
     store.collection_ensure(model_version="rollback-model/1", dim=8)
     store.alias_point(alias="live_rollback", model_version="rollback-model/1")  # an alias keeps it
 
-    features = settings.ISC["FEATURES_DIR"]
+    features = settings.ISC.features_dir
     orphan_features = f"{features}/ab/{'ab' * 32}.npz"
     os.makedirs(os.path.dirname(orphan_features), exist_ok=True)
     open(orphan_features, "wb").write(b"x")

@@ -60,9 +60,9 @@ def test_each_name_of_the_previous_release_runs_the_same_function_as_today():
 
 
 def test_legacy_mode_sends_only_names_the_previous_release_knows(settings):
-    settings.ISC = {**settings.ISC, "TASK_NAMES": "legacy"}
+    settings.ISC = settings.ISC.replace(task_names="legacy")
     assert {dispatch.wire_name(name) for name in dispatch.TASK_NAMES} == PREVIOUS_RELEASE_NAMES
-    settings.ISC = {**settings.ISC, "TASK_NAMES": "current"}
+    settings.ISC = settings.ISC.replace(task_names="current")
     assert {dispatch.wire_name(name) for name in dispatch.TASK_NAMES} == set(dispatch.TASK_NAMES)
 
 
@@ -76,7 +76,7 @@ def test_the_descriptor_tasks_go_to_the_gpu_queue_under_either_name(settings):
 def test_a_live_worker_indexes_a_reference_sent_under_the_previous_release_name(tmp_path, milvus_uri, settings):
     redis_server = RedisServer(tmp_path).start()
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ISC = {**settings.ISC, "MILVUS_URI": milvus_uri, "FEATURES_DIR": str(tmp_path / "features")}
+    settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri, features_dir=str(tmp_path / "features"))
     previous_broker = app.conf.broker_url
     broker_switch(app, redis_server.url)
     collection = CollectionFactory()
@@ -102,11 +102,14 @@ def test_a_live_worker_indexes_a_reference_sent_under_the_previous_release_name(
     try:
         # What a site of the previous release puts on the queue: the old name, the row id.
         app.send_task("workers.tasks.reference_index", args=(reference.id,), queue="gpu")
-        wait_until(
-            lambda: ReferenceImage.objects.get(id=reference.id).status == ImageStatus.INDEXED,
-            timeout=120,
-            what=f"the reference indexed by the worker\n{worker.log_path.read_text()[-2000:]}",
-        )
+        try:
+            wait_until(
+                lambda: ReferenceImage.objects.get(id=reference.id).status == ImageStatus.INDEXED,
+                timeout=240,
+                what="the reference indexed by the worker",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{worker.log_path.read_text()[-3000:]}") from None
     finally:
         worker.stop()
         broker_switch(app, previous_broker)

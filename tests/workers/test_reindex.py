@@ -36,16 +36,16 @@ def versions():
 @pytest.fixture
 def model_change(isc_settings, eager_tasks, versions):
     """The workers start on the distilled model; `switch()` restarts them on full SSCD."""
-    isc_settings.ISC = {**isc_settings.ISC, "DESCRIPTOR": OLD, "VERIFY_TOP_K": 2}
+    isc_settings.ISC = isc_settings.ISC.replace(descriptor=OLD, verify_top_k=2)
     runtime.engines_reset()
 
     def switch():
-        isc_settings.ISC = {**isc_settings.ISC, "DESCRIPTOR": NEW}
+        isc_settings.ISC = isc_settings.ISC.replace(descriptor=NEW)
         runtime.engines_reset()
 
     yield switch
     runtime.vector_store_get().close()
-    milvus_wipe(isc_settings.ISC["MILVUS_URI"])
+    milvus_wipe(isc_settings.ISC.milvus_uri)
 
 
 def _references(collection, seeds):
@@ -150,7 +150,7 @@ def test_keeping_the_old_version_allows_a_rollback(model_change, versions, capsy
     model_change()
     from django.conf import settings
 
-    settings.ISC = {**settings.ISC, "REINDEX_KEEP_OLD": True}
+    settings.ISC = settings.ISC.replace(reindex_keep_old=True)
     call_command("reindex")  # eager: the whole chain runs now
     assert reindex_selectors.index_version_live_get().version == versions[NEW]
     assert runtime.vector_store_get().collection_exists(model_version=versions[OLD])

@@ -18,41 +18,41 @@ def fresh_engines():
 
 
 def test_default_is_sift_with_the_shipped_calibration_and_no_learned_engine(settings, fresh_engines):
-    search = runtime.search_settings_get(settings.ISC["DESCRIPTOR"])
+    search = runtime.search_settings_get(settings.ISC.descriptor)
 
     assert search.verifier == "sift" and search.regions is None
     assert (search.top_k, search.verify_top_k) == (20, 10)  # 20 verified costs past the latency budget
     assert runtime.learned_verifier_get() is None
     assert search.calibration == ScoreCalibration.load(
-        runtime.Path(settings.ISC["CALIBRATION_DIR"]) / f"{settings.ISC['DESCRIPTOR']}.json"
+        runtime.Path(settings.ISC.calibration_dir) / f"{settings.ISC.descriptor}.json"
     )
 
 
 def test_learned_fallback_reads_its_own_calibration_and_builds_the_learned_engine(settings, fresh_engines):
-    settings.ISC = {**settings.ISC, "VERIFIER": "sift+learned", "LEARNED_TOP_K": 2, "REGION_CANDIDATES": True}
+    settings.ISC = settings.ISC.replace(verifier="sift+learned", learned_top_k=2, region_candidates=True)
 
-    search = runtime.search_settings_get(settings.ISC["DESCRIPTOR"])
+    search = runtime.search_settings_get(settings.ISC.descriptor)
     learned = runtime.learned_verifier_get()
 
     assert (search.verifier, search.learned_top_k, search.regions is not None) == ("sift+learned", 2, True)
     assert search.calibration == ScoreCalibration.load(
-        runtime.Path(settings.ISC["CALIBRATION_DIR"]) / f"{settings.ISC['DESCRIPTOR']}+sift+learned.json"
+        runtime.Path(settings.ISC.calibration_dir) / f"{settings.ISC.descriptor}+sift+learned.json"
     )
-    assert learned is not None and learned.settings.matcher == settings.ISC["LEARNED_MATCHER"]
+    assert learned is not None and learned.settings.matcher == settings.ISC.learned_matcher
     assert learned.cache_tag == "xfeat-v1-s640-k1024"
 
 
 def test_a_verifier_without_its_own_calibration_falls_back_to_the_descriptor_s(settings, fresh_engines, tmp_path):
-    (tmp_path / "sscd.json").write_text((runtime.Path(settings.ISC["CALIBRATION_DIR"]) / "sscd.json").read_text())
-    settings.ISC = {**settings.ISC, "VERIFIER": "learned", "CALIBRATION_DIR": str(tmp_path), "DESCRIPTOR": "sscd"}
+    (tmp_path / "sscd.json").write_text((runtime.Path(settings.ISC.calibration_dir) / "sscd.json").read_text())
+    settings.ISC = settings.ISC.replace(verifier="learned", calibration_dir=str(tmp_path), descriptor="sscd")
 
-    assert runtime.search_settings_get(settings.ISC["DESCRIPTOR"]).calibration == ScoreCalibration.load(
+    assert runtime.search_settings_get(settings.ISC.descriptor).calibration == ScoreCalibration.load(
         tmp_path / "sscd.json"
     )
 
 
 def test_descriptor_models_get_the_configured_share_of_the_cores(settings, fresh_engines):
-    settings.ISC = {**settings.ISC, "DESCRIPTOR": "sscd", "MODEL_THREADS": 1}
+    settings.ISC = settings.ISC.replace(descriptor="sscd", model_threads=1)
 
     descriptor = runtime.descriptor_get()
 

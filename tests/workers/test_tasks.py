@@ -123,7 +123,7 @@ def test_a_deleted_reference_is_left_out_then_purged_with_its_vector_and_file_af
     assert collection_services.references_purge_expired() == 0, "still within the grace period"
     store, version = runtime.vector_store_get(), runtime.descriptor_get().version
     assert set(store.vectors_get(model_version=version, ids=[kept.id, deleted.id])) == {kept.id, deleted.id}
-    later = timezone.now() + timedelta(days=isc_settings.ISC["REFERENCE_DELETE_GRACE_DAYS"] + 1)
+    later = timezone.now() + timedelta(days=isc_settings.ISC.reference_delete_grace_days + 1)
     assert collection_services.references_purge_expired(now=later) == 1
     assert not ReferenceImage.objects.filter(id=deleted.id).exists()
     assert set(store.vectors_get(model_version=version, ids=[kept.id, deleted.id])) == {kept.id}
@@ -168,12 +168,7 @@ def test_an_in_process_run_waits_for_a_search_backend_that_comes_back(settings, 
     from tests.services import milvus_wipe
 
     server = MilvusLiteServer(tmp_path / "late-milvus")
-    settings.ISC = {
-        **settings.ISC,
-        "MILVUS_URI": server.uri,
-        "FEATURES_DIR": str(tmp_path / "features"),
-        "WARM_UP": False,
-    }
+    settings.ISC = settings.ISC.replace(milvus_uri=server.uri, features_dir=str(tmp_path / "features"), warm_up=False)
     runtime.engines_reset()
     starter = threading.Timer(1.5, server.start)
     starter.start()

@@ -28,12 +28,9 @@ ALL_EVENTS = ["match.confirmed", "match.rejected", "query.flagged"]
 
 @pytest.fixture
 def hook_settings(settings):
-    settings.ISC = {
-        **settings.ISC,
-        "WEBHOOK_ALLOW_LOOPBACK": True,
-        "WEBHOOK_MAX_ATTEMPTS": 6,
-        "WEBHOOK_TIMEOUT_SECONDS": 5.0,
-    }
+    settings.ISC = settings.ISC.replace(
+        webhook_allow_loopback=True, webhook_max_attempts=6, webhook_timeout_seconds=5.0
+    )
     return settings
 
 
@@ -147,7 +144,7 @@ def test_408_and_429_are_retried(hook_settings, receivers, deliver, status):
 
 @pytest.mark.django_db
 def test_it_stops_after_the_maximum_number_of_attempts(hook_settings, receivers, deliver):
-    hook_settings.ISC = {**hook_settings.ISC, "WEBHOOK_MAX_ATTEMPTS": 3}
+    hook_settings.ISC = hook_settings.ISC.replace(webhook_max_attempts=3)
     admin, team = _admin_and_team()
     receiver = receivers(statuses=[503])
     endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
@@ -160,7 +157,7 @@ def test_it_stops_after_the_maximum_number_of_attempts(hook_settings, receivers,
 
 @pytest.mark.django_db
 def test_connection_errors_and_timeouts_are_retried_and_logged(hook_settings, receivers, deliver):
-    hook_settings.ISC = {**hook_settings.ISC, "WEBHOOK_MAX_ATTEMPTS": 2, "WEBHOOK_TIMEOUT_SECONDS": 0.5}
+    hook_settings.ISC = hook_settings.ISC.replace(webhook_max_attempts=2, webhook_timeout_seconds=0.5)
     admin, team = _admin_and_team()
     refused, _ = _endpoint(admin, team, f"http://127.0.0.1:{closed_port()}/hook")
     delivery = _test_event(deliver, admin, refused)
@@ -228,10 +225,10 @@ def test_a_url_refused_at_send_time_and_a_deactivated_endpoint_fail_without_a_re
     admin, team = _admin_and_team()
     receiver = receivers(statuses=[200])
     endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
-    hook_settings.ISC = {**hook_settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": False}
+    hook_settings.ISC = hook_settings.ISC.replace(webhook_allow_loopback=False)
     delivery = _test_event(deliver, admin, endpoint)
     assert delivery.state == DeliveryState.FAILED and delivery.attempts == 1 and "loopback" in delivery.last_error
-    hook_settings.ISC = {**hook_settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True}
+    hook_settings.ISC = hook_settings.ISC.replace(webhook_allow_loopback=True)
     queued = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)  # not committed: not sent yet
     webhooks_services.endpoint_update(actor=admin, endpoint=endpoint, active=False)
     from workers.tasks.webhooks import webhook_deliver
@@ -361,7 +358,7 @@ def test_the_sweep_sends_a_delivery_whose_message_never_reached_the_broker(hook_
     endpoint, receiver.secret = _endpoint(admin, team, receiver.url)
     # Without a commit the on-commit enqueue never runs: the row exists, its message does not.
     lost = webhooks_services.endpoint_test_send(actor=admin, endpoint=endpoint)
-    overdue = hook_settings.ISC["WEBHOOK_SWEEP_OVERDUE_SECONDS"]
+    overdue = hook_settings.ISC.webhook_sweep_overdue_seconds
 
     assert webhooks_services.deliveries_sweep(overdue_seconds=overdue, limit=10) == 0, "not overdue yet"
     assert receiver.received == []

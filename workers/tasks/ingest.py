@@ -70,4 +70,4 @@ def ingest_chunk(self, job_id: int, cursor: int = 0) -> str:
 
 @worker_task(dispatch.INGEST_RESUME_STALE)
 def ingest_resume_stale() -> list[int]:
-    return ingest_services.ingest_jobs_resume_stale(older_than=timedelta(seconds=settings.ISC["INGEST_STALE_SECONDS"]))
+    return ingest_services.ingest_jobs_resume_stale(older_than=timedelta(seconds=settings.ISC.ingest_stale_seconds))

@@ -27,11 +27,11 @@ def rows_sweep(self) -> dict[str, int]:
     for model in (ReferenceImage, QueryImage):
         report = stored_images.stored_images_sweep(
             model=model,
-            grace_seconds=isc["QUEUE_GRACE_SECONDS"],
-            stale_after_seconds=isc["STALE_AFTER_SECONDS"],
-            stale_pending_after_seconds=isc["STALE_PENDING_AFTER_SECONDS"],
+            grace_seconds=isc.queue_grace_seconds,
+            stale_after_seconds=isc.stale_after_seconds,
+            stale_pending_after_seconds=isc.stale_pending_after_seconds,
             broker_started_at=broker_started_at,
-            limit=isc["SWEEP_LIMIT"],
+            limit=isc.sweep_limit,
         )
         name = model.__name__
         for kind in ("never_queued", "queued_before_broker_restart", "stale_pending", "stale_processing"):

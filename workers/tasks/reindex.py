@@ -61,5 +61,5 @@ def reindex_run(self, job_id: int, cursor: int = 0) -> str:
 @worker_task(dispatch.REINDEX_RESUME_STALE, acks_late=True, soft_time_limit=60, time_limit=90)
 def reindex_resume_stale() -> int:
     """Beat job: resumes every reindex whose worker has been silent for ISC_REINDEX_STALE_SECONDS."""
-    older_than = timedelta(seconds=settings.ISC["REINDEX_STALE_SECONDS"])
+    older_than = timedelta(seconds=settings.ISC.reindex_stale_seconds)
     return reindex_services.reindex_jobs_resume_stale(older_than=older_than)

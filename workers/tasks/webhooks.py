@@ -63,7 +63,7 @@ def webhook_deliver(self, delivery_id: int, attempt: int = 1) -> str:
 def webhook_deliveries_sweep(self) -> int:
     """Beat job: deliveries whose task message never reached the broker or was lost with it go out again."""
     queued = webhooks_services.deliveries_sweep(
-        overdue_seconds=settings.ISC["WEBHOOK_SWEEP_OVERDUE_SECONDS"], limit=settings.ISC["SWEEP_LIMIT"]
+        overdue_seconds=settings.ISC.webhook_sweep_overdue_seconds, limit=settings.ISC.sweep_limit
     )
     if queued:
         logger.info("webhook sweep: queued %s deliveries again", queued)

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             descriptor=options["descriptor"],
             fitted_on=str(options["candidates"].name),
         )
-        directory = options["out_dir"] or Path(settings.ISC["CALIBRATION_DIR"])
+        directory = options["out_dir"] or Path(settings.ISC.calibration_dir)
         path = calibration_path(directory, options["descriptor"])
         calibration.save(path)
         self.stdout.write(

@@ -51,7 +51,7 @@ def test_a_deleted_reference_keeps_its_vector_until_the_purge_removes_vector_fil
     assert api.delete(f"/api/references/{reference.id}/").status_code == 204
     assert store.vectors_count(model_version=version, collection_id=collection.id) == 2, "restorable until the purge"
 
-    after_grace = timezone.now() + timedelta(days=isc_settings.ISC["REFERENCE_DELETE_GRACE_DAYS"], minutes=1)
+    after_grace = timezone.now() + timedelta(days=isc_settings.ISC.reference_delete_grace_days, minutes=1)
     assert collection_services.references_purge_expired(now=after_grace) == 1
 
     assert store.vectors_count(model_version=version, collection_id=collection.id) == 1

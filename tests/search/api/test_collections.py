@@ -30,7 +30,7 @@ def test_creating_a_collection_returns_it_with_its_progress(api, user, team):
 
 
 def test_the_threshold_defaults_to_the_site_setting(api, team, settings):
-    settings.ISC = {**settings.ISC, "DEFAULT_THRESHOLD": 0.42}
+    settings.ISC = settings.ISC.replace(default_threshold=0.42)
     assert api.post("/api/collections/", {"name": "x"}, format="json").json()["match_threshold"] == 0.42
 
 

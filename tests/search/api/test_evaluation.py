@@ -60,7 +60,7 @@ def test_a_missing_ground_truth_is_missing_file(api, collection):
 
 
 def test_a_ground_truth_over_the_byte_limit_is_too_large(api, collection, settings):
-    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 10}
+    settings.ISC = settings.ISC.replace(max_upload_bytes=10)
     url = f"/api/collections/{collection.id}/evaluation/"
     response = api.post(url, {"ground_truth": _csv("gt.csv", "query_id,reference_id\nq,r1\n")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"

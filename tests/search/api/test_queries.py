@@ -81,7 +81,7 @@ def test_a_bad_query_image_is_refused_with_its_code(api, collection, media_root,
 
 
 def test_a_query_over_the_byte_limit_is_too_large(api, collection, media_root, settings):
-    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
+    settings.ISC = settings.ISC.replace(max_upload_bytes=1000)
     response = api.post(_queries_url(collection), {"file": image_upload("big.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 

@@ -46,14 +46,14 @@ def test_a_bad_image_is_refused_with_its_code(api, collection, media_root, data,
 
 
 def test_a_file_over_the_byte_limit_is_too_large(api, collection, media_root, settings):
-    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
+    settings.ISC = settings.ISC.replace(max_upload_bytes=1000)
     response = api.post(_references_url(collection), {"file": image_upload("big.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
     assert "the limit is" in response.json()["detail"], "the same message as on the web page"
 
 
 def test_an_image_over_the_pixel_limit_is_too_large(api, collection, media_root, settings):
-    settings.ISC = {**settings.ISC, "MAX_IMAGE_PIXELS": 100_000}
+    settings.ISC = settings.ISC.replace(max_image_pixels=100_000)
     response = api.post(_references_url(collection), {"file": image_upload("wide.jpg")}, format="multipart")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
@@ -69,7 +69,7 @@ def test_json_instead_of_multipart_is_unsupported_media_type(api, collection):
 
 
 def test_a_batch_reports_each_file(api, collection, media_root, settings):
-    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 60_000}
+    settings.ISC = settings.ISC.replace(max_upload_bytes=60_000)
     api.post(_references_url(collection), {"file": image_upload("known.jpg", 5)}, format="multipart")
     files = [
         image_upload("new1.jpg", 1),
@@ -158,7 +158,7 @@ def test_deleting_twice_is_a_no_op_and_a_reference_not_deleted_restores_as_it_is
 def test_restoring_after_the_grace_period_is_restore_expired(api, searched_query, settings):
     reference = searched_query.matches.order_by("rank").first().reference
     api.delete(f"/api/references/{reference.id}/")
-    long_ago = timezone.now() - timedelta(days=settings.ISC["REFERENCE_DELETE_GRACE_DAYS"], minutes=1)
+    long_ago = timezone.now() - timedelta(days=settings.ISC.reference_delete_grace_days, minutes=1)
     ReferenceImage.objects.filter(id=reference.id).update(deleted_at=long_ago)
 
     response = api.post(f"/api/references/{reference.id}/restore/")

@@ -71,7 +71,7 @@ def _zip_upload(entries: dict[str, bytes]) -> io.BytesIO:
 
 def test_uploading_a_zip_queues_an_import_job(client, moderator, media_root, settings, tmp_path):
     # What the job then adds and refuses is covered in tests/search/ingest/test_ingest.py.
-    settings.ISC = {**settings.ISC, "INGEST_DIR": str(tmp_path / "ingest")}
+    settings.ISC = settings.ISC.replace(ingest_dir=str(tmp_path / "ingest"))
     collection = collection_for(moderator)
     archive = _zip_upload({"a.jpg": encode(scene(1)), "../b.jpg": encode(scene(2)), "c.txt": b"not an image"})
     response = client.post(

@@ -102,7 +102,7 @@ def test_files_are_served_with_debug_off(client, viewer, media_root, settings):
 
 def test_with_an_accel_prefix_the_web_server_sends_the_file(client, viewer, media_root, settings):
     settings.DEBUG = False
-    settings.ISC = {**settings.ISC, "MEDIA_ACCEL_PREFIX": "/protected/"}
+    settings.ISC = settings.ISC.replace(media_accel_prefix="/protected/")
     reference = _reference(collection_for(viewer, Role.VIEWER), encode(scene(8), "PNG"), "r.png")
     original = client.get(reverse("search:image_file", args=["reference", reference.id, "original"]))
     assert original.status_code == 200 and original.content == b""
@@ -114,7 +114,7 @@ def test_with_an_accel_prefix_the_web_server_sends_the_file(client, viewer, medi
 
 
 def test_another_team_and_visitors_get_no_file(client, media_root, settings):
-    settings.ISC = {**settings.ISC, "MEDIA_ACCEL_PREFIX": "/protected/"}
+    settings.ISC = settings.ISC.replace(media_accel_prefix="/protected/")
     owner = UserFactory()
     reference = _reference(collection_for(owner, Role.ADMIN), encode(scene(9)), "r.jpg")
     urls = [reverse("search:image_file", args=["reference", reference.id, v]) for v in ("original", "thumb", "preview")]

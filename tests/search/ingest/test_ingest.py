@@ -146,12 +146,12 @@ def test_during_a_reindex_the_vectors_go_to_the_live_version_and_to_the_one_bein
     like an upload's worker, the job writes both, and its rows carry the worker's version."""
     from workers import runtime
 
-    pool_name = ingest_settings.ISC["DESCRIPTOR"]
+    pool_name = ingest_settings.ISC.descriptor
     live_name = "sscd_distilled" if pool_name != "sscd_distilled" else "sscd"
-    ingest_settings.ISC = {**ingest_settings.ISC, "DESCRIPTOR": live_name}
+    ingest_settings.ISC = ingest_settings.ISC.replace(descriptor=live_name)
     runtime.engines_reset()
     live_version = runtime.live_version_get()  # a fresh installation: this model becomes live
-    ingest_settings.ISC = {**ingest_settings.ISC, "DESCRIPTOR": pool_name}
+    ingest_settings.ISC = ingest_settings.ISC.replace(descriptor=pool_name)
     runtime.engines_reset()
     store, own = _engines()
     try:
@@ -270,7 +270,7 @@ def test_a_job_killed_after_some_chunks_resumes_and_indexes_each_image_once(inge
     images_folder(tmp_path / "f", list(range(50, 60)))  # 10 images: chunks of 4, 4, 2
     job = _job(collection, IngestJob.Source.FOLDER, tmp_path / "f")
     _, descriptor = _engines()
-    crashing = _StoreFailingOnce(fail_on=2, uri=ingest_settings.ISC["MILVUS_URI"])
+    crashing = _StoreFailingOnce(fail_on=2, uri=ingest_settings.ISC.milvus_uri)
     with pytest.raises(ConnectionError):
         workers_ingest.ingest_job_run(job=job, pool=ingest_pool, store=crashing, descriptor=descriptor)
     job.refresh_from_db()
@@ -337,7 +337,7 @@ def test_a_zip_upload_stores_the_archive_and_returns_with_a_queued_job(
     assert response.status_code == 302 and response.url == reverse("search:collection_detail", args=[collection.id])
     job = IngestJob.objects.get(collection=collection)
     assert (job.state, job.source_kind, job.source_name, job.created_by) == ("queued", "zip", "holiday.zip", uploader)
-    assert Path(job.source_path).parent == Path(ingest_settings.ISC["INGEST_DIR"]) and Path(job.source_path).exists()
+    assert Path(job.source_path).parent == Path(ingest_settings.ISC.ingest_dir) and Path(job.source_path).exists()
     assert sent == [(dispatch.INGEST_CHUNK, (job.id, 0))]
     assert not ReferenceImage.objects.filter(collection=collection).exists(), "nothing is decoded in the request"
     event = AuditEvent.objects.get(action=AuditAction.INGEST_START)
@@ -367,7 +367,7 @@ def test_a_viewer_cannot_start_a_zip_ingest(client, ingest_settings):
     )
     assert response.status_code == 403 and "uploader role or higher" in response.content.decode()
     assert not IngestJob.objects.exists() and not AuditEvent.objects.filter(action=AuditAction.INGEST_START).exists()
-    assert not list(Path(ingest_settings.ISC["INGEST_DIR"]).glob("*.zip")), "the archive was not even stored"
+    assert not list(Path(ingest_settings.ISC.ingest_dir).glob("*.zip")), "the archive was not even stored"
 
 
 def test_a_broken_zip_is_refused_in_the_request(client, ingest_settings):
@@ -378,7 +378,7 @@ def test_a_broken_zip_is_refused_in_the_request(client, ingest_settings):
         reverse("search:references_upload", args=[collection.id]), {"source": "zip", "archive": archive}, follow=True
     )
     assert "The file is not a readable zip archive." in [str(m) for m in response.context["messages"]]
-    assert not IngestJob.objects.exists() and not list(Path(ingest_settings.ISC["INGEST_DIR"]).glob("*.zip"))
+    assert not IngestJob.objects.exists() and not list(Path(ingest_settings.ISC.ingest_dir).glob("*.zip"))
 
 
 def test_a_folder_import_starts_a_job_only_under_the_teams_import_root(client, ingest_settings, tmp_path):

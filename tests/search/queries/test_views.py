@@ -17,7 +17,7 @@ from workers.errors import SEARCH_BACKEND_RETRYING
 
 
 def test_an_oversized_query_is_refused(client, moderator, media_root, settings):
-    settings.ISC = {**settings.ISC, "MAX_UPLOAD_BYTES": 1000}
+    settings.ISC = settings.ISC.replace(max_upload_bytes=1000)
     collection = collection_for(moderator)
     upload = io.BytesIO(encode(scene(1)))
     upload.name = "big.jpg"

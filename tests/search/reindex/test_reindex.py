@@ -50,7 +50,7 @@ def test_the_first_version_becomes_live_once_and_only_one_can_be_live():
 def test_one_job_at_a_time():
     _references(3)
     job, created = reindex_services.reindex_job_start(enqueue=False)
-    assert created and (job.state, job.total, job.batch_size) == ("queued", 3, settings.ISC["REINDEX_BATCH_SIZE"])
+    assert created and (job.state, job.total, job.batch_size) == ("queued", 3, settings.ISC.reindex_batch_size)
     same, created = reindex_services.reindex_job_start(enqueue=False)
     assert not created and same.id == job.id
 
@@ -145,7 +145,7 @@ def test_the_page_says_when_the_workers_run_another_model_than_the_live_index(cl
     client.force_login(UserFactory(is_staff=True))
     IndexVersion.objects.create(version=OLD, descriptor_name="sscd_distilled", state="live", live_since=timezone.now())
     page = client.get(reverse("search:reindex")).content.decode()
-    assert "was built with <code>sscd_distilled</code>" in page and settings.ISC["DESCRIPTOR"] == "sscd"
+    assert "was built with <code>sscd_distilled</code>" in page and settings.ISC.descriptor == "sscd"
 
 
 def test_starting_from_the_page_twice_gives_one_job(client):
@@ -169,4 +169,4 @@ def test_the_sweeper_schedule_resumes_stale_reindex_jobs():
     from workers.tasks.reindex import BATCH_TIME_LIMIT
 
     assert BATCH_TIME_LIMIT < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    assert BATCH_TIME_LIMIT < settings.ISC["REINDEX_STALE_SECONDS"]
+    assert BATCH_TIME_LIMIT < settings.ISC.reindex_stale_seconds

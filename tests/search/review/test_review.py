@@ -59,7 +59,7 @@ def test_a_near_identical_copy_of_a_rejected_query_stays_rejected_and_an_edit_do
 
 
 def test_the_rule_follows_the_setting(world, settings):
-    settings.ISC = {**settings.ISC, "NEAR_DUPLICATE_SIMILARITY": 0.8}
+    settings.ISC = settings.ISC.replace(near_duplicate_similarity=0.8)
     first = world.query(50, descriptor=unit(1))
     review_services.verdict_set(actor=world.moderator, match=first.matches.get(), decision=ReviewDecision.REJECTED)
     assert world.query(52, descriptor=nudged(unit(1), 0.86)).matches.get().review == ReviewDecision.REJECTED
@@ -191,7 +191,7 @@ def test_a_viewer_sees_the_allowlist_without_a_remove_button(world, client):
 
 
 def test_a_reference_matched_by_too_many_queries_in_a_day_is_quarantined_until_an_admin_decides(world, settings):
-    settings.ISC = {**settings.ISC, "QUARANTINE_QUERIES_PER_DAY": 2}
+    settings.ISC = settings.ISC.replace(quarantine_queries_per_day=2)
     for seed in (50, 51, 52):
         world.query(seed, descriptor=unit(seed))
     world.reference.refresh_from_db()
@@ -252,7 +252,7 @@ def test_verdicts_and_flagged_queries_become_webhook_deliveries_sent_after_commi
     from search.webhooks import services as webhooks_services
     from search.webhooks.models import WebhookDelivery
 
-    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True}
+    settings.ISC = settings.ISC.replace(webhook_allow_loopback=True)
     webhooks_services.endpoint_create(
         actor=world.admin,
         team=world.collection.team,
@@ -311,7 +311,7 @@ def test_every_verdict_can_be_undone_where_it_shows(client, world):
 
 
 def test_the_dashboard_flags_a_quarantined_reference_for_the_admin(client, world, settings):
-    settings.ISC = {**settings.ISC, "QUARANTINE_QUERIES_PER_DAY": 1}
+    settings.ISC = settings.ISC.replace(quarantine_queries_per_day=1)
     world.query(50, descriptor=unit(1))
     world.query(51, descriptor=unit(2))
     client.force_login(world.admin)

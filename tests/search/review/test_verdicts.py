@@ -41,7 +41,7 @@ def test_candidates_that_are_later_followers_or_outside_the_window_are_dropped(w
     probe.id = later.id - 1  # as if it had been uploaded before `later` but searched after it
     assert verdicts.near_duplicate_leader(query=probe, candidate_ids=[later.id]) is None, "a later query"
     assert verdicts.near_duplicate_leader(query=probe, candidate_ids=[follower.id]) is None, "not a leader"
-    settings.ISC = {**settings.ISC, "NEAR_DUPLICATE_WINDOW_DAYS": 30}
+    settings.ISC = settings.ISC.replace(near_duplicate_window_days=30)
     QueryImage.objects.filter(id=first.id).update(created_at=timezone.now() - timedelta(days=31))
     assert verdicts.near_duplicate_leader(query=probe, candidate_ids=[first.id]) is None
     QueryImage.objects.filter(id=first.id).update(created_at=timezone.now() - timedelta(days=29))

@@ -118,7 +118,7 @@ def test_ensure_admin_creates_the_first_admin_once(capsys, client):
 
 def test_folder_import_reads_only_the_teams_own_root(admin_client, media_root, settings, tmp_path):
     client, user, team = admin_client
-    settings.ISC = {**settings.ISC, "IMPORT_ROOTS": [str(tmp_path / "imports")]}
+    settings.ISC = settings.ISC.replace(import_roots=[str(tmp_path / "imports")])
     collection = collection_for(user, Role.ADMIN, team=team)
     (tmp_path / "imports" / "safety" / "batch").mkdir(parents=True)
     (tmp_path / "imports" / "safety" / "batch" / "a.jpg").write_bytes(encode(scene(1)))

@@ -19,7 +19,7 @@ def test_sign_up_is_closed_by_default(client):
 
 
 def test_open_sign_up_logs_the_user_in_with_a_team_of_their_own(client, settings):
-    settings.ISC = {**settings.ISC, "OPEN_SIGNUP": True}
+    settings.ISC = settings.ISC.replace(open_signup=True)
     response = client.post(
         reverse("search:signup"),
         {"username": "ana", "password1": "a-long-Passphrase-42", "password2": "a-long-Passphrase-42"},

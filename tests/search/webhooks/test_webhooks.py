@@ -35,7 +35,7 @@ ALL_EVENTS = ["match.confirmed", "match.rejected", "query.flagged"]
 
 @pytest.fixture
 def loopback(settings):
-    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True}
+    settings.ISC = settings.ISC.replace(webhook_allow_loopback=True)
     return settings
 
 
@@ -108,7 +108,7 @@ def test_a_secret_encrypted_under_other_keys_is_reported_unreadable(loopback, se
     )
     from cryptography.fernet import Fernet
 
-    settings.ISC = {**settings.ISC, "WEBHOOK_SECRET_KEYS": [Fernet.generate_key().decode()]}
+    settings.ISC = settings.ISC.replace(webhook_secret_keys=[Fernet.generate_key().decode()])
     with pytest.raises(SecretUnreadable):
         webhooks_services.endpoint_signing_secrets(endpoint)
 
@@ -132,7 +132,7 @@ def test_rotation_keeps_the_previous_secret_signing_for_the_grace_window(loopbac
 
 
 def test_url_check_refuses_other_schemes_link_local_metadata_loopback_and_private(settings):
-    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": False, "WEBHOOK_ALLOW_PRIVATE": False}
+    settings.ISC = settings.ISC.replace(webhook_allow_loopback=False, webhook_allow_private=False)
     for url in (
         "ftp://93.184.215.14/x",
         "file:///etc/passwd",
@@ -152,7 +152,7 @@ def test_url_check_refuses_other_schemes_link_local_metadata_loopback_and_privat
         with pytest.raises(WebhookUrlRefused):
             url_check(url, resolve=True)
     url_check("https://93.184.215.14/hook", resolve=True)
-    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": True, "WEBHOOK_ALLOW_PRIVATE": True}
+    settings.ISC = settings.ISC.replace(webhook_allow_loopback=True, webhook_allow_private=True)
     url_check("http://127.0.0.1:8999/x", resolve=True)
     url_check("http://10.1.2.3/x", resolve=True)
     with pytest.raises(WebhookUrlRefused):
@@ -429,7 +429,7 @@ def test_the_secret_shows_once_on_create_and_on_rotate(client, loopback):
 
 
 def test_a_refused_url_is_a_form_error(client, settings):
-    settings.ISC = {**settings.ISC, "WEBHOOK_ALLOW_LOOPBACK": False}
+    settings.ISC = settings.ISC.replace(webhook_allow_loopback=False)
     admin = UserFactory()
     team = collection_for(admin).team
     client.force_login(admin)

@@ -24,11 +24,11 @@ from tests.services import CeleryWorker, PrivateRedis, broker_switch, database_u
 
 # Short deadlines, so that a test waits seconds for what production waits minutes for.
 FAST_LIFECYCLE = {
-    "QUEUE_GRACE_SECONDS": 1,
-    "STALE_AFTER_SECONDS": 3,
-    "STALE_PENDING_AFTER_SECONDS": 3,
-    "MAX_ATTEMPTS": 3,
-    "WARM_UP": False,
+    "queue_grace_seconds": 1,
+    "stale_after_seconds": 3,
+    "stale_pending_after_seconds": 3,
+    "max_attempts": 3,
+    "warm_up": False,
 }
 
 
@@ -53,10 +53,10 @@ class FaultStack:
             "CELERY_BROKER_URL": self.redis.url,
             "MILVUS_URI": self.milvus.uri,
             "ISC_MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
-            "ISC_FEATURES_DIR": self.settings.ISC["FEATURES_DIR"],
+            "ISC_FEATURES_DIR": self.settings.ISC.features_dir,
             "DATABASE_URL": database_url(connection.settings_dict),
             "ISC_WARM_UP": "0",
-            "ISC_MAX_ATTEMPTS": str(FAST_LIFECYCLE["MAX_ATTEMPTS"]),
+            "ISC_MAX_ATTEMPTS": str(FAST_LIFECYCLE["max_attempts"]),
             # Retries every second or two, so an outage of a few seconds costs a few seconds.
             "ISC_RETRY_BACKOFF_MAX": "2",
             **extra,
@@ -110,12 +110,9 @@ def stack(tmp_path, settings, fault_milvus):
 
     redis_server = PrivateRedis(tmp_path).start()
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ISC = {
-        **settings.ISC,
-        **FAST_LIFECYCLE,
-        "MILVUS_URI": fault_milvus.uri,
-        "FEATURES_DIR": str(tmp_path / "features"),
-    }
+    settings.ISC = settings.ISC.replace(
+        **FAST_LIFECYCLE, milvus_uri=fault_milvus.uri, features_dir=str(tmp_path / "features")
+    )
     runtime.vector_store_get.cache_clear()
     previous_broker = app.conf.broker_url
     broker_switch(app, redis_server.url)

@@ -19,7 +19,7 @@ def test_restarting_redis_while_references_are_uploaded_loses_nothing(stack):
     started = time.monotonic()
     # The long production deadline for pending rows: what brings back the messages the restart lost is
     # the sweeper noticing that Redis restarted after those rows were queued.
-    stack.settings.ISC = {**stack.settings.ISC, "STALE_PENDING_AFTER_SECONDS": 3600}
+    stack.settings.ISC = stack.settings.ISC.replace(stale_pending_after_seconds=3600)
     stack.worker_start()
     collection = CollectionFactory()
     stack.references_add(collection, range(3000, 3010))

@@ -45,7 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         from workers.runtime import vit_model_get
 
-        out: Path = options["out"] or Path(settings.ISC["FUSION_DIR"])
+        out: Path = options["out"] or Path(settings.ISC.fusion_dir)
         weights = {part: options[f"{part}_weight"] for part in PARTS}
         projections = {}
         fitted_on = ""
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                 parts = {
                     "sscd": descriptor_build(name="sscd"),
                     "vit": descriptor_build(
-                        name="vit", vit_model=vit_model_get(options["vit_model"]), device=settings.ISC["DEVICE"]
+                        name="vit", vit_model=vit_model_get(options["vit_model"]), device=settings.ISC.device
                     ),
                 }
             except ValueError as exc:

@@ -57,8 +57,8 @@ class Command(BaseCommand):
                 vit_model=vit_model_get(options["vit_model"])
                 if options["descriptor"] in VIT_DESCRIPTOR_NAMES
                 else None,
-                fusion_dir=options["fusion_dir"] or settings.ISC["FUSION_DIR"],
-                device=settings.ISC["DEVICE"],
+                fusion_dir=options["fusion_dir"] or settings.ISC.fusion_dir,
+                device=settings.ISC.device,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
