@@ -16,6 +16,10 @@ ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
 MIN_SIDE = 8
 
 
+# File name suffixes of the image formats read here (uploads, folders, archives, offline tools).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+
+
 class ImageRejected(ValueError):
     """The bytes are not an image we can index; the message is shown to the user.
 

@@ -170,7 +170,27 @@ def _bytes_read(item: IngestItem, *, max_bytes: int) -> bytes:
     info = archive.getinfo(item.member)
     if info.file_size > max_bytes:
         raise ValueError(f"Too large: {info.file_size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.1f} MB.")
-    return archive.read(info)
+    return zip_member_read(archive, info, max_bytes=max_bytes)
+
+
+MEMBER_READ_CHUNK = 1 << 16
+
+
+def zip_member_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_bytes: int) -> bytes:
+    """The member's bytes, inflated a small piece at a time and counted as they come.
+
+    The sizes an archive declares are not trusted: `ZipFile.read` inflates whatever a compressed block
+    holds before cutting it to the declared size, so a member declaring 4 kB can take gigabytes of memory.
+    Here at most one piece beyond `max_bytes` is ever held.
+    """
+    pieces, total = [], 0
+    with archive.open(info) as member:
+        while piece := member.read(MEMBER_READ_CHUNK):
+            total += len(piece)
+            if total > max_bytes:
+                raise ValueError(f"Too large: more than {max_bytes / 1e6:.1f} MB once inflated, the limit.")
+            pieces.append(piece)
+    return b"".join(pieces)
 
 
 def _read_error(exc: Exception) -> str:

@@ -34,7 +34,9 @@ from PIL import Image, ImageDraw
 # Bump when the selection rules change so that a re-run rebuilds the output instead of reusing it.
 SELECTION_VERSION = "4"
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
+# The formats benchmark photos are taken in from the Debian packages (not what the product reads: that is
+# copydetect.imaging.IMAGE_SUFFIXES); kept as it was when the published seeds were built.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 MIN_LONG_SIDE = 240
 # Many gcompris photos are 300×200: a 160 px short side keeps them while dropping strips and icons.
 MIN_SHORT_SIDE = 160
@@ -258,7 +260,7 @@ def read_dep5(root: Path, package: str) -> list[tuple[list[str], str]]:
 def iter_loose_images(source: SourceSpec, root: Path) -> Iterator[Candidate]:
     stanzas = read_dep5(root, source.package)
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if path.suffix.lower() in PHOTO_SUFFIXES and path.is_file():
             relative = str(path.relative_to(root))
             yield Candidate(source, relative, path.read_bytes(), licence_from_dep5(stanzas, relative))
 
@@ -273,7 +275,7 @@ def iter_rcc_images(source: SourceSpec, root: Path) -> Iterator[Candidate]:
             if f.path.rsplit("/", 1)[-1].upper().startswith(("README", "LICEN"))
         }
         for rcc_file in files:
-            if not rcc_file.path.lower().endswith(IMAGE_SUFFIXES):
+            if not rcc_file.path.lower().endswith(PHOTO_SUFFIXES):
                 continue
             source_tree_path = rcc_file.path.removeprefix("/gcompris/")
             licence = licence_from_readmes(readmes, rcc_file.path) or licence_from_dep5(stanzas, source_tree_path)

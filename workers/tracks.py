@@ -16,10 +16,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
+from copydetect.imaging import IMAGE_SUFFIXES
 from copydetect.metrics import Prediction
 from search.collection import services as collection_services
 from search.collection.models import Collection, ImageStatus
-from search.core.uploads import IMAGE_SUFFIXES, Payload
+from search.core.uploads import Payload
 from search.queries import services as queries_services
 from search.queries.models import Match
 from search.teams import services as teams_services

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from copydetect.imaging import IMAGE_SUFFIXES
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
 MIN_SIDE = 32
 
 

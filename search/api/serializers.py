@@ -3,7 +3,6 @@ refuse fields they do not know (a misspelt field is an error, not silently ignor
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from django.conf import settings
@@ -19,7 +18,6 @@ from search.collection.models import Collection, ReferenceImage
 from search.collection.services import grace_period as reference_grace_period
 from search.queries import selectors as queries_selectors
 from search.queries.models import Match, QueryImage
-from search.reindex.models import ReindexJob
 from search.review.models import ReviewDecision
 from search.teams.models import Role, Team
 
@@ -108,15 +106,6 @@ class QueryUploadSerializer(StrictSerializer):
 
 class VerdictSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=[ReviewDecision.CONFIRMED.value, ReviewDecision.REJECTED.value])
-
-
-class EvaluationRequestSerializer(StrictSerializer):
-    ground_truth = UploadField(
-        help_text="DISC21 CSV: query_id,reference_id (empty reference for a query with no copy); ids are file stems."
-    )
-    edits = UploadField(
-        required=False, help_text="Optional edits.csv from make_benchmark (query_id,families,difficulty,…)."
-    )
 
 
 # --- Output --------------------------------------------------------------------------------------
@@ -352,63 +341,3 @@ class QueryResultSerializer(QuerySerializer):
     @extend_schema_field(MatchSerializer(many=True))
     def get_matches(self, query: QueryImage) -> list[dict]:
         return MatchSerializer(queries_selectors.match_list(query=query), many=True, context=self.context).data
-
-
-class ReindexJobSerializer(ReadModelSerializer):
-    percent = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ReindexJob
-        fields = ["id", "descriptor_version", "state", "total", "done", "percent", "error", "created_at", "finished_at"]
-
-    def get_percent(self, job: ReindexJob) -> int:
-        return 100 if job.total == 0 else min(100, round(100 * job.done / job.total))
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
-class MismatchSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    examples = serializers.ListField(child=serializers.CharField())
-
-
-class GroupRowSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    n_queries = serializers.IntegerField()
-    n_pairs = serializers.IntegerField()
-    micro_ap = serializers.FloatField(allow_null=True)
-    recall_at_p90 = serializers.FloatField(allow_null=True)
-    threshold_at_p90 = serializers.FloatField(allow_null=True)
-
-
-class EvaluationSerializer(serializers.Serializer):
-    """The figures of search.evaluation.collection_evaluate; µAP and recall are null without any true pair."""
-
-    collection = serializers.IntegerField(source="collection.id")
-    micro_ap = serializers.SerializerMethodField()
-    recall_at_p90 = serializers.SerializerMethodField()
-    threshold_at_p90 = serializers.SerializerMethodField()
-    n_ground_truth_queries = serializers.IntegerField()
-    n_queries_scored = serializers.IntegerField()
-    n_pairs = serializers.IntegerField()
-    n_pairs_found = serializers.IntegerField()
-    n_predictions = serializers.IntegerField()
-    unsearched_queries = serializers.IntegerField()
-    missing_queries = MismatchSerializer()
-    unlisted_queries = MismatchSerializer()
-    missing_references = MismatchSerializer()
-    duplicate_stems = MismatchSerializer()
-    queries_without_edits = MismatchSerializer(allow_null=True)
-    families = GroupRowSerializer(many=True)
-    difficulties = GroupRowSerializer(many=True)
-
-    def get_micro_ap(self, evaluation) -> float | None:
-        return _finite(evaluation.metrics.micro_ap)
-
-    def get_recall_at_p90(self, evaluation) -> float | None:
-        return _finite(evaluation.metrics.recall_at_p90)
-
-    def get_threshold_at_p90(self, evaluation) -> float | None:
-        return _finite(evaluation.metrics.threshold_at_p90)

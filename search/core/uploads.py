@@ -7,14 +7,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from django.conf import settings
 
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst"}
-
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 
 class UploadError(ValueError):
@@ -55,40 +51,7 @@ def files_read(files: Iterable, *, limits: UploadLimits) -> Iterator[Payload | R
         yield Payload(name, uploaded.read())
 
 
-def zip_read(archive: BinaryIO, *, limits: UploadLimits) -> Iterator[Payload | Rejection]:
-    try:
-        bundle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError):
-        raise UploadError("The file is not a readable zip archive.") from None
-    with bundle:
-        members = [info for info in bundle.infolist() if not info.is_dir()]
-        _zip_check(members, limits=limits)
-        for info in members:
-            rejection = _zip_member_rejection(info, limits=limits)
-            if rejection:
-                yield rejection
-                continue
-            try:
-                yield Payload(PurePosixPath(info.filename).name, bundle.read(info))
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
-                yield Rejection(info.filename, f"Could not be read from the archive ({exc}).")
-
-
-def _zip_check(members: list[zipfile.ZipInfo], *, limits: UploadLimits) -> None:
-    if not members:
-        raise UploadError("The zip archive is empty.")
-    if len(members) > limits.max_members:
-        raise UploadError(
-            f"The zip archive holds {len(members):,} files, more than the limit of {limits.max_members:,}."
-        )
-    declared = sum(info.file_size for info in members)
-    if declared > limits.max_total_bytes:
-        raise UploadError(
-            f"The zip archive expands to {declared:,} bytes, more than the limit of {limits.max_total_bytes:,}."
-        )
-
-
-def _zip_member_rejection(info: zipfile.ZipInfo, *, limits: UploadLimits) -> Rejection | None:
+def zip_member_rejection(info: zipfile.ZipInfo, *, limits: UploadLimits) -> Rejection | None:
     path = PurePosixPath(info.filename.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
         return Rejection(info.filename, "Unsafe path in the archive (path traversal); skipped.", "unsafe_path")
@@ -103,26 +66,6 @@ def _zip_member_rejection(info: zipfile.ZipInfo, *, limits: UploadLimits) -> Rej
     if info.file_size > limits.max_file_bytes:
         return Rejection(info.filename, _too_large(info.file_size, limits.max_file_bytes), "too_large")
     return None
-
-
-def folder_read(folder: Path, *, allowed_roots: Iterable[Path], limits: UploadLimits) -> Iterator[Payload | Rejection]:
-    resolved = folder_resolve(folder, allowed_roots=allowed_roots)
-    files = sorted(p for p in resolved.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise UploadError(f"No image files ({', '.join(sorted(IMAGE_SUFFIXES))}) were found in {resolved}.")
-    if len(files) > limits.max_members:
-        raise UploadError(f"The folder holds {len(files):,} images, more than the limit of {limits.max_members:,}.")
-    for path in files:
-        if path.is_symlink() and not _is_within(path.resolve(), resolved):
-            yield Rejection(
-                str(path.relative_to(resolved)), "Symbolic link leading outside the folder; skipped.", "unsafe_path"
-            )
-            continue
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            yield Rejection(str(path.relative_to(resolved)), _too_large(size, limits.max_file_bytes), "too_large")
-            continue
-        yield Payload(str(path.relative_to(resolved)), path.read_bytes())
 
 
 def folder_resolve(folder: Path, *, allowed_roots: Iterable[Path]) -> Path:

@@ -1,10 +1,10 @@
 """The evaluation form."""
 
 from django import forms
+from django.conf import settings
 
 from search.collection import selectors as collection_selectors
 from search.collection.models import Collection
-from search.core.forms import _check_size
 from search.evaluation import selectors
 
 
@@ -30,16 +30,15 @@ class EvaluationForm(forms.Form):
         self.fields["collection"].queryset = collection_selectors.collection_choices(user=user)
 
     def clean_ground_truth(self):
-        return _csv_parse(self.cleaned_data["ground_truth"], selectors.ground_truth_parse)
+        return _file_read(self.cleaned_data["ground_truth"], selectors.ground_truth_parse)
 
     def clean_edits(self):
         uploaded = self.cleaned_data["edits"]
-        return None if not uploaded else _csv_parse(uploaded, selectors.edits_parse)
+        return None if not uploaded else _file_read(uploaded, selectors.edits_parse)
 
 
-def _csv_parse(uploaded, parse):
-    _check_size(uploaded)
+def _file_read(uploaded, parse):
     try:
-        return parse(data=uploaded.read(), name=uploaded.name)
-    except ValueError as error:
+        return selectors.evaluation_file_read(uploaded, parse=parse, max_bytes=settings.ISC.max_upload_bytes)
+    except selectors.EvaluationFileRefused as error:
         raise forms.ValidationError(str(error)) from None

@@ -44,6 +44,27 @@ class QueryEdits:
     difficulty: str
 
 
+class EvaluationFileRefused(ValueError):
+    """An uploaded evaluation file that cannot be used; `code` is what the API reports."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def evaluation_file_read(upload, *, parse, max_bytes: int):
+    """An uploaded ground-truth or edits CSV, parsed by `parse` (ground_truth_parse, edits_parse): too large
+    and malformed files are refused with the reason (the line, for a bad row)."""
+    if upload.size > max_bytes:
+        raise EvaluationFileRefused(
+            "too_large", f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB."
+        )
+    try:
+        return parse(data=upload.read(), name=upload.name)
+    except ValueError as error:
+        raise EvaluationFileRefused("bad_csv", str(error)) from None
+
+
 def ground_truth_parse(*, data: bytes, name: str) -> list[tuple[str, str]]:
     """(query id, reference id) rows of an uploaded DISC21 ground-truth CSV (see `formats.ground_truth_rows`)."""
     rows = ground_truth_rows(_text_lines(data, name), source=name)

@@ -13,8 +13,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from copydetect.imaging import IMAGE_SUFFIXES
 from search.core import uploads
-from search.core.uploads import IMAGE_SUFFIXES, UploadError, _zip_member_rejection
+from search.core.uploads import UploadError, zip_member_rejection
 from search.ingest.manifest import ManifestError, manifest_parse
 from search.ingest.models import IngestError, IngestJob
 
@@ -36,6 +37,10 @@ def zip_directory_check(path: Path) -> list[zipfile.ZipInfo]:
     limit = settings.ISC.ingest_max_files
     if len(members) > limit:
         raise UploadError(f"The zip archive holds {len(members):,} files, more than the limit of {limit:,}.")
+    # What the archive declares; the workers also count what really inflates (copydetect/ingest.py).
+    declared, total_limit = sum(info.file_size for info in members), settings.ISC.max_zip_uncompressed_bytes
+    if declared > total_limit:
+        raise UploadError(f"The zip archive expands to {declared:,} bytes, more than the limit of {total_limit:,}.")
     return members
 
 
@@ -79,14 +84,14 @@ def _source_list(job: IngestJob) -> tuple[list[dict], list[tuple[str, str]]]:
     if job.source_kind == IngestJob.Source.ZIP:
         entries, rejections = [], []
         for info in zip_directory_check(source):
-            rejection = _zip_member_rejection(info, limits=limits)
+            rejection = zip_member_rejection(info, limits=limits)
             if rejection:
                 rejections.append((rejection.name, rejection.reason))
             else:
                 entries.append({"name": info.filename, "path": str(source), "member": info.filename})
         return entries, rejections
     if job.source_kind == IngestJob.Source.FOLDER:
-        return _folder_list(source)
+        return folder_list(source)
     if job.source_kind == IngestJob.Source.MANIFEST:
         try:
             text = source.read_text(encoding="utf-8")
@@ -100,7 +105,7 @@ def _source_list(job: IngestJob) -> tuple[list[dict], list[tuple[str, str]]]:
     raise ValueError(f"Unknown ingest source {job.source_kind!r}.")
 
 
-def _folder_list(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
+def folder_list(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     if not folder.is_dir():
         raise UploadError(f"{folder} is not a folder on the server.")
     root = folder.resolve()

@@ -17,9 +17,8 @@ from tqdm import tqdm
 
 from copydetect.descriptors import descriptor_build
 from copydetect.descriptors.fused import DEFAULT_WEIGHTS, fusion_projections_fit, fusion_save
-from copydetect.imaging import image_load
+from copydetect.imaging import IMAGE_SUFFIXES, image_load
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 PARTS = ("sscd", "vit")
 
 
