@@ -16,6 +16,7 @@ from PIL import Image
 from copydetect.candidates_regions import RegionSettings, region_boxes, region_crops
 from copydetect.descriptors import Descriptor
 from copydetect.query_views import DEFAULT_VIEWS, query_views_make
+from copydetect.reposts import RepostIndex
 from copydetect.scoring import ScoreCalibration, final_score_combine, similarity_margins
 from copydetect.vector_store import VectorStore
 from copydetect.verification import (
@@ -90,6 +91,28 @@ def reference_index(
         local_features_save(local_features_extract(image), features_path)
     if learned is not None and learned_features_path is not None and not learned_features_path.exists():
         local_features_save(learned.features_extract(image), learned_features_path)
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """A query's search: its scored candidates, its whole-image descriptor (None when the views leave out
+    "full"), and the earlier leading queries the re-post index proposes as its twin (None: no index asked)."""
+
+    candidates: list[Candidate]
+    whole_image: np.ndarray | None
+    twin_candidates: list[int] | None
+
+
+def query_run(*, reposts: RepostIndex | None = None, collection_id: int, **search) -> QueryOutcome:
+    """`query_search`, and the re-post lookup of the whole-image descriptor it embedded anyway: everything a
+    query needs from the engines, in one call."""
+    whole_image: list[np.ndarray] = []
+    candidates = query_search(collection_id=collection_id, descriptor_sink=whole_image.append, **search)
+    vector = whole_image[0] if whole_image else None
+    twins = None
+    if reposts is not None and vector is not None:
+        twins = reposts.candidates(vector=vector, collection_id=collection_id)
+    return QueryOutcome(candidates=candidates, whole_image=vector, twin_candidates=twins)
 
 
 def query_search(

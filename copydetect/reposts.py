@@ -12,6 +12,7 @@ wrong one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,6 +64,28 @@ def repost_leaders_add(
 
 def repost_leaders_remove(*, store: VectorStore, descriptor_version: str, query_ids: Sequence[int]) -> None:
     store.vectors_delete(model_version=repost_key(descriptor_version), ids=query_ids)
+
+
+@dataclass(frozen=True)
+class RepostIndex:
+    """One descriptor version's re-post index, as a query's search and its recording use it."""
+
+    store: VectorStore
+    descriptor_version: str
+
+    def candidates(self, *, vector: Sequence[float], collection_id: int) -> list[int]:
+        return repost_candidates(
+            store=self.store, descriptor_version=self.descriptor_version, vector=vector, collection_id=collection_id
+        )
+
+    def leader_add(self, *, query_id: int, vector: Sequence[float], collection_id: int) -> None:
+        repost_leaders_add(
+            store=self.store,
+            descriptor_version=self.descriptor_version,
+            query_ids=[query_id],
+            vectors=np.asarray([vector], dtype=np.float32),
+            collection_ids=[collection_id],
+        )
 
 
 def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -36,7 +36,6 @@ from PIL import Image
 from workers import ingest as workers_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def corpus_build(photos: Path, target: Path, count: int, seed: int = 7) -> tuple[list[Path], int]:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "isc_site.settings")
 
 import django  # noqa: E402
@@ -22,7 +19,7 @@ django.setup()
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tests.images import edited_copy, encode, scene  # noqa: E402
+from copydetect.benchmark.scenes import edited_copy, encode, scene  # noqa: E402
 from workers import runtime  # noqa: E402
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +38,6 @@ def main() -> None:
                     "CELERY_TASK_ALWAYS_EAGER": "1",
                 }
             )
-            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # manage.py's folder: the site
             import django
 
             django.setup()
@@ -53,10 +51,10 @@ def run(count: int, batch_size: int) -> None:
     from django.core.files.storage import default_storage
     from django.core.management import call_command
 
+    from copydetect.benchmark.scenes import encode, scene
     from search.collection.models import Collection, ReferenceImage
     from search.reindex import selectors as reindex_selectors
     from search.reindex import services as reindex_services
-    from tests.images import encode, scene
     from workers import runtime
     from workers.images import image_open
     from workers.reindex import reindex_step

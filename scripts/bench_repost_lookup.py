@@ -26,7 +26,6 @@ import numpy as np
 import psutil
 
 # The site's packages (isc_site, search) are not installed; the engines are.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DIM = 512
 
 

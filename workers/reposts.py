@@ -1,12 +1,10 @@
-"""The re-post index (copydetect/reposts.py) kept in line with the query rows: the candidates the query
-task passes to services.query_results_record, the leader it adds once the result is committed, and the
-backfill that fills a version's index from the rows the first time that version is searched (an upgrade,
-a new model), so no earlier leader is missed."""
+"""The re-post index (copydetect/reposts.py) kept in line with the query rows: the backfill that fills a
+version's index from the rows the first time that version is searched (an upgrade, a new model), so no
+earlier leader is missed, and the leading queries reconciliation compares with the index."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 from django.db.models import QuerySet
@@ -18,28 +16,6 @@ from search.review.verdicts import descriptor_unpack
 
 logger = logging.getLogger(__name__)
 BACKFILL_BATCH = 4096
-
-
-def repost_candidates_find(
-    *, store: VectorStore, descriptor_version: str, vector: Sequence[float], collection_id: int
-) -> list[int]:
-    """Earlier leaders of the collection that may be `vector`'s twin, nearest first."""
-    repost_index_ensure(store=store, descriptor_version=descriptor_version, dim=len(vector))
-    return reposts.repost_candidates(
-        store=store, descriptor_version=descriptor_version, vector=vector, collection_id=collection_id
-    )
-
-
-def repost_leader_add(
-    *, store: VectorStore, descriptor_version: str, query_id: int, vector: Sequence[float], collection_id: int
-) -> None:
-    reposts.repost_leaders_add(
-        store=store,
-        descriptor_version=descriptor_version,
-        query_ids=[query_id],
-        vectors=np.asarray([vector], dtype=np.float32),
-        collection_ids=[collection_id],
-    )
 
 
 def repost_index_ensure(*, store: VectorStore, descriptor_version: str, dim: int) -> int:

@@ -11,6 +11,7 @@ from django.conf import settings
 from copydetect.candidates_regions import RegionSettings
 from copydetect.descriptors import VIT_DESCRIPTOR_NAMES, Descriptor, descriptor_build
 from copydetect.pipeline import SearchSettings
+from copydetect.reposts import RepostIndex
 from copydetect.scoring import ScoreCalibration, calibration_find
 from copydetect.vector_store import VectorStore
 from copydetect.verification_learned import LearnedSettings, LearnedVerifier
@@ -202,6 +203,16 @@ def index_descriptors_get() -> list[Descriptor]:
     own = descriptor_get()
     live = live_descriptor_get()
     return [own] if live is None or live.version == own.version else [live, own]
+
+
+def repost_index_get(descriptor: Descriptor) -> RepostIndex:
+    """The version's re-post index, filled from the query rows the first time this version is searched (an
+    upgrade, a new model); afterwards a cached layout check, no round trip."""
+    store = vector_store_get()
+    from workers.reposts import repost_index_ensure
+
+    repost_index_ensure(store=store, descriptor_version=descriptor.version, dim=descriptor.dim)
+    return RepostIndex(store=store, descriptor_version=descriptor.version)
 
 
 def engines_reset() -> None:

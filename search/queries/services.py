@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -58,12 +58,14 @@ def query_results_record(
     search_ms: int,
     query_descriptor: Sequence[float] | None = None,
     leader_candidate_ids: Sequence[int] | None = None,
+    on_lead: Callable[[], None] | None = None,
 ) -> bool:
     """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set, and
     returns whether the query leads its group of re-posts (has no earlier near-identical twin).
 
     `leader_candidate_ids`: the earlier queries the re-post index proposes as its twin (None: every
-    earlier query of the collection is compared; search/verdicts.py).
+    earlier query of the collection is compared; search/verdicts.py). `on_lead` runs once the result is
+    committed, when the query leads (the worker adds it to the re-post index there).
 
     Deleted and disabled references are left out; each row takes the team's verdict on its pair of pictures
     (search/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
@@ -134,7 +136,10 @@ def query_results_record(
         if flagged - flagged_before:
             # Recorded in this transaction (one webhook delivery per endpoint), sent once it commits.
             event_emit(team=query.collection.team, name="query.flagged", payload=query_flagged_payload(query=query))
-    return query.near_duplicate_of_id is None
+        leads = query.near_duplicate_of_id is None
+        if leads and on_lead is not None:
+            transaction.on_commit(on_lead)
+    return leads
 
 
 def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, reviews: dict) -> Match:

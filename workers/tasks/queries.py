@@ -13,7 +13,7 @@ from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
 from search.queries import services as queries_services
 from search.queries.models import QueryImage
-from workers import learned_features, reposts, runtime
+from workers import learned_features, runtime
 from workers.images import PERMANENT_ERRORS, image_open
 from workers.registry import worker_task
 from workers.rows import TASK_OPTIONS, _row_run
@@ -23,9 +23,9 @@ from workers.rows import TASK_OPTIONS, _row_run
 def query_search(self, query_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         started = time.perf_counter()
-        whole_image: list = []
         query = QueryImage.objects.get(id=query_id)
-        candidates = pipeline.query_search(
+        index = runtime.repost_index_get(descriptor)
+        outcome = pipeline.query_run(
             image=image_open(query),
             collection_id=query.collection_id,
             descriptor=descriptor,
@@ -34,31 +34,20 @@ def query_search(self, query_id: int) -> str:
             settings=runtime.search_settings_get(descriptor.name),
             learned=runtime.learned_verifier_get(),
             learned_reference_features=learned_features.reference_learned_features,
-            descriptor_sink=whole_image.append,
+            reposts=index,
         )
-        vector = whole_image[0] if whole_image else None
-        store = runtime.vector_store_get()
-        twins = None
-        if vector is not None:
-            twins = reposts.repost_candidates_find(
-                store=store, descriptor_version=descriptor.version, vector=vector, collection_id=query.collection_id
-            )
-        leads = queries_services.query_results_record(
+        vector = outcome.whole_image
+        queries_services.query_results_record(
             query_id=query_id,
             descriptor_version=descriptor.version,
             query_descriptor=vector,
-            results=[_match_result(candidate) for candidate in candidates],
+            results=[_match_result(candidate) for candidate in outcome.candidates],
             search_ms=round((time.perf_counter() - started) * 1000),
-            leader_candidate_ids=twins,
+            leader_candidate_ids=outcome.twin_candidates,
+            on_lead=None
+            if vector is None
+            else lambda: index.leader_add(query_id=query_id, vector=vector, collection_id=query.collection_id),
         )
-        if leads and vector is not None:
-            reposts.repost_leader_add(
-                store=store,
-                descriptor_version=descriptor.version,
-                query_id=query_id,
-                vector=vector,
-                collection_id=query.collection_id,
-            )
         return "searched"
 
     # The live version's model, not necessarily the worker's own (a reindex may be building that).
