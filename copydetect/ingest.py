@@ -151,7 +151,7 @@ def batch_process(items: Sequence[IngestItem]) -> BatchResult:
 
 
 def features_path_for(features_dir: str | Path, sha256: str) -> Path:
-    """Same layout as the per-image path (search.services.features_path_for)."""
+    """Same layout as the per-image path (search.core.stored_images.features_path_for)."""
     return Path(features_dir) / sha256[:2] / f"{sha256}.npz"
 
 

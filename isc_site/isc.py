@@ -122,7 +122,7 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         # Review: how long an opened item stays claimed by its moderator.
         review_claim_seconds=env_int("ISC_REVIEW_CLAIM_SECONDS", 600, minimum=1),
         # Two queries are near-identical (re-posts of one picture) when their whole-image descriptors have at least
-        # this cosine similarity; search/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
+        # this cosine similarity; search/review/verdicts.py quotes the measurement (scripts/bench_near_identical.py).
         near_duplicate_similarity=env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90, minimum=0.0, maximum=1.0),
         # Re-posts are looked for among the collection's queries of this many days (0: every query ever).
         near_duplicate_window_days=env_int("ISC_NEAR_DUPLICATE_WINDOW_DAYS", 90, minimum=0),
@@ -137,7 +137,7 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         import_roots=env_list("ISC_IMPORT_ROOTS", [str(data_dir / "import")]),
         features_dir=str(env_path("ISC_FEATURES_DIR", data_dir / "features")),
         warm_up=env_bool("ISC_WARM_UP", True),
-        # Job lifecycle (workers/tasks.py, the sweeper). A row claimed this many times without its worker
+        # Job lifecycle (workers/rows.py, the sweeper). A row claimed this many times without its worker
         # ever reporting back (the worker died on it) is failed instead of being tried again.
         max_attempts=env_int("ISC_MAX_ATTEMPTS", 3, minimum=1),
         # Transient errors (Milvus, Redis, database unavailable) are retried with exponential back-off and
@@ -193,7 +193,7 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         # A delivery still waiting this long after it was due has lost its task message: the beat sweep
         # queues it again (longer than a worker's prefetched countdown usually runs late).
         webhook_sweep_overdue_seconds=env_int("ISC_WEBHOOK_SWEEP_OVERDUE_SECONDS", 300, minimum=1),
-        # Bulk ingest (search/ingest.py): stored archives and item lists, decode processes, chunk size.
+        # Bulk ingest (search/ingest/): stored archives and item lists, decode processes, chunk size.
         ingest_dir=str(env_path("ISC_INGEST_DIR", data_dir / "ingest")),
         ingest_processes=env_int("ISC_INGEST_PROCESSES", os.cpu_count() or 1, minimum=1),
         ingest_chunk=env_int("ISC_INGEST_CHUNK", 64, minimum=1),

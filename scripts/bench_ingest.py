@@ -13,7 +13,7 @@ in a temporary folder, so the site's own data is never touched.
 Prints images/s overall and per core for
   old: each file as the web upload and the `reference_index` task handle it today (inspect on upload,
        then one task per image: open, embed one, upsert one, extract local features), in one process;
-  new: one ingest job (search/ingest.py) over a folder: ISC_INGEST_PROCESSES decode processes,
+  new: one ingest job (search/ingest/) over a folder: ISC_INGEST_PROCESSES decode processes,
        batched descriptor, local features in the processes, batched Milvus upserts, chunk commits;
 and where the time goes per stage in each.
 """

@@ -1,5 +1,5 @@
 """Measures the whole-image descriptor similarity of re-encodes of one picture against edits, crops and
-unrelated pictures, to place ISC_NEAR_DUPLICATE_SIMILARITY (search/verdicts.py quotes the output).
+unrelated pictures, to place ISC_NEAR_DUPLICATE_SIMILARITY (search/review/verdicts.py quotes the output).
 
     .venv/bin/python scripts/bench_near_identical.py [--seeds 20]
 """

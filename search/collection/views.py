@@ -121,7 +121,7 @@ def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
 def references_upload(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = selectors.collection_get(user=request.user, collection_id=collection_id)
     source = request.POST.get("source", "files")
-    if source in ("zip", "folder"):  # bulk: a background job (search/ingest.py), not decoded in the request
+    if source in ("zip", "folder"):  # bulk: a background job (search/ingest/), not decoded in the request
         return ingest_views.references_ingest(request, collection, source)
     try:
         items = _upload_items(request)

@@ -19,7 +19,7 @@ class MultipleFileField(forms.FileField):
         items = [item for item in (data if isinstance(data, (list, tuple)) else [data]) if item]
         if not items:
             return [super().clean(None, initial)]  # raises "This field is required."
-        # Each file is judged on its own later (search/uploads.py files_read): an empty one is listed as
+        # Each file is judged on its own later (search/core/uploads.py files_read): an empty one is listed as
         # rejected by name, and the others are still stored.
         return [
             item if _is_empty_upload(item) else super(MultipleFileField, self).clean(item, initial) for item in items

@@ -12,7 +12,7 @@ from search.review.models import ReviewDecision
 class QueryImage(StoredImage):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="queries")
     search_ms = models.PositiveIntegerField(null=True, blank=True)
-    # The whole-image global descriptor (float16 bytes), to find near-identical re-posts (search/verdicts.py).
+    # The whole-image global descriptor (float16 bytes), to find near-identical re-posts (search/review/verdicts.py).
     descriptor = models.BinaryField(blank=True, default=b"")
     # The earliest near-identical query of the collection: re-posts are reviewed as one item with it.
     near_duplicate_of = models.ForeignKey(

@@ -64,11 +64,11 @@ def query_results_record(
     returns whether the query leads its group of re-posts (has no earlier near-identical twin).
 
     `leader_candidate_ids`: the earlier queries the re-post index proposes as its twin (None: every
-    earlier query of the collection is compared; search/verdicts.py). `on_lead` runs once the result is
+    earlier query of the collection is compared; search/review/verdicts.py). `on_lead` runs once the result is
     committed, when the query leads (the worker adds it to the re-post index there).
 
     Deleted and disabled references are left out; each row takes the team's verdict on its pair of pictures
-    (search/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
+    (search/review/verdicts.py), the allowlist and the reference's quarantine. A query with a match at or above the
     threshold emits "query.flagged" once committed, unless every flagged reference was already flagged by the
     run before (a retry or a re-run with the same outcome tells the receivers nothing new).
     """

@@ -19,7 +19,7 @@ class PairVerdict(models.Model):
     """The verdict on a (query picture, reference picture) pair in a team, whichever rows show it.
 
     Keyed by content (both sha256) so a re-run, a reindex, or a re-upload of either picture keeps it; the
-    query descriptor lets a near-identical re-post of the query inherit it (search/verdicts.py).
+    query descriptor lets a near-identical re-post of the query inherit it (search/review/verdicts.py).
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="pair_verdicts")

@@ -251,7 +251,7 @@ def allowlist_remove(*, actor: AbstractBaseUser, entry: AllowlistEntry) -> None:
 
 def match_review(*, match: Match, reviewer: AbstractBaseUser, decision: str) -> Match:
     """A verdict (confirmed / rejected), or its undo (back to unreviewed); needs the moderator role.
-    The verdict belongs to the pair of pictures (search/review.py)."""
+    The verdict belongs to the pair of pictures (search/review/services.py)."""
     if decision not in ReviewDecision.values:
         raise ValueError(f"Unknown review decision {decision!r}.")
     if decision == ReviewDecision.UNREVIEWED:
