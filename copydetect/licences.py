@@ -177,10 +177,20 @@ def version_licences(version: str) -> list[ModelLicence]:
     return [entry for _, entry in sorted(found, key=lambda item: item[0])]
 
 
-def licences_in_use(*, descriptor_version: str, verifier: str, learned_matcher: str) -> list[ModelLicence]:
-    """Every model a search runs with these settings (the values of ISC_VERIFIER and ISC_LEARNED_MATCHER)."""
+# Descriptor names (ISC_DESCRIPTOR) whose model the name alone determines, before any version exists.
+NAMED_DESCRIPTORS = {"sscd": ("sscd",), "sscd_distilled": ("sscd_distilled",)}
+
+
+def licences_in_use(
+    *, descriptor_version: str, verifier: str, learned_matcher: str, descriptor_name: str = ""
+) -> list[ModelLicence]:
+    """Every model a search runs with these settings (the values of ISC_VERIFIER and ISC_LEARNED_MATCHER).
+    Without a version yet (nothing indexed), `descriptor_name` names the model that will make it."""
+    descriptors = version_licences(descriptor_version) if descriptor_version else []
+    if not descriptors:
+        descriptors = [MODEL_LICENCES[key] for key in NAMED_DESCRIPTORS.get(descriptor_name, ())]
     # SIFT verifies under every verifier setting ("learned" hands XFeat only the top few candidates).
-    in_use = [*version_licences(descriptor_version), MODEL_LICENCES["sift"]]
+    in_use = [*descriptors, MODEL_LICENCES["sift"]]
     if verifier in ("learned", "sift+learned"):
         in_use.append(MODEL_LICENCES["xfeat"])
         if learned_matcher == "lighterglue":

@@ -31,6 +31,7 @@ from search.core.uploads import UploadError, files_read
 from search.ingest import views as ingest_views
 from search.queries import selectors as queries_selectors
 from search.queries.forms import QueryForm
+from search.reindex import selectors as reindex_selectors
 from search.review.views import _safe_next
 from search.teams import selectors as teams_selectors
 
@@ -83,6 +84,7 @@ def collection_detail(request: HttpRequest, collection_id: int) -> HttpResponse:
             "membership": membership,
             "now": timezone.now(),
             "grace_days": settings.ISC.reference_delete_grace_days,
+            "models_in_use": reindex_selectors.models_in_use() if membership.is_admin else None,
         },
     )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from copydetect.licences import ModelLicence, licences_in_use
 from search.collection.models import ImageStatus, ReferenceImage
 from search.queries.models import QueryImage
 from search.reindex.models import IndexVersion, ReindexJob
@@ -164,3 +166,27 @@ def reindex_job_list(*, user: AbstractBaseUser | None) -> QuerySet[ReindexJob]:
 
 def reindex_job_get(*, user: AbstractBaseUser, job_id: int) -> ReindexJob:
     return get_object_or_404(reindex_job_list(user=user), id=job_id)
+
+
+@dataclass(frozen=True)
+class ModelsInUse:
+    """The descriptor version searches use now, and every model a search runs with (copydetect/licences.py):
+    what a team's admin must know before using the results commercially (docs/models.md)."""
+
+    descriptor_version: str
+    licences: list[ModelLicence]
+
+
+def models_in_use() -> ModelsInUse:
+    live = index_version_live_get()
+    isc = settings.ISC
+    # Before the first reference is indexed there is no live version yet: the configured model will make it.
+    return ModelsInUse(
+        descriptor_version=live.version if live is not None else isc.descriptor,
+        licences=licences_in_use(
+            descriptor_version=live.version if live is not None else "",
+            descriptor_name=live.descriptor_name if live is not None else isc.descriptor,
+            verifier=isc.verifier,
+            learned_matcher=isc.learned_matcher,
+        ),
+    )

@@ -111,3 +111,12 @@ def test_every_entry_is_complete_and_shipped_ones_are_in_the_production_install(
             for weight_file in entry.files:
                 pin = f"{weight_file.package}=={weight_file.package_version}"
                 assert re.search(rf"(?m)(^|\s){re.escape(pin)}(\s|$)", dockerfile + "\n" + base_requirements), pin
+
+
+def test_before_any_version_exists_the_descriptor_name_gives_the_licence():
+    from copydetect.licences import licences_in_use
+
+    named = licences_in_use(descriptor_version="", descriptor_name="sscd", verifier="sift", learned_matcher="mnn")
+    assert [entry.key for entry in named] == ["sscd", "sift"]
+    unknown = licences_in_use(descriptor_version="", descriptor_name="vit", verifier="sift", learned_matcher="mnn")
+    assert [entry.key for entry in unknown] == ["sift"], "a ViT of one's own: its licence is its weights'"

@@ -11,7 +11,7 @@ from search.collection.models import Collection, ImageStatus, ReferenceImage
 from search.core.models import AuditAction, AuditEvent
 from search.core.uploads import Payload
 from search.teams.models import Role
-from tests.factories import collection_for, team_with
+from tests.factories import MembershipFactory, UserFactory, collection_for, team_with
 from tests.images import encode, image_upload, scene
 from tests.search.pages import page_messages
 
@@ -130,3 +130,20 @@ def test_every_reference_that_is_not_done_shows_its_state_and_a_retry_button(cli
     page = client.get(reverse("search:collection_detail", args=[collection.id])).content.decode()
     assert f'badge {status}"' in page
     assert reverse("search:image_retry", args=["reference", reference.id]) in page
+
+
+def test_the_settings_show_the_models_in_use_and_their_licences_to_admins(client, moderator, settings):
+    settings.ISC = settings.ISC.replace(descriptor="sscd", verifier="sift+learned", learned_matcher="mnn")
+    collection = collection_for(moderator)  # its creator: the team's admin
+    page = client.get(reverse("search:collection_detail", args=[collection.id])).content.decode()
+    section = page.split('id="models-in-use"', 1)[1]
+    assert "Searches use <code>sscd</code>" in section, "no live version yet: the configured model"
+    for shown in ["SSCD sscd_disc_mixup", "MIT", "use unmodified, no redistribution", "XFeat", "Apache-2.0", "SIFT"]:
+        assert shown in section, shown
+    viewer = UserFactory()
+    MembershipFactory(team=collection.team, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    assert (
+        'id="models-in-use"'
+        not in client.get(reverse("search:collection_detail", args=[collection.id])).content.decode()
+    )
