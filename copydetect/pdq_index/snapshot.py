@@ -48,8 +48,7 @@ class SnapshotCorrupt(ValueError):
 
 def pdq_snapshot_write(path: str | PathLike[str], index: PdqIndex) -> int:
     """A snapshot of the index's live entries at its watermark; returns the entries written."""
-    entry_ids, bank_ids, codes = index.live_arrays()
-    return _segment_write(path, segment_build(codes, entry_ids, bank_ids), watermark=index.watermark)
+    return _segment_write(path, index.segment_compacted(), watermark=index.watermark)
 
 
 def pdq_snapshot_load(path: str | PathLike[str], *, verify: bool = False, **options) -> PdqIndex:

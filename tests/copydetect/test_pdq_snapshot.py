@@ -114,3 +114,16 @@ def test_damaged_files_are_refused(tmp_path):
     with pytest.raises(SnapshotCorrupt, match="not a PDQ index snapshot"):
         pdq_snapshot_load(tmp_path / "other.idx")
     assert os.path.exists(path)
+
+
+def test_an_unchanged_index_is_written_again_byte_for_byte_without_a_rebuild(tmp_path):
+    index = PdqIndex.from_arrays(
+        entry_ids=np.arange(4_000), bank_ids=np.zeros(4_000, int), codes=_codes(7, 4_000), watermark=12
+    )
+    pdq_snapshot_write(tmp_path / "first.idx", index)
+    loaded = pdq_snapshot_load(tmp_path / "first.idx")
+    assert loaded.segment_compacted() is loaded._view.segments[0]  # reused, not rebuilt
+    pdq_snapshot_write(tmp_path / "second.idx", loaded)
+    assert (tmp_path / "first.idx").read_bytes() == (tmp_path / "second.idx").read_bytes()
+    loaded.remove([5])
+    assert loaded.segment_compacted() is not loaded._view.segments[0]
