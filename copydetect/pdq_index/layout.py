@@ -13,6 +13,7 @@ At r = 31 that is 8 chunks with up to 2 flipped bits and 4 with 1: about 2,000 p
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -82,3 +83,39 @@ def flip_masks(width: int, flips: int) -> np.ndarray:
     array = np.concatenate(levels)
     array.setflags(write=False)
     return array
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """Every table slot a lookup at one radius reads, for one set of table widths, as flat arrays so a
+    lookup does a handful of vectorised steps instead of a dozen per chunk."""
+
+    chunks: tuple[int, ...]  # the probed chunks
+    shifts: tuple[int, ...]  # per probed chunk: width - table bits (low bits the table ignores)
+    masks: np.ndarray  # uint32, the flip masks of every probed chunk, one after the other
+    position: np.ndarray  # intp, for each mask: its chunk's place in `chunks`
+    table_offset: np.ndarray  # int64, for each mask: where its chunk's table starts in the flat tables
+    chunk_of: np.ndarray  # int64, for each mask: its chunk number
+
+
+def table_starts(table_bits: tuple[int, ...]) -> np.ndarray:
+    """Where each chunk's table (2**bits + 1 offsets) starts in the flat array of all of them."""
+    sizes = np.array([(1 << bits) + 1 for bits in table_bits], dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+
+@lru_cache(maxsize=256)
+def probe_set(radius: int, table_bits: tuple[int, ...]) -> ProbeSet:
+    plan = probe_plan(radius)
+    starts = table_starts(table_bits)
+    masks = [flip_masks(table_bits[chunk], flips) for chunk, flips in plan]
+    counts = [len(m) for m in masks]
+    chunks = tuple(chunk for chunk, _ in plan)
+    return ProbeSet(
+        chunks=chunks,
+        shifts=tuple(CHUNKS[chunk][2] - table_bits[chunk] for chunk in chunks),
+        masks=np.concatenate(masks) if masks else np.empty(0, np.uint32),
+        position=np.repeat(np.arange(len(chunks)), counts),
+        table_offset=np.repeat(starts[list(chunks)], counts) if chunks else np.empty(0, np.int64),
+        chunk_of=np.repeat(np.array(chunks, dtype=np.int64), counts),
+    )

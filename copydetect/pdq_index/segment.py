@@ -2,10 +2,10 @@
 
 Rows are ordered by entry id (so an entry is found by binary search, for removal). For each of the
 12 chunks (layout.py) the segment keeps `postings[k]`, the row numbers ordered by the chunk's
-leading `table_bits[k]` bits, and `tables[k]`, where the rows of each such value start: a bucket is
-`postings[k][tables[k][v]:tables[k][v + 1]]`. The tables have about one bucket per row (at most the
-chunk's full width), so a probe reads about one candidate. Candidates are then compared in full and
-kept within the radius.
+leading `table_bits[k]` bits, and a table of where the rows of each such value start: with `t` the
+chunk's table inside the flat `tables`, a bucket is `postings[k][t[v]:t[v + 1]]`. The tables have
+about one bucket per row (at most the chunk's full width), so a probe reads about one candidate.
+Candidates are then compared in full and kept within the radius.
 
 Arrays may be read-only memory maps of a snapshot file (snapshot.py): processes that map the same
 file share its pages. Only `dead` (removed rows) is private and writeable.
@@ -25,8 +25,9 @@ from copydetect.pdq_index.layout import (
     chunk_value,
     chunk_values,
     flip_mask_count,
-    flip_masks,
     probe_plan,
+    probe_set,
+    table_starts,
 )
 
 MIN_TABLE_BITS = 8
@@ -41,7 +42,7 @@ class PdqSegment:
     entry_ids: np.ndarray  # (n,) int64, ascending, unique
     bank_ids: np.ndarray  # (n,) int32
     postings: np.ndarray  # (CHUNK_COUNT, n) int32
-    tables: tuple[np.ndarray, ...]  # CHUNK_COUNT arrays of 2**bits + 1 int32 offsets
+    tables: np.ndarray  # int32: per chunk 2**bits + 1 offsets into its postings, one after the other
     table_bits: tuple[int, ...]
     dead: np.ndarray  # (n,) bool, this process's removals
 
@@ -53,7 +54,7 @@ class PdqSegment:
         return len(self) - int(np.count_nonzero(self.dead))
 
     def nbytes(self) -> int:
-        arrays = (self.codes, self.entry_ids, self.bank_ids, self.postings, self.dead, *self.tables)
+        arrays = (self.codes, self.entry_ids, self.bank_ids, self.postings, self.dead, self.tables)
         return sum(array.nbytes for array in arrays)
 
     def rows_of(self, entry_ids: np.ndarray) -> np.ndarray:
@@ -75,23 +76,23 @@ class PdqSegment:
         return rows[alive], distances[alive]
 
     def _probe(self, query: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        count = len(self)
-        starts, lengths = [], []
-        for chunk, flips in probe_plan(radius):
-            width, bits = CHUNKS[chunk][2], self.table_bits[chunk]
-            values = flip_masks(bits, flips) ^ np.uint32(chunk_value(query, chunk) >> (width - bits))
-            table = self.tables[chunk]
-            begin = table[values].astype(np.int64)
-            starts.append(begin + chunk * count)
-            lengths.append(table[values + 1] - begin)
-        start, length = np.concatenate(starts), np.concatenate(lengths)
+        probes = probe_set(radius, self.table_bits)
+        prefixes = np.array(
+            [chunk_value(query, chunk) >> shift for chunk, shift in zip(probes.chunks, probes.shifts)],
+            dtype=np.uint32,
+        )
+        slots = (probes.masks ^ prefixes[probes.position]).astype(np.int64) + probes.table_offset
+        begin = self.tables[slots].astype(np.int64)
+        length = self.tables[slots + 1] - begin
         total = int(length.sum())
         if total == 0:
             return np.empty(0, np.int64), np.empty(0, np.int32)
+        start = begin + probes.chunk_of * len(self)
         ends = np.cumsum(length)
         positions = np.repeat(start - (ends - length), length) + np.arange(total)
         candidates = self.postings.reshape(-1)[positions]
-        distances = pdq_distances(self.codes[candidates], query)
+        # take() gathers rows several times faster than fancy indexing of a 2-D array.
+        distances = pdq_distances(np.take(self.codes, candidates, axis=0), query)
         near = distances <= radius
         rows, first = np.unique(candidates[near], return_index=True)  # a row may come from several chunks
         return rows.astype(np.int64), distances[near][first]
@@ -117,20 +118,20 @@ def segment_build(codes: np.ndarray, entry_ids: np.ndarray, bank_ids: np.ndarray
     count = len(entry_ids)
     table_bits = tuple(table_bits_for(count, CHUNKS[chunk][2]) for chunk in range(CHUNK_COUNT))
     postings = np.empty((CHUNK_COUNT, count), dtype=np.int32)
-    tables = []
+    starts = table_starts(table_bits)
+    tables = np.zeros(int(starts[-1]) + (1 << table_bits[-1]) + 1, dtype=np.int32)
     for chunk in range(CHUNK_COUNT):
         width, bits = CHUNKS[chunk][2], table_bits[chunk]
         keys = chunk_values(codes, chunk) >> np.uint32(width - bits)
         postings[chunk] = np.argsort(keys)
-        table = np.zeros((1 << bits) + 1, dtype=np.int32)
+        table = tables[starts[chunk] : starts[chunk] + (1 << bits) + 1]
         np.cumsum(np.bincount(keys, minlength=1 << bits), out=table[1:])
-        tables.append(table)
     return PdqSegment(
         codes=codes,
         entry_ids=entry_ids,
         bank_ids=bank_ids,
         postings=postings,
-        tables=tuple(tables),
+        tables=tables,
         table_bits=table_bits,
         dead=np.zeros(count, dtype=bool),
     )

@@ -17,7 +17,7 @@ Keeping every process in step with the database (the engine part; the database s
 
 Layout (little-endian): 8-byte magic, 8-byte header length, a JSON header (format, count,
 watermark, table bits, and the offset, dtype, shape and CRC-32 of each array), then the arrays,
-each starting on a 64-byte boundary: codes, entry ids, bank ids, postings, and the 12 tables.
+each starting on a 64-byte boundary: codes, entry ids, bank ids, postings and tables (segment.py).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def pdq_snapshot_load(path: str | PathLike[str], *, verify: bool = False, **opti
                 entry_ids=arrays["entry_ids"],
                 bank_ids=arrays["bank_ids"],
                 postings=arrays["postings"],
-                tables=tuple(arrays[f"table_{chunk}"] for chunk in range(CHUNK_COUNT)),
+                tables=arrays["tables"],
                 table_bits=tuple(header["table_bits"]),
                 dead=np.zeros(count, dtype=bool),
             ),
@@ -94,7 +94,7 @@ def pdq_snapshot_load(path: str | PathLike[str], *, verify: bool = False, **opti
 def _shapes_check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> None:
     count, bits = header["count"], header["table_bits"]
     expected = {"codes": (count, 4), "entry_ids": (count,), "bank_ids": (count,), "postings": (CHUNK_COUNT, count)}
-    expected |= {f"table_{chunk}": ((1 << bits[chunk]) + 1,) for chunk in range(CHUNK_COUNT)}
+    expected["tables"] = (sum((1 << chunk_bits) + 1 for chunk_bits in bits),)
     for name, shape in expected.items():
         if name not in arrays or arrays[name].shape != shape:
             raise SnapshotCorrupt(f"{path.name}: {name} should have shape {shape}")
@@ -154,7 +154,7 @@ def _segment_write(path: str | PathLike[str], segment: PdqSegment, *, watermark:
         "entry_ids": segment.entry_ids,
         "bank_ids": segment.bank_ids,
         "postings": segment.postings,
-        **{f"table_{chunk}": table for chunk, table in enumerate(segment.tables)},
+        "tables": segment.tables,
     }
     specs, offset = {}, 0
     for name, array in arrays.items():
