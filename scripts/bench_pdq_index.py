@@ -6,13 +6,13 @@
 Data (no image is hashed: 10M pictures are not at hand; the model is calibrated on real PDQ hashes):
 each hash thresholds 256 correlated Gaussian values at their median, as PDQ thresholds its 256 DCT
 coefficients, so every hash has exactly 128 ones; the correlation comes from 8 shared latent factors
-(weight 0.25). On 414 real photos (Debian packages gcompris-qt-data, lomiri-wallpapers, scratch,
-stellarium-data) PDQ gave pairwise distances of mean 127.9, sd 8.5 and 22-bit chunk collisions 1.4
-times (median over chunks) what uniform bits give; this model gives sd 12.5 and 2.3 times, i.e. more
-clustered than the photos, which makes multi-index hashing read more candidates: a conservative
-choice. On top, 20 % of the entries are near-duplicate variants of another entry (1-40 bits
-flipped, as lists hold variants of one picture) and 1 % repeat another entry's hash exactly (one
-picture in two banks). Entries are spread over 50 banks of uneven size.
+(weight 0.25). `--calibrate PHOTOS` compares it with real hashes: on 415 photos from Debian packages
+(gcompris-qt-data, lomiri-wallpapers, scratch, stellarium-data; scripts/fetch_photos.py) PDQ gave
+pairwise distances of sd 8.5 (min 68) and 22-bit chunk near-collisions 1.4 times (median over chunks;
+max 5.0) what uniform bits give; the model gives sd 12.3 (min 80) and 1.6 times (max 4.4). On top, 20 %
+of the entries are near-duplicate variants of another entry (1-40 bits flipped, as lists hold variants
+of one picture) and 1 % repeat another entry's hash exactly (one picture in two banks): clusters that
+make multi-index hashing read more candidates. Entries are spread over 50 banks of uneven size.
 
 Queries: half are planted near-duplicates of a random entry at a known distance (0, 4, 8, 16, 24, 28
 or 31 bits): recall at radius 31 must be 1; half are new hashes from the same model (most uploads
@@ -67,6 +67,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compare", action="store_true", help="also measure faiss and threatexchange indexes")
     parser.add_argument("--memory-limit-gb", type=float, default=6.0)
     parser.add_argument("--workdir", help="where the snapshot file goes (default: a temporary folder)")
+    parser.add_argument(
+        "--calibrate",
+        metavar="PHOTOS",
+        help="only compare the model with the PDQ of the pictures under this folder (e.g. the output of "
+        "scripts/fetch_photos.py) and exit",
+    )
     return parser.parse_args()
 
 
@@ -413,8 +419,42 @@ def _te_index2(codes):
     )
 
 
+def calibration_report(folder: Path, seed: int) -> None:
+    """How the model's hashes compare with real ones: pairwise distances and chunk collisions."""
+    from PIL import Image
+
+    from copydetect.pdq_index import pdq_codes_of_hex
+    from copydetect.pdq_index.layout import CHUNKS, chunk_values
+    from copydetect.signals import image_signals_compute
+
+    hashes = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}:
+            with Image.open(path) as picture:
+                hashes.append(image_signals_compute(image=picture.convert("RGB")).pdq)
+    real = pdq_codes_of_hex(hashes)
+    model = pdq_like_codes(np.random.default_rng(seed), len(real))
+    uniform = np.random.default_rng(seed).integers(0, 2**64, size=(len(real), 4), dtype=np.uint64)
+    for name, codes in (("real photos", real), ("this model", model), ("uniform bits", uniform)):
+        upper = np.triu_indices(len(codes), 1)
+        distances = np.stack([pdq_distances(codes, code) for code in codes])[upper]
+        ratios = []
+        for chunk, (_, _, width) in enumerate(CHUNKS):
+            values = chunk_values(codes, chunk)
+            near = np.bitwise_count(values[:, None] ^ values[None, :])[upper] <= 2
+            ratios.append(near.mean() / ((1 + width + width * (width - 1) / 2) / 2**width))
+        say(
+            f"{name} ({len(codes)}): pairwise distance mean {distances.mean():.1f}, sd {distances.std():.1f}, "
+            f"min {distances.min()}; chunk pairs within 2 bits, times uniform: median {np.median(ratios):.1f}, "
+            f"max {max(ratios):.1f}"
+        )
+
+
 def main() -> None:
     args = parse_args()
+    if args.calibrate:
+        calibration_report(Path(args.calibrate), args.seed)
+        return
     say(f"# PDQ index benchmark: {args.count:,} entries, seed {args.seed}, radius {args.radius}")
     say(
         f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.0f} GiB; load average "
