@@ -205,20 +205,31 @@ class CeleryWorker:
         self.log.close()
 
 
-def milvus_wipe(uri: str) -> None:
+def milvus_wipe(uri: str, attempts: int = 4) -> None:
     """Drops every alias, then every collection, of the Milvus at `uri`: row ids restart in every test
-    database, so nothing a test indexed may leak into the next one (an alias would block the drop)."""
-    from pymilvus import MilvusClient
+    database, so nothing a test indexed may leak into the next one (an alias would block the drop).
 
-    client = MilvusClient(uri=uri)
-    try:
-        listing = client.list_aliases()
-        for alias in listing.get("aliases", []) if isinstance(listing, dict) else listing:
-            client.drop_alias(alias)
-        for name in client.list_collections():
-            client.drop_collection(name)
-    finally:
-        client.close()
+    A fresh connection right after a worker process closed its own can be refused by the server's gRPC
+    keep-alive policy ("Too many pings", seen on a loaded machine): it is tried again after a pause."""
+    from pymilvus import MilvusClient, MilvusException
+
+    for attempt in range(attempts):
+        try:
+            client = MilvusClient(uri=uri)
+        except MilvusException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2.0 * (attempt + 1))
+            continue
+        try:
+            listing = client.list_aliases()
+            for alias in listing.get("aliases", []) if isinstance(listing, dict) else listing:
+                client.drop_alias(alias)
+            for name in client.list_collections():
+                client.drop_collection(name)
+            return
+        finally:
+            client.close()
 
 
 def broker_switch(app, url: str) -> None:
