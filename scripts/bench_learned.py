@@ -8,7 +8,9 @@ Everything expensive is cached under var/bench/<benchmark name>/ (SSCD vectors o
 and of the references, SIFT and XFeat features, every pair's verification outcome), so comparing
 policies re-runs only the scoring. Candidates are the exact top 20 by SSCD inner product (max over
 the views), as Milvus FLAT returns them; the first 10 are verified, as in the shipped pipeline.
-Per-operation times are measured here and summed per query into the cost column.
+Per-operation times are measured here and summed per query into the cost column. A query may have
+several true references (bench_duplicates.py variants); `--cache-from bench/seedN` reuses that seed's
+caches for such a variant, so only the added references are embedded and extracted.
 """
 
 from __future__ import annotations

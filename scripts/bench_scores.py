@@ -1,20 +1,23 @@
 """Final scores on the seeds with and without near-identical references (issue 17), for docs/accuracy.md.
 
-    nice -n 10 .venv/bin/python scripts/bench_scores.py --fit-on seed1 --evaluate seed1 seed2
+    nice -n 10 .venv/bin/python scripts/bench_scores.py --fit-on seed1 --evaluate seed1 seed2 seed1+same_scene1 seed2+same_scene2
+    nice -n 10 .venv/bin/python scripts/bench_scores.py --settings distinct/distinct/tail --save-calibration copydetect/calibration/sscd.json
 
 Reads what `bench_learned.py --verify-top 20 --dump var/bench/dump-<name>-v20` wrote for each benchmark
 and for its `<name>-dup` variant (bench_duplicates.py: every matched reference has a 75 % twin), and the
 SSCD vectors of the references it cached (var/bench/<name>/sscd.npz). Every candidate was verified, so
 the script can replay the pipeline's choice of which candidates to verify (the first 10 by rank, or
 the first 10 slots with twins sharing one: pipeline.verification_slots) and its margins (against the
-runner-up, or against the best candidate that is not a twin: scoring.similarity_margins).
+runner-up, or against the best candidate that is not a twin: scoring.similarity_margins). `a+b` pools
+two benchmarks (a seed and its same-scene non-copies, bench_same_scene.py).
 
-For each setting it fits the calibration on the first benchmark (the plain seed only) and prints, per
-benchmark: µAP / recall at 90 % precision, copies flagged at the collections' default threshold 0.5,
-what the twins change (copies flagged without them and not with them; copies with one of their two true
-pairs below 0.5; the largest change of a pair's score), and how the final scores spread (deciles of
-the true pairs and of each non-copy query's best candidate, the share at ≥ 0.999, distinct values above
-0.99, the best score of a pair without inliers).
+Each setting is margins/verification/fit; the calibration is fitted on --fit-on only (the tail's scale
+on --fit-on pooled with --tail-with). Per benchmark it prints µAP / recall at 90 % precision, copies
+flagged at the collections' default threshold 0.5, what the twins change (copies flagged without them
+and not with them; copies with one of their two true pairs below 0.5; the largest change of a true
+pair's score), and how the final scores spread (deciles of the true pairs and of each non-copy query's
+best candidate, true pairs at ≥ 0.999, distinct values above 0.99, log loss, the best score of a pair
+without inliers).
 """
 
 from __future__ import annotations
