@@ -19,10 +19,10 @@ each candidate's margin against the best candidate that is not near-identical to
 at least that similar), so a pair scores the same whether or not the collection holds a twin of its
 reference, and both twins of a copied picture are flagged.
 
-The probability has room at the top (issue 17, score_fit): the logit is fitted under an evidence-chosen
-prior and, above the decision boundary, bent into a logarithmic tail, so strong copies spread below 1
-(seed 2: deciles 0.9–0.99) instead of piling at 0.9996–1.000, a pair without inliers never reads 1.000,
-and 0.5 keeps its meaning and its pairs.
+The probability has room at the top (issue 17, score_fit): above the decision boundary the logit is
+bent into a logarithmic tail, so strong copies spread below 1 (seed 2: deciles 0.93–0.99) instead of
+piling at 0.9996–1.000, a pair without inliers never reads 1.000, and the ranking and the pairs at
+0.5 stay what they were.
 
 Calibrations fitted on the first three features only still load and ignore the margin; calibrations
 without `tail_scale` give the plain logistic.
@@ -198,22 +198,22 @@ def calibration_fit(
     tail_labels: np.ndarray | None = None,
     tail_scale: float | None = DEFAULT_TAIL_SCALE,
 ) -> ScoreCalibration:
-    """Logistic weights on (features, labels) under an evidence-chosen prior, and the upper tail (score_fit).
+    """Logistic weights on (features, labels), and the upper tail (score_fit).
 
     With `tail_features` / `tail_labels` (pairs that include non-copies with strong evidence, e.g. a
     benchmark pooled with its same-scene queries), the tail's scale is fitted on them by maximum
     likelihood; otherwise `tail_scale` is kept (None: no tail, the plain logistic).
     """
-    fit = logistic_fit(features, labels)
+    weights, bias = logistic_fit(features, labels)
     if tail_features is not None and tail_labels is not None:
-        logits = np.asarray(tail_features, dtype=np.float64) @ np.array(fit.weights) + fit.bias
+        logits = np.asarray(tail_features, dtype=np.float64) @ np.array(weights) + bias
         tail_scale = tail_scale_fit(logits, tail_labels)
     tail = "no tail" if tail_scale is None else f"tail scale {tail_scale:.3g}"
     return ScoreCalibration(
         descriptor=descriptor,
-        weights=fit.weights,
-        bias=fit.bias,
-        fitted_on=f"{fitted_on}; prior variance {fit.prior_variance:.3g} (evidence); {tail}",
+        weights=weights,
+        bias=bias,
+        fitted_on=f"{fitted_on}; {tail}",
         near_identical_similarity=near_identical_similarity,
         tail_scale=tail_scale,
     )

@@ -9,7 +9,9 @@ import pytest
 from copydetect.projection import Projection, projection_fit
 from copydetect.score_fit import TAIL_SCALES, tail_scale_fit
 from copydetect.scoring import (
+    DEFAULT_TAIL_SCALE,
     FEATURE_NAMES,
+    NEAR_IDENTICAL_SIMILARITY,
     ScoreCalibration,
     calibration_fit,
     candidate_rows_features,
@@ -170,7 +172,7 @@ def test_the_tail_keeps_the_boundary_and_leaves_room_at_the_top():
     above = [tailed.probability((logit,)) for logit in (1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)]
     assert above == sorted(above) and len(set(above)) == len(above), "strictly increasing: ranking is kept"
     assert plain.probability((30.0,)) > 1 - 1e-12, "the plain logistic piles strong evidence at 1"
-    # Logits of real pairs stay below about 50 (every feature at its largest: 48.7 with the shipped fit).
+    # Logits of real pairs stay below about 52 (every feature at its largest: 51.7 with the shipped fit).
     assert above[3] < 0.995 and above[4] < 0.9995, "with the tail nothing reads 1.000 at three decimals"
     assert above[-1] < 1.0
 
@@ -183,6 +185,21 @@ def test_the_tail_scale_is_fitted_on_non_copies_with_strong_evidence():
     strong_negatives = np.r_[copies, [12.0, 13.0, 14.0, 20.0]]
     fitted = tail_scale_fit(strong_negatives, np.r_[np.ones(300), np.zeros(4)])
     assert fitted < 3, "four non-copies among 300 copies at logits 12–20 bend the tail"
+
+    features = np.r_[rng.normal(1.0, 0.3, 200), rng.normal(-1.0, 0.3, 200)][:, None]
+    labels = np.r_[np.ones(200), np.zeros(200)]
+    kept = calibration_fit(features=features, labels=labels, descriptor="x", fitted_on="synthetic")
+    assert kept.tail_scale == DEFAULT_TAIL_SCALE and kept.near_identical_similarity == NEAR_IDENTICAL_SIMILARITY
+    strong = np.array([[3.0], [3.2], [3.4]])  # non-copies far on the copies' side
+    tailed = calibration_fit(
+        features=features,
+        labels=labels,
+        descriptor="x",
+        fitted_on="synthetic",
+        tail_features=np.r_[features, strong],
+        tail_labels=np.r_[labels, np.zeros(3)],
+    )
+    assert tailed.weights == kept.weights and tailed.tail_scale < DEFAULT_TAIL_SCALE
 
 
 def test_the_shipped_calibration_is_monotone_bounded_and_decides_as_before_at_one_half():
