@@ -17,7 +17,7 @@ from copydetect.candidates_regions import RegionSettings, region_boxes, region_c
 from copydetect.descriptors import Descriptor
 from copydetect.query_views import DEFAULT_VIEWS, query_views_make
 from copydetect.reposts import RepostIndex
-from copydetect.scoring import ScoreCalibration, final_score_combine, similarity_margins
+from copydetect.scoring import ScoreCalibration, final_score_combine, near_identical_sets, similarity_margins
 from copydetect.vector_store import VectorStore
 from copydetect.verification import (
     LocalFeatures,
@@ -153,8 +153,13 @@ def query_search(
                 )
             )
     candidates = _candidates_merge(hits_per_view, settings.top_k)
+    near_identical = _candidates_near_identical(candidates, settings.calibration, store, descriptor.version)
     if candidates and settings.verify_top_k > 0:
-        top = candidates[: settings.verify_top_k]
+        # Near-identical references share one place in the verified list: a twin never pushes a
+        # different picture out of verification, and both twins get their own geometric evidence.
+        slots = verification_slots(near_identical or [frozenset()] * len(candidates))
+        chosen = [i for i, slot in enumerate(slots) if slot < settings.verify_top_k]
+        top = [candidates[i] for i in chosen]
         sift = [
             pair_verify_best(query_features, features)
             if settings.verifier != "learned" and (features := reference_features(candidate.reference_id)) is not None
@@ -178,13 +183,45 @@ def query_search(
                     outcomes[rank].inliers,
                 ):
                     outcomes[rank] = outcome
-        verified = [_candidate_verified(candidate, outcome) for candidate, outcome in zip(top, outcomes)]
-        candidates = verified + candidates[settings.verify_top_k :]
-    margins = similarity_margins([candidate.descriptor_similarity for candidate in candidates])
+        verified = dict(zip(chosen, (_candidate_verified(c, o) for c, o in zip(top, outcomes))))
+        candidates = [verified.get(i, candidate) for i, candidate in enumerate(candidates)]
+    margins = similarity_margins(
+        [candidate.descriptor_similarity for candidate in candidates], near_identical=near_identical
+    )
     scored = [
         _candidate_score(candidate, settings.calibration, margin) for candidate, margin in zip(candidates, margins)
     ]
     return sorted(scored, key=lambda c: (c.final_score, c.descriptor_similarity), reverse=True)
+
+
+def _candidates_near_identical(
+    candidates: Sequence[Candidate], calibration: ScoreCalibration | None, store: VectorStore, model_version: str
+) -> list[frozenset[int]] | None:
+    """Which candidates are twins of each other, from the references' stored descriptors; None when
+    the calibration predates near-identity (every candidate then counts on its own)."""
+    if calibration is None or calibration.near_identical_similarity is None or len(candidates) < 2:
+        return None
+    stored = store.vectors_get(model_version=model_version, ids=[c.reference_id for c in candidates])
+    return near_identical_sets(
+        [stored.get(c.reference_id) for c in candidates], min_similarity=calibration.near_identical_similarity
+    )
+
+
+def verification_slots(near_identical: Sequence[frozenset[int]]) -> list[int]:
+    """Per candidate (best first): its place in the verification order, shared with an earlier twin.
+
+    A candidate near-identical to an earlier one takes that one's slot; without twins the slots are
+    0, 1, 2, … (the ranks).
+    """
+    slot_of: list[int] = []
+    leaders: list[int] = []
+    for i, twins in enumerate(near_identical):
+        slot = next((rank for rank, leader in enumerate(leaders) if leader in twins), None)
+        if slot is None:
+            slot = len(leaders)
+            leaders.append(i)
+        slot_of.append(slot)
+    return slot_of
 
 
 def _candidates_merge(hits_per_view, top_k: int) -> list[Candidate]:

@@ -11,19 +11,41 @@ usually stands out from the rest of the collection, while a query that resembles
 (a texture, a plain sky) gets high similarities everywhere. Measured with the seed-1 fit
 (isc_match candidates, same verification): seed 1 µAP 0.931 → 0.942, seed 2 0.945 → 0.960.
 
-Calibrations fitted on the first three features only still load and ignore the margin.
+Near-identical references (issue 17): a team often holds two versions of one picture (the original
+and a resized re-encode). Their similarities to any query are nearly equal, so a margin against the
+runner-up would read "this query resembles several references" and sink a true copy (Q → R scored 1.000
+alone and 0.12 beside a 75 % resize of R). A calibration that names `near_identical_similarity` takes
+each candidate's margin against the best candidate that is not near-identical to it (stored descriptors
+at least that similar), so a pair scores the same whether or not the collection holds a twin of its
+reference, and both twins of a copied picture are flagged.
+
+The probability has room at the top (issue 17, score_fit): above the decision boundary the logit is
+bent into a logarithmic tail, so strong copies spread below 1 (seed 2: deciles 0.93–0.99) instead of
+piling at 0.9996–1.000, a pair without inliers never reads 1.000, and the ranking and the pairs at
+0.5 stay what they were.
+
+Calibrations fitted on the first three features only still load and ignore the margin; calibrations
+without `tail_scale` give the plain logistic.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from copydetect.score_fit import logistic_fit, tail_scale_fit, tailed_probability
+
+# SSCD cosines of two stored references (scripts/bench_scores.py, docs/accuracy.md): a reference and its 75 %
+# resize re-encoded ≥ 0.93 (99 % ≥ 0.94), two different photos of the seeds ≤ 0.78.
+NEAR_IDENTICAL_SIMILARITY = 0.90
+# Fitted on seed 1 pooled with its 20 same-scene queries (scripts/bench_scores.py, docs/accuracy.md); used
+# when a fit is given no pairs with strong non-copies to fit it on. In logit units, so not tied to SSCD.
+DEFAULT_TAIL_SCALE = 1.15
 FEATURE_NAMES = ("similarity", "log_inliers", "verification_score", "similarity_margin")
 LEGACY_FEATURE_NAMES = FEATURE_NAMES[:3]
 
@@ -34,10 +56,18 @@ class ScoreCalibration:
     weights: tuple[float, ...]
     bias: float
     fitted_on: str = ""
+    # Cosine of two references' stored descriptors at or above which margins ignore one for the other;
+    # None: every candidate counts (calibrations fitted before issue 17).
+    near_identical_similarity: float | None = None
+    # L of the logarithmic upper tail (score_fit): above the decision boundary the logit μ becomes
+    # L·asinh(μ / L), so scores approach 1 without reaching it; None: the plain logistic (before issue 17).
+    tail_scale: float | None = None
+
+    def logit(self, features: Sequence[float]) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, features))
 
     def probability(self, features: Sequence[float]) -> float:
-        logit = self.bias + sum(w * x for w, x in zip(self.weights, features))
-        return 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
+        return tailed_probability(self.logit(features), self.tail_scale)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -53,11 +83,15 @@ class ScoreCalibration:
         features = tuple(data.get("features", ()))
         if features not in (FEATURE_NAMES, LEGACY_FEATURE_NAMES) or len(data["weights"]) != len(features):
             raise ValueError(f"{path} was fitted on other features: {data.get('features')}")
+        near_identical = data.get("near_identical_similarity")
+        tail_scale = data.get("tail_scale")
         return cls(
             descriptor=data["descriptor"],
             weights=tuple(data["weights"]),
             bias=data["bias"],
             fitted_on=data.get("fitted_on", ""),
+            near_identical_similarity=None if near_identical is None else float(near_identical),
+            tail_scale=None if tail_scale is None else float(tail_scale),
         )
 
 
@@ -69,24 +103,48 @@ def evidence_features(
     return features if margin is None else features + (float(margin),)
 
 
-def similarity_margins(similarities: Sequence[float]) -> list[float]:
+def similarity_margins(
+    similarities: Sequence[float], *, near_identical: Sequence[Collection[int]] | None = None
+) -> list[float]:
     """Per candidate of one query: its similarity minus the best similarity among the other candidates.
 
-    With a single candidate the gap is measured against a similarity of 0 (nothing else is close).
+    `near_identical[i]`: indices of the candidates near-identical to candidate i (near_identical_sets);
+    they are not "other" candidates for i. With no other candidate the gap is measured against a
+    similarity of 0 (nothing else is close).
     """
     values = [float(value) for value in similarities]
-    if not values:
-        return []
+    if near_identical is not None and len(near_identical) != len(values):
+        raise ValueError(f"{len(near_identical)} near-identical sets for {len(values)} candidates")
     order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)
-    best = values[order[0]]
-    runner_up = values[order[1]] if len(values) > 1 else 0.0
-    return [value - (runner_up if i == order[0] else best) for i, value in enumerate(values)]
+    margins = []
+    for i, value in enumerate(values):
+        skip = near_identical[i] if near_identical is not None else ()
+        rival = next((values[j] for j in order if j != i and j not in skip), 0.0)
+        margins.append(value - rival)
+    return margins
+
+
+def near_identical_sets(vectors: Sequence[np.ndarray | None], *, min_similarity: float) -> list[frozenset[int]]:
+    """Per candidate: the other candidates whose stored descriptors have a cosine ≥ `min_similarity` with
+    its own (a resized or re-encoded twin of the same picture). A missing vector has no twin."""
+    present = [i for i, vector in enumerate(vectors) if vector is not None]
+    sets: list[frozenset[int]] = [frozenset()] * len(vectors)
+    if len(present) < 2:
+        return sets
+    matrix = np.stack([np.asarray(vectors[i], dtype=np.float64).ravel() for i in present])
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    close = matrix @ matrix.T >= min_similarity
+    for row, i in enumerate(present):
+        sets[i] = frozenset(present[col] for col in np.flatnonzero(close[row]) if col != row)
+    return sets
 
 
 def candidate_rows_features(rows: Sequence[dict]) -> np.ndarray:
     """Features of `isc_match --candidates` rows (query_id, descriptor_similarity, inliers, verification_score).
 
-    Margins are computed within each query, as the pipeline does at search time.
+    A row's `similarity_margin`, when present (the pipeline's own, which knows which references are
+    near-identical), is used as is; otherwise margins are computed within each query with every
+    candidate counting, which is the same on a collection without near-identical references.
     """
     by_query: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
@@ -96,7 +154,8 @@ def candidate_rows_features(rows: Sequence[dict]) -> np.ndarray:
         for index, margin in zip(
             indices, similarity_margins([float(rows[i]["descriptor_similarity"]) for i in indices])
         ):
-            margins[index] = margin
+            given = rows[index].get("similarity_margin")
+            margins[index] = margin if given in (None, "") else float(given)
     return np.array(
         [
             evidence_features(
@@ -129,26 +188,34 @@ def final_score_combine(
 
 
 def calibration_fit(
-    *, features: np.ndarray, labels: np.ndarray, descriptor: str, fitted_on: str, l2: float = 1e-3, steps: int = 50
+    *,
+    features: np.ndarray,
+    labels: np.ndarray,
+    descriptor: str,
+    fitted_on: str,
+    near_identical_similarity: float | None = NEAR_IDENTICAL_SIMILARITY,
+    tail_features: np.ndarray | None = None,
+    tail_labels: np.ndarray | None = None,
+    tail_scale: float | None = DEFAULT_TAIL_SCALE,
 ) -> ScoreCalibration:
-    """Logistic regression by Newton's method (a few hundred rows, three features: exact and fast)."""
-    x = np.hstack([np.asarray(features, dtype=np.float64), np.ones((len(features), 1))])
-    y = np.asarray(labels, dtype=np.float64)
-    if y.min() == y.max():
-        raise ValueError("Calibration needs both copies and non-copies among the candidates.")
-    w = np.zeros(x.shape[1])
-    penalty = l2 * np.eye(x.shape[1])
-    penalty[-1, -1] = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -60, 60)))
-        gradient = x.T @ (p - y) + penalty @ w
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-9:
-            break
+    """Logistic weights on (features, labels), and the upper tail (score_fit).
+
+    With `tail_features` / `tail_labels` (pairs that include non-copies with strong evidence, e.g. a
+    benchmark pooled with its same-scene queries), the tail's scale is fitted on them by maximum
+    likelihood; otherwise `tail_scale` is kept (None: no tail, the plain logistic).
+    """
+    weights, bias = logistic_fit(features, labels)
+    if tail_features is not None and tail_labels is not None:
+        logits = np.asarray(tail_features, dtype=np.float64) @ np.array(weights) + bias
+        tail_scale = tail_scale_fit(logits, tail_labels)
+    tail = "no tail" if tail_scale is None else f"tail scale {tail_scale:.3g}"
     return ScoreCalibration(
-        descriptor=descriptor, weights=tuple(float(v) for v in w[:-1]), bias=float(w[-1]), fitted_on=fitted_on
+        descriptor=descriptor,
+        weights=weights,
+        bias=bias,
+        fitted_on=f"{fitted_on}; {tail}",
+        near_identical_similarity=near_identical_similarity,
+        tail_scale=tail_scale,
     )
 
 

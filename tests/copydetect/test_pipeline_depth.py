@@ -40,19 +40,23 @@ def _key(image: Image.Image) -> str:
 
 
 class RankingDescriptor(Descriptor):
-    """Every image it was told about gets its own vector; anything else (the query's views) gets `query`."""
+    """Every image it was told about gets its own vector; anything else (the query's views) gets `query`.
+
+    Each reference leans on an axis of its own, so references are as unlike each other as different
+    pictures are (none is a near-identical twin of another: see test_pipeline_twins.py)."""
 
     __test__ = False
     name = "ranking"
-    version = "test_pipeline_depth/ranking"
-    dim = 4
+    version = "test_pipeline_depth/ranking-2"
+    dim = 32
 
     def __init__(self) -> None:
         self.known: dict[str, np.ndarray] = {}
-        self.query = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+        self.query = np.eye(self.dim, dtype=np.float32)[0]
 
     def place(self, image: Image.Image, similarity: float) -> None:
-        self.known[_key(image)] = np.array([similarity, np.sqrt(1 - similarity**2), 0.0, 0.0], dtype=np.float32)
+        axis = np.eye(self.dim, dtype=np.float32)[1 + len(self.known)]
+        self.known[_key(image)] = similarity * self.query + np.sqrt(1 - similarity**2) * axis
 
     def _embed_batch(self, images):
         return np.stack([self.known.get(_key(image), self.query) for image in images])
