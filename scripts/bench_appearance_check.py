@@ -14,17 +14,14 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2  # noqa: E402
-from bench_learned import Bench, _open  # noqa: E402
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from copydetect.benchmark.runner import Bench, image_open  # noqa: E402
 from copydetect.descriptors import Descriptor  # noqa: E402
 from copydetect.verification import pair_verify_best  # noqa: E402
 
@@ -102,8 +99,8 @@ def main() -> None:
         for query, reference, inliers in verified_pairs(bench, args.top):
             outcome = pair_verify_best(bench.sift_query(query), bench.sift_reference(reference))
             similarity = aligned_similarity(
-                _open(bench.query_paths[query]),
-                _open(bench.reference_paths[reference]),
+                image_open(bench.query_paths[query]),
+                image_open(bench.reference_paths[reference]),
                 outcome.pairs,
                 bench.descriptor(),
             )

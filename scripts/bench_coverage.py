@@ -19,14 +19,11 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_learned import Bench  # noqa: E402
-
+from copydetect.benchmark.runner import Bench  # noqa: E402
 from copydetect.verification import pair_verify_best  # noqa: E402
 
 

@@ -22,15 +22,12 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_learned import Bench  # noqa: E402
-
+from copydetect.benchmark.runner import Bench  # noqa: E402
 from copydetect.metrics import Prediction, matching_evaluate  # noqa: E402
 from copydetect.scoring import ScoreCalibration, candidate_rows_features  # noqa: E402
 from copydetect.verification_learned import LearnedSettings, LearnedVerifier  # noqa: E402

@@ -25,15 +25,12 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import io  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_learned  # noqa: E402
-from bench_learned import Bench, candidate_rows, evaluate  # noqa: E402
-
+from copydetect.benchmark import runner  # noqa: E402
+from copydetect.benchmark.runner import Bench, candidate_rows, evaluate  # noqa: E402
 from copydetect.scoring import ScoreCalibration, calibration_fit, candidate_rows_features  # noqa: E402
 from copydetect.verification_learned import LearnedSettings, LearnedVerifier  # noqa: E402
 
@@ -144,8 +141,8 @@ def measure(args) -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    bench_learned.VERIFY_TOP_K = args.verify_top
-    bench_learned.LEARNED_MIN_INLIERS = args.learned_min_inliers
+    runner.VERIFY_TOP_K = args.verify_top
+    runner.LEARNED_MIN_INLIERS = args.learned_min_inliers
     base = Bench(args.base, Path("var/bench") / args.base.name, queries=args.queries)
     variant = Bench(args.variant, Path("var/bench") / args.variant.name)
     # Reference features are the base benchmark's where the ids are the same: link its caches.
