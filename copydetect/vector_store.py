@@ -131,9 +131,10 @@ RECONNECT_PAUSES = (0.0, 0.5, 2.0)
 
 
 class _GuardedClient:
-    """Wraps a MilvusClient: a call that fails because the server is out of reach is tried once more on a
-    fresh connection; if that fails too, the client is closed and VectorStoreUnavailable raised, so the
-    next call opens a fresh connection again.
+    """Wraps a MilvusClient: a call that fails because the server is out of reach is tried again on a
+    fresh connection, once after each pause of RECONNECT_PAUSES (three tries, 2.5 s of pauses in all);
+    if every try fails, the client is closed and VectorStoreUnavailable raised, so the next call opens a
+    fresh connection again. A call that fails for another reason is raised at once, never retried.
 
     Why a fresh connection: pymilvus recovers its own channel in place, but after a Milvus restart that
     recovery kept failing for 20-55 s ("Connection recovery failed"); and an idle channel is closed by
