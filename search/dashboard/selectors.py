@@ -33,6 +33,11 @@ class CollectionPrecision:
     precision_now: float | None
     curve: list[dict] = field(default_factory=list)  # {threshold, precision, recall}
     suggested_threshold: float | None = None
+    # The lowest threshold with ≥ 90 % precision, before it is lowered to keep confirmed copies flagged.
+    target_threshold: float | None = None
+    confirmed_kept: bool = False  # the suggestion was lowered to the lowest confirmed copy's score
+    precision_at_suggestion: float | None = None
+    hides_unreviewed: int = 0  # unreviewed queue items the suggestion would take out of the queue
 
 
 @dataclass
@@ -103,9 +108,46 @@ def precision_of(collection: Collection) -> CollectionPrecision:
             }
         )
     if len(scored) >= PRECISION_MIN_VERDICTS and positives:
-        good = [point["threshold"] for point in result.curve if point["precision"] >= PRECISION_TARGET]
-        result.suggested_threshold = min(good) if good else None
+        _suggest(result, scored)
     return result
+
+
+def _suggest(result: CollectionPrecision, scored: list[tuple[float, str]]) -> None:
+    """The lowest verdict score whose precision is at least the target (ties included, exact scores so that
+    the pair the threshold was read from stays above it), never above a confirmed copy's score."""
+    good = [
+        threshold
+        for threshold in {score for score, _ in scored}
+        if _meets_target(decision for score, decision in scored if score >= threshold)
+    ]
+    if not good:
+        return
+    result.target_threshold = min(good)
+    lowest_confirmed = min(score for score, decision in scored if decision == ReviewDecision.CONFIRMED)
+    result.suggested_threshold = min(result.target_threshold, lowest_confirmed)
+    result.confirmed_kept = result.suggested_threshold < result.target_threshold
+    result.precision_at_suggestion = _precision_at(scored, result.suggested_threshold)
+    result.hides_unreviewed = unreviewed_hidden_count(
+        collection=result.collection, threshold=result.suggested_threshold
+    )
+
+
+def _meets_target(decisions) -> bool:
+    decisions = list(decisions)
+    confirmed = sum(1 for decision in decisions if decision == ReviewDecision.CONFIRMED)
+    # Integer form of confirmed / total >= 0.9: 9 of 10 is exactly 90 %, whatever the float rounding.
+    return bool(decisions) and confirmed * 100 >= round(PRECISION_TARGET * 100) * len(decisions)
+
+
+def unreviewed_hidden_count(*, collection: Collection, threshold: float) -> int:
+    """Queue items of the collection (re-posts counted once) that a threshold of `threshold` would drop."""
+    rows = _unreviewed(collection.team).filter(query__collection=collection, final_score__lt=threshold)
+    return len(
+        {
+            (leader or query, reference)
+            for query, leader, reference in rows.values_list("query_id", "query__near_duplicate_of_id", "reference_id")
+        }
+    )
 
 
 def _precision_at(scored: list[tuple[float, str]], threshold: float) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -10,15 +12,38 @@ from search.collection.models import Collection
 from search.ingest.models import IngestJob
 from search.teams import selectors
 
-RECENT_JOBS_SHOWN = 5
-
-
 ERRORS_SHOWN_INLINE = 10
 
 
-def ingest_jobs_recent(*, collection: Collection, limit: int = RECENT_JOBS_SHOWN) -> list[IngestJob]:
-    """The collection's latest jobs; `collection` was fetched through the user (selectors.collection_get)."""
-    return list(collection.ingest_jobs.order_by("-created_at")[:limit])
+FINISHED_CARDS_SHOWN = 1
+
+
+FINISHED_LINES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class IngestPanel:
+    """What the collection page shows of its imports: every running job and the latest finished one as
+    cards, older finished ones as one line each behind a toggle, so that finished cards do not pile up."""
+
+    active: list[IngestJob]
+    finished: list[IngestJob]
+    earlier: list[IngestJob]
+    earlier_total: int
+
+
+def ingest_panel(*, collection: Collection) -> IngestPanel:
+    """`collection` was fetched through the user (selectors.collection_get)."""
+    jobs = collection.ingest_jobs.order_by("-created_at", "-id")
+    finished = jobs.exclude(state__in=IngestJob.ACTIVE_STATES)
+    shown = FINISHED_CARDS_SHOWN + FINISHED_LINES_SHOWN
+    recent_finished = list(finished[:shown])
+    return IngestPanel(
+        active=list(jobs.filter(state__in=IngestJob.ACTIVE_STATES)),
+        finished=recent_finished[:FINISHED_CARDS_SHOWN],
+        earlier=recent_finished[FINISHED_CARDS_SHOWN:],
+        earlier_total=max(finished.count() - FINISHED_CARDS_SHOWN, 0),
+    )
 
 
 def ingest_job_get(*, user: AbstractBaseUser, job_id: int) -> IngestJob:

@@ -7,9 +7,14 @@ register = template.Library()
 
 @register.inclusion_tag("search/_ingest_jobs.html")
 def ingest_jobs_panel(collection):
-    """The collection's recent ingest jobs; the block polls itself while one of them is active."""
-    jobs = ingest_selectors.ingest_jobs_recent(collection=collection)
-    return {"collection": collection, "jobs": jobs, "active": any(job.is_active for job in jobs)}
+    """The collection's running and recent ingest jobs; the block polls itself while one of them is active."""
+    panel = ingest_selectors.ingest_panel(collection=collection)
+    return {
+        "collection": collection,
+        "jobs": panel.active + panel.finished,
+        "panel": panel,
+        "active": bool(panel.active),
+    }
 
 
 @register.filter

@@ -48,7 +48,9 @@ def test_precision_curve_and_the_threshold_for_90_percent(media_root):
     by_threshold = {point["threshold"]: point for point in result.curve}
     assert by_threshold[0.75] == {"threshold": 0.75, "precision": 1.0, "recall": pytest.approx(5 / 6, abs=1e-4)}
     assert by_threshold[0.65]["precision"] == pytest.approx(5 / 6, abs=1e-4)
-    assert result.suggested_threshold == 0.75, "lowest threshold whose precision is still ≥ 90 %"
+    assert result.target_threshold == 0.75, "lowest threshold whose precision is still ≥ 90 %"
+    assert result.suggested_threshold == 0.5 and result.confirmed_kept, "0.75 would hide the copy confirmed at 0.5"
+    assert result.precision_at_suggestion == pytest.approx(6 / 8)
 
 
 def test_one_click_sets_the_suggested_threshold_and_is_audited(client, media_root):
@@ -78,3 +80,43 @@ def test_one_click_sets_the_suggested_threshold_and_is_audited(client, media_roo
         {"collection": world.collection.id, "threshold": "0.1"},
     )
     assert denied.status_code == 403 and PairVerdict.objects.count() == 5
+
+
+def test_ninety_percent_exactly_counts(media_root):
+    world = World()
+    plan = [(0.97, "rejected")] + [(0.96 - 0.04 * step, "confirmed") for step in range(9)]
+    for seed, (score, decision) in enumerate(plan):
+        match = world.query(50 + seed, descriptor=unit(seed), score=score).matches.get()
+        review_services.verdict_set(actor=world.moderator, match=match, decision=decision)
+    result = dashboard_selectors.precision_of(world.collection)
+    assert result.verdicts == 10
+    assert result.suggested_threshold == pytest.approx(0.64), "9 of 10 confirmed is 90 %: the lowest score qualifies"
+    assert not result.confirmed_kept
+
+
+def test_suggestion_keeps_exact_scores_and_says_what_it_hides(client, media_root):
+    """Scores near 1: the suggestion is the confirmed pair's own score (not rounded up past it), shown with
+    enough digits to differ from 1, and the page says how many queue items it would drop before the click."""
+    world = World()
+    plan = [(0.6, "rejected"), (0.7, "rejected"), (0.99966, "confirmed"), (0.99967, "confirmed")]
+    plan += [(0.9998, "confirmed"), (0.9999, "confirmed")]
+    for seed, (score, decision) in enumerate(plan):
+        match = world.query(50 + seed, descriptor=unit(seed), score=score).matches.get()
+        review_services.verdict_set(actor=world.moderator, match=match, decision=decision)
+    for seed, score in enumerate((0.55, 0.99965, 0.99999), start=80):
+        world.query(seed, descriptor=unit(seed), score=score)
+    result = dashboard_selectors.precision_of(world.collection)
+    assert result.suggested_threshold == 0.99966
+    assert result.hides_unreviewed == 2, "the unreviewed items at 0.55 and 0.99965; 0.99999 stays"
+    client.force_login(world.admin)
+    page = client.get(reverse("search:team_dashboard", args=[world.collection.team.slug])).content.decode()
+    assert "Set threshold to 0.9997" in page and "1.000" not in page
+    assert 'name="threshold" value="0.99966"' in page
+    assert "This takes <b>2</b> unreviewed items out of the queue." in page
+    client.post(
+        reverse("search:dashboard_threshold", args=[world.collection.team.slug]),
+        {"collection": world.collection.id, "threshold": "0.99966"},
+    )
+    confirmed = Match.objects.filter(review=ReviewDecision.CONFIRMED, final_score__gte=0.99966)
+    assert confirmed.count() == 4, "every confirmed copy is still at or above the new threshold"
+    assert dashboard_selectors.queue_depth(team=world.collection.team) == 1

@@ -426,6 +426,27 @@ def test_a_teams_imports_are_invisible_to_another_team(client, ingest_settings):
         assert f"Bulk import #{own_job.id}</b>" in page and f"Bulk import #{other_job.id}</b>" not in page
 
 
+def test_finished_imports_fold_away_behind_one_line_each(client):
+    user = UserFactory()
+    collection = collection_for(user, Role.VIEWER)
+    finished = [
+        IngestJob.objects.create(
+            collection=collection, source_kind="zip", source_path=f"/{n}.zip", source_name=f"batch{n}.zip", state="done"
+        )
+        for n in range(14)
+    ]
+    running = IngestJob.objects.create(collection=collection, source_kind="folder", source_path="/f", state="running")
+    client.force_login(user)
+    panel = client.get(reverse("search:ingest_jobs_panel", args=[collection.id])).content.decode()
+    cards = panel.count('class="card ingest-job"')
+    assert cards == 2, f"the running job and the latest finished one as cards, not {cards}"
+    assert f"Bulk import #{running.id}</b>" in panel and f"Bulk import #{finished[-1].id}</b>" in panel
+    assert "13 earlier imports</summary>" in panel
+    for job in finished[3:13]:
+        assert f'href="{reverse("search:ingest_job_detail", args=[job.id])}"' in panel
+    assert f"Bulk import #{finished[0].id}<" not in panel, "beyond the last ten: the audit log has them"
+
+
 # ---------------------------------------------------------------- the command
 
 
