@@ -363,7 +363,7 @@ def test_the_migration_turns_existing_verdicts_into_pair_verdicts(transactional_
 def test_the_collection_page_deletes_restores_and_disables_a_reference(client, world):
     client.force_login(world.admin)
     page = client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
-    assert "Delete</button>" in page and "Disable 7 days" in page
+    assert "Delete it</button>" in page and "Disable it</button>" in page
     client.post(reverse("search:reference_delete", args=[world.reference.id]))
     page = client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
     assert "Restore</button>" in page
