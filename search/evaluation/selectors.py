@@ -146,6 +146,7 @@ class Miss:
     reference: ReferenceImage | None  # None: the true reference is not in the collection
     score: float | None
     rank: int | None  # rank among the query's own candidates
+    reason: str = "not in candidates"
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def collection_evaluate(
         queries_without_edits=queries_without_edits,
         families=families,
         difficulties=difficulties,
-        worst_misses=_worst_misses(pairs, matches, queries, references),
+        worst_misses=_worst_misses(pairs, matches, queries, references, collection.match_threshold),
         worst_false_alarms=_worst_false_alarms(pairs, matches),
         curves=curves,
     )
@@ -320,15 +321,32 @@ def _worst_misses(
     matches: Mapping[tuple[str, str], Match],
     queries: Mapping[str, list[QueryImage]],
     references: Mapping[str, list[ReferenceImage]],
+    threshold: float,
 ) -> list[Miss]:
-    """True pairs never among the candidates first, then those with the lowest scores."""
+    """True pairs the collection got wrong: never among the candidates first, then those scored lowest.
+    A pair flagged as a copy (at or above the threshold) with no false candidate above it is a hit, not a miss."""
+    best_false: dict[str, float] = {}
+    for (query_id, reference_id), match in matches.items():
+        if (query_id, reference_id) not in pairs:
+            best_false[query_id] = max(best_false.get(query_id, match.final_score), match.final_score)
+
+    def reason(pair: tuple[str, str]) -> str | None:
+        match = matches.get(pair)
+        if match is None:
+            return "not in candidates"
+        if match.final_score < threshold:
+            return "below the threshold"
+        if best_false.get(pair[0], -1.0) > match.final_score:
+            return "a false candidate ranks above it"
+        return None
 
     def badness(pair: tuple[str, str]) -> tuple:
         match = matches.get(pair)
         return (0, 0.0, pair) if match is None else (1, match.final_score, pair)
 
+    missed = [pair for pair in pairs if reason(pair) is not None]
     misses = []
-    for query_id, reference_id in sorted(pairs, key=badness)[:WORST_LIMIT]:
+    for query_id, reference_id in sorted(missed, key=badness)[:WORST_LIMIT]:
         match = matches.get((query_id, reference_id))
         misses.append(
             Miss(
@@ -338,6 +356,7 @@ def _worst_misses(
                 reference=match.reference if match else (references.get(reference_id) or [None])[0],
                 score=match.final_score if match else None,
                 rank=match.rank if match else None,
+                reason=reason((query_id, reference_id)),
             )
         )
     return misses

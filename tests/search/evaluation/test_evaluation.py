@@ -133,8 +133,11 @@ def test_scores_a_small_collection_as_worked_out_by_hand(client, moderator, medi
         "hard": (1, 1, pytest.approx(0.0), pytest.approx(0.0)),
     }
 
-    misses = [(m.query_id, m.reference_id, m.score, m.rank) for m in result.worst_misses]
-    assert misses == [("Q3", "R3", None, None), ("Q2", "R2", 0.7, 2), ("Q1", "R1", 0.9, 1)]
+    misses = [(m.query_id, m.reference_id, m.score, m.rank, m.reason) for m in result.worst_misses]
+    assert misses == [
+        ("Q3", "R3", None, None, "not in candidates"),
+        ("Q2", "R2", 0.7, 2, "below the threshold"),
+    ], "Q1 → R1 is a correct rank-1 hit above the threshold: not a miss"
     assert result.worst_misses[0].reference.original_name == "R3.jpg", "the missed reference is still shown"
     alarms = [(a.query_id, a.reference_id, a.match.final_score) for a in result.worst_false_alarms]
     assert alarms == [("Q2", "R4", 0.8), ("Q3", "R4", 0.6), ("Q4", "R4", 0.5)]
@@ -225,3 +228,12 @@ def test_parsing_keeps_empty_references_and_splits_families():
     assert edits_parse(data=b"query_id,families,difficulty\nQ5,,\n", name="e.csv")["Q5"] == QueryEdits(
         ("(no edit)",), "(unknown)"
     )
+
+
+def test_a_flagged_pair_outranked_by_a_false_candidate_is_a_miss_and_a_clean_hit_is_not(client, moderator, media_root):
+    candidates = {"Q1": [("R2", 0.95), ("R1", 0.9)], "Q2": [("R2", 0.8)]}
+    collection = _collection_with_matches(moderator, candidates=candidates, references=("R1", "R2"))
+    result = _evaluate(client, collection, "query_id,reference_id\nQ1,R1\nQ2,R2\n", edits=None).context["result"]
+    assert [(m.query_id, m.reference_id, m.rank, m.reason) for m in result.worst_misses] == [
+        ("Q1", "R1", 2, "a false candidate ranks above it")
+    ]
