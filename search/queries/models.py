@@ -55,3 +55,7 @@ class Match(models.Model):
     class Meta:
         ordering = ["query", "rank"]
         constraints = [models.UniqueConstraint(fields=["query", "reference"], name="unique_match_pair")]
+
+    def __str__(self) -> str:
+        # What the audit log names the match by: its two pictures.
+        return f"{self.query.original_name} → {self.reference.original_name} (rank {self.rank})"

@@ -56,3 +56,17 @@ def score(value) -> str:
         if (shown < 1.0 or value >= 1.0) and (shown > 0.0 or value <= 0.0):
             return text
     return text
+
+
+@register.filter
+def audit_target(event) -> str:
+    from search.core.audit_text import audit_target_text
+
+    return audit_target_text(event=event)
+
+
+@register.filter
+def audit_lines(value) -> list[tuple[str, str]]:
+    from search.core.audit_text import audit_value_lines
+
+    return audit_value_lines(value)

@@ -185,3 +185,36 @@ def test_the_csv_export_has_the_filtered_rows_and_defuses_formulas(client, logge
     assert [(r["actor"], r["action"]) for r in rows] == [(helper.username, "query.upload")]
     assert rows[0]["target"] == "'=cmd.jpg", "a cell starting with = is not a formula"
     assert '"name": "=cmd.jpg"' in rows[0]["after"]
+
+
+def test_the_log_page_shows_objects_and_values_in_words(client, media_root):
+    from tests.review_world import World, unit
+
+    world = World()
+    match = world.query(50, descriptor=unit(1), name="holiday.jpg").matches.get()
+    review_services.match_claim(actor=world.moderator, match=match)
+    review_services.verdict_set(actor=world.moderator, match=match, decision=ReviewDecision.CONFIRMED)
+    collection_services.collection_update(
+        actor=world.admin, collection=world.collection, name="Renamed", description="", match_threshold=0.6
+    )
+    # A row written before matches described themselves.
+    audit_record(actor=None, team=world.collection.team, action=AuditAction.MATCH_VERDICT, target=None)
+    legacy = AuditEvent.objects.create(
+        team=world.collection.team,
+        action=AuditAction.MATCH_VERDICT,
+        target_type="search.match",
+        target_id=81,
+        target_repr="Match object (81)",
+        after={"review": "rejected", "reviewed_at": "2026-12-01T10:11:12.345Z", "tags": ["a", "b"]},
+    )
+    client.force_login(world.admin)
+    page = client.get(reverse("search:audit_log", args=[world.collection.team.slug])).content.decode()
+    assert f"match #{match.id} holiday.jpg → {world.reference.original_name} (rank 1)" in page
+    assert f"match #{legacy.target_id}</td>" in page and "object (" not in page
+    assert '<span class="muted">review:</span> confirmed' in page
+    assert (
+        '<span class="muted">match threshold:</span> 0.5' in page and '<span class="muted">name:</span> Renamed' in page
+    )
+    assert '<span class="muted">reviewed at:</span> 2026-12-01 10:11:12 UTC' in page
+    assert '<span class="muted">tags:</span> a, b' in page
+    assert "{&#x27;" not in page and "{'" not in page, "no Python dict reprs"
