@@ -1,19 +1,31 @@
 """The reindex page (site staff) and its progress fragment."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from search.reindex import selectors, services
 
 
-def _staff(user) -> bool:
-    return user.is_staff
+def _staff_only(view):
+    """Signed-in users who are not site staff get a 403 page: logging in again would not help them."""
+
+    @login_required
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied("Reindexing is for site staff.")
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
-@user_passes_test(_staff)
+@_staff_only
 def reindex(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         job, created = services.reindex_job_start(actor=request.user)
@@ -27,7 +39,7 @@ def reindex(request: HttpRequest) -> HttpResponse:
     return render(request, "search/reindex.html", _reindex_context(request.user))
 
 
-@user_passes_test(_staff)
+@_staff_only
 def reindex_progress(request: HttpRequest) -> HttpResponse:
     return render(request, "search/_reindex_progress.html", _reindex_context(request.user))
 

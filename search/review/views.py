@@ -19,14 +19,26 @@ from search.review.forms import ReviewForm
 from search.review.models import ReviewDecision
 from search.teams import selectors as teams_selectors
 
-KEYS = [
-    ("j / →", "next item"),
-    ("k / ←", "previous item"),
+# Key hints name only keys that do something for this user on this page (review.js clicks the element
+# whose data-shortcut names the key): a viewer, or a moderator whose item another holds, gets fewer.
+VERDICT_KEYS = [
     ("c", "confirm copy"),
     ("r", "reject (not a copy)"),
     ("s", "skip"),
     ("u", "undo my last verdict"),
 ]
+
+
+def _item_keys(*, has_previous: bool, can_decide: bool) -> list[tuple[str, str]]:
+    keys = [("j / →", "next item")] + ([("k / ←", "previous item")] if has_previous else [])
+    return keys + (VERDICT_KEYS if can_decide else []) + [("Esc", "back to the queue")]
+
+
+def _list_keys(*, can_review: bool, can_undo: bool) -> list[tuple[str, str]]:
+    keys = [("j / k", "move between rows"), ("Enter", "open")]
+    if can_review:
+        keys += [("x", "select"), ("c / r", "confirm / reject the selected rows (or the focused one)")]
+    return keys + ([("u", "undo my last verdict")] if can_undo else [])
 
 
 def _item_url(match_id: int, filters: selectors.QueueFilter) -> str:
@@ -58,6 +70,7 @@ def review_dashboard(request: HttpRequest) -> HttpResponse:
         for state in selectors.STATES
     ]
     first_free = next((item for item in items if not item.claimed_by_other(request.user)), None)
+    last_verdict = selectors.last_verdict(user=request.user)
     return render(
         request,
         "search/review.html",
@@ -73,8 +86,8 @@ def review_dashboard(request: HttpRequest) -> HttpResponse:
             "reviewable_team_ids": reviewable,
             "start_url": _item_url(first_free.match.id, filters) if first_free else None,
             "querystring": filters.querystring(),
-            "last_verdict": selectors.last_verdict(user=request.user),
-            "keys": KEYS,
+            "last_verdict": last_verdict,
+            "keys": _list_keys(can_review=bool(reviewable), can_undo=last_verdict is not None),
         },
     )
 
@@ -107,7 +120,7 @@ def review_item(request: HttpRequest, match_id: int) -> HttpResponse:
             "queue_url": _queue_url(filters),
             "history": selectors.match_history(item=item),
             "claim_minutes": round(services.claim_expiry().total_seconds() / 60),
-            "keys": KEYS,
+            "keys": _item_keys(has_previous=previous is not None, can_decide=bool(membership.can_review and claimed)),
         },
     )
 

@@ -316,8 +316,24 @@ def test_lists_show_only_my_teams(client, teams):
 def test_the_reindex_page_stays_staff_only(client, teams):
     mine, _ = teams
     client.force_login(mine.admin)
-    assert client.get(reverse("search:reindex")).status_code == 302
-    assert client.get(reverse("search:reindex_progress")).status_code == 302
+    assert client.get(reverse("search:reindex")).status_code == 403
+    assert client.get(reverse("search:reindex_progress")).status_code == 403
+
+
+def test_404_and_403_pages_are_in_the_sites_layout_without_debug(client, teams, settings):
+    settings.DEBUG = False
+    mine, theirs = teams
+    client.force_login(mine.admin)
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert '<header class="top">' in page and "<h1>Not found</h1>" in page and "/no-such-page/" in page
+    assert mine.admin.username in page, "the header knows who is signed in"
+    other_team = client.get(reverse("search:collection_detail", args=[theirs.collection.id]))
+    assert other_team.status_code == 404 and "<h1>Not found</h1>" in other_team.content.decode()
+    denied = client.get(reverse("search:reindex"))
+    assert denied.status_code == 403
+    assert '<header class="top">' in denied.content.decode() and "<h1>Not allowed</h1>" in denied.content.decode()
 
 
 def test_a_403_says_which_role_is_needed_and_viewers_see_no_verdict_buttons(client, teams):

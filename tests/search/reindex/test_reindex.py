@@ -137,8 +137,15 @@ def test_the_query_page_says_which_index_answered():
 
 
 def test_the_reindex_page_is_for_staff(client):
+    anonymous = client.get(reverse("search:reindex"))
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous.url
     client.force_login(UserFactory())
-    assert client.get(reverse("search:reindex")).status_code == 302
+    for name in ("search:reindex", "search:reindex_progress"):
+        response = client.get(reverse(name))
+        assert response.status_code == 403, name
+        assert "Reindexing is for site staff." in response.content.decode()
+        assert '<header class="top">' in response.content.decode(), "the site's own 403 page"
+    assert client.post(reverse("search:reindex")).status_code == 403
 
 
 def test_the_page_says_when_the_workers_run_another_model_than_the_live_index(client):

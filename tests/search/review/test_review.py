@@ -1,5 +1,6 @@
 """Verdicts that stick to pictures, near-identical re-posts, claims, undo, allowlist, quarantine, soft delete."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -277,8 +278,9 @@ def test_the_queue_pages_keyboard_hints_bulk_and_undo(client, world):
     client.force_login(world.moderator)
     page = client.get(reverse("search:review_dashboard"))
     assert [m.id for m in page.context["matches"]] == [first.id, second.id]
-    assert "<kbd>c</kbd> confirm copy" in page.content.decode()
+    assert "<kbd>c / r</kbd> confirm / reject the selected rows" in page.content.decode()
     item = client.get(reverse("search:review_item", args=[first.id]))
+    assert "<kbd>c</kbd> confirm copy" in item.content.decode()
     assert item.status_code == 200 and item.context["claimed"]
     assert item.context["next_url"].startswith(reverse("search:review_item", args=[second.id]))
     assert 'data-shortcut="c"' in item.content.decode() and "/files/query/" in item.content.decode()
@@ -375,3 +377,28 @@ def test_the_collection_page_deletes_restores_and_disables_a_reference(client, w
         "Enable</button>"
         in client.get(reverse("search:collection_detail", args=[world.collection.id])).content.decode()
     )
+
+
+def _hinted_keys(html: str) -> set[str]:
+    return set(re.findall(r"<kbd>([^<]+)</kbd>", html))
+
+
+def test_key_hints_name_only_keys_that_work_for_the_user(client, world):
+    match = world.query(50, descriptor=unit(1)).matches.get()
+    viewer = MembershipFactory(team=world.collection.team, role=Role.VIEWER).user
+    client.force_login(viewer)
+    queue = client.get(reverse("search:review_dashboard")).content.decode()
+    item = client.get(reverse("search:review_item", args=[match.id])).content.decode()
+    assert _hinted_keys(queue) == {"j / k", "Enter"}, "a viewer can move and open, nothing else"
+    assert _hinted_keys(item) == {"j / →", "Esc"}
+    assert 'data-shortcut="c"' not in item
+
+    client.force_login(world.moderator)
+    item = client.get(reverse("search:review_item", args=[match.id])).content.decode()
+    assert _hinted_keys(item) == {"j / →", "c", "r", "s", "u", "Esc"}
+    for key in ("c", "r", "s", "u", "j", "Escape"):
+        assert f'data-shortcut="{key}"' in item, f"the hinted key {key} has something to click"
+    other = MembershipFactory(team=world.collection.team, role=Role.MODERATOR).user
+    client.force_login(other)
+    held = client.get(reverse("search:review_item", args=[match.id])).content.decode()
+    assert _hinted_keys(held) == {"j / →", "Esc"}, "the item is claimed by the first moderator"
