@@ -33,6 +33,11 @@ RNG_SEED = 1234
 # Geometry is estimated in a canonical frame where each image's longer side is this many pixels,
 # so thresholds mean the same thing whatever the original resolution.
 CANONICAL_SIDE = 640.0
+# A very elongated image (a 20000 × 100 banner) would be a strip a few pixels high at these sizes: no
+# keypoints, and every point rounded onto one line. Past this aspect ratio the short side sets the scale.
+MAX_CANONICAL_ASPECT = 4.0
+MIN_EXTRACTION_SHORT_SIDE = 128  # SIFT needs a few octaves of image across the short side
+ELONGATED_PIXEL_BUDGET = 4  # such an image may use this many times the pixels of a max_side square
 INLIER_TOLERANCE_PX = 4.0
 MAX_SCALE_CHANGE = 8.0  # copies shrink into screenshots or are cropped to ~1/8; beyond that it is noise
 MAX_ANISOTROPY = 4.0  # aspect-ratio edits stay well inside this; collapsed models do not
@@ -138,12 +143,24 @@ def feature_detector_create(kind: str, max_keypoints: int) -> cv2.Feature2D:
 
 def grayscale_array(image: Image.Image, *, max_side: int) -> np.ndarray:
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    longer_side = max(gray.shape)
-    if longer_side > max_side:
-        factor = max_side / longer_side
-        size = (max(1, round(gray.shape[1] * factor)), max(1, round(gray.shape[0] * factor)))
+    height, width = gray.shape
+    factor = extraction_scale(width, height, max_side=max_side)
+    if factor < 1.0:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(gray)
+
+
+def extraction_scale(width: int, height: int, *, max_side: int) -> float:
+    """The downscale factor for extraction: the longer side to `max_side`, unless that leaves the shorter
+    side under MIN_EXTRACTION_SHORT_SIDE; then the shorter side keeps that many pixels (or all it has),
+    within ELONGATED_PIXEL_BUDGET times the usual pixel count."""
+    longer, shorter = max(width, height, 1), max(min(width, height), 1)
+    factor = min(1.0, max_side / longer)
+    if shorter * factor >= MIN_EXTRACTION_SHORT_SIDE or factor >= 1.0:
+        return factor
+    budget = np.sqrt(ELONGATED_PIXEL_BUDGET * max_side * max_side / (width * height))
+    return float(max(factor, min(1.0, MIN_EXTRACTION_SHORT_SIDE / shorter, budget)))
 
 
 def features_empty(kind: str, width: int, height: int) -> LocalFeatures:
@@ -286,11 +303,14 @@ class GeometricModel:
 
 
 def canonical_scale(features: LocalFeatures) -> float:
-    return CANONICAL_SIDE / max(features.width, features.height, 1)
+    longer = max(features.width, features.height, 1)
+    shorter = max(min(features.width, features.height), 1)
+    return CANONICAL_SIDE / min(longer, MAX_CANONICAL_ASPECT * shorter)
 
 
 def canonical_points(features: LocalFeatures) -> np.ndarray:
-    """Keypoints in pixels of the image resized so that its longer side is CANONICAL_SIDE."""
+    """Keypoints in pixels of the image resized so that its longer side is CANONICAL_SIDE (for an image
+    more elongated than MAX_CANONICAL_ASPECT, so that its shorter side is CANONICAL_SIDE / that ratio)."""
     scale = canonical_scale(features)
     return features.keypoints * np.array([features.width * scale, features.height * scale], dtype=np.float32)
 

@@ -19,6 +19,18 @@ from copydetect.imaging import ImageRejected, image_decode
 VARIANT_SIZES = {"thumb": 256, "preview": 1024}
 
 
+# A banner (20000 × 100) scaled to these long sides would be a strip 1 to 5 pixels high. Its thumbnail shows
+# its middle at THUMB_MAX_ASPECT; its preview (keypoints are drawn over the whole image) keeps at least
+# PREVIEW_MIN_SHORT_SIDE pixels across, or all it has, with the long side within PREVIEW_MAX_LONG_SIDE.
+THUMB_MAX_ASPECT = 4.0
+
+
+PREVIEW_MIN_SHORT_SIDE = 128
+
+
+PREVIEW_MAX_LONG_SIDE = 16384
+
+
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -57,13 +69,44 @@ def derived_file(*, image, variant: str) -> MediaFile:
     original's format, so a TIFF, WebP or BMP upload shows in every browser and the keypoints line up.
     """
     size = VARIANT_SIZES[variant]
-    target = media_root() / "derived" / image.sha256[:2] / f"{image.sha256}_{size}.jpg"
+    # Derivatives of elongated images are made another way than before; a new name leaves old slivers unused.
+    suffix = "_long" if _elongated(image.width, image.height) else ""
+    target = media_root() / "derived" / image.sha256[:2] / f"{image.sha256}_{size}{suffix}.jpg"
     if not target.exists():
         data = (media_root() / image.file.name).read_bytes()
         picture = image_decode(data, max_pixels=settings.ISC.max_image_pixels).image
-        picture.thumbnail((size, size), Image.Resampling.LANCZOS)
-        _atomic_save(picture, target)
+        _atomic_save(derived_picture(picture, variant=variant), target)
     return _media_file(target)
+
+
+def derived_picture(picture: Image.Image, *, variant: str) -> Image.Image:
+    """The thumbnail (the middle of a banner) or the preview (the whole picture) of a decoded picture."""
+    size = VARIANT_SIZES[variant]
+    width, height = picture.size
+    longer, shorter = max(width, height), max(min(width, height), 1)
+    if variant == "thumb":
+        if longer / shorter > THUMB_MAX_ASPECT:
+            kept = round(shorter * THUMB_MAX_ASPECT)
+            if width > height:
+                picture = picture.crop(((width - kept) // 2, 0, (width - kept) // 2 + kept, height))
+            else:
+                picture = picture.crop((0, (height - kept) // 2, width, (height - kept) // 2 + kept))
+        picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+        return picture
+    scale = min(1.0, size / longer)
+    if shorter * scale < PREVIEW_MIN_SHORT_SIDE:
+        scale = min(1.0, max(scale, PREVIEW_MIN_SHORT_SIDE / shorter), PREVIEW_MAX_LONG_SIDE / longer)
+    if scale < 1.0:
+        picture = picture.resize(
+            (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS
+        )
+    return picture
+
+
+def _elongated(width: int | None, height: int | None) -> bool:
+    if not width or not height:
+        return False
+    return max(width, height) / min(width, height) > THUMB_MAX_ASPECT
 
 
 VARIANTS = ("original", *VARIANT_SIZES)

@@ -45,6 +45,8 @@ class MatchView:
     height: float
     gap: float
     lines: list[tuple[float, float, float, float]]
+    query_height: float = 0.0
+    reference_height: float = 0.0
 
     @property
     def total_width(self) -> float:
@@ -54,11 +56,25 @@ class MatchView:
     def reference_x(self) -> float:
         return self.query_width + self.gap
 
+    @property
+    def wide(self) -> bool:
+        """A banner kept MIN_PICTURE_HEIGHT tall: drawn at its own size in a box that scrolls sideways,
+        rather than shrunk with the rest to the page's width (where it would be a sliver again)."""
+        return max(self.query_width, self.reference_width) > MAX_PICTURE_WIDTH + 0.5
+
 
 PICTURE_HEIGHT = 260.0
 
 
 PICTURE_GAP = 24.0
+
+
+# A picture is drawn PICTURE_HEIGHT tall unless that makes it wider than MAX_PICTURE_WIDTH; a banner then
+# gets the height that fits that width, but never under MIN_PICTURE_HEIGHT (its box scrolls sideways).
+MAX_PICTURE_WIDTH = 4 * PICTURE_HEIGHT
+
+
+MIN_PICTURE_HEIGHT = 64.0
 
 
 def match_views(*, query: QueryImage, limit: int = 10) -> list[MatchView]:
@@ -69,13 +85,22 @@ def match_views(*, query: QueryImage, limit: int = 10) -> list[MatchView]:
     return [_match_view(query, match, threshold) for match in matches]
 
 
+def picture_size(width: int, height: int) -> tuple[float, float]:
+    """Drawn width and height of a picture of `width` × `height` pixels, in its true proportions."""
+    aspect = max(width, 1) / max(height, 1)
+    drawn_height = PICTURE_HEIGHT
+    if drawn_height * aspect > MAX_PICTURE_WIDTH:
+        drawn_height = max(MIN_PICTURE_HEIGHT, MAX_PICTURE_WIDTH / aspect)
+    return drawn_height * aspect, drawn_height
+
+
 def _match_view(query: QueryImage, match: Match, threshold: float) -> MatchView:
     reference = match.reference
-    query_width = PICTURE_HEIGHT * query.width / max(query.height, 1)
-    reference_width = PICTURE_HEIGHT * reference.width / max(reference.height, 1)
+    query_width, query_height = picture_size(query.width, query.height)
+    reference_width, reference_height = picture_size(reference.width, reference.height)
     reference_x = query_width + PICTURE_GAP
     lines = [
-        (qx * query_width, qy * PICTURE_HEIGHT, reference_x + rx * reference_width, ry * PICTURE_HEIGHT)
+        (qx * query_width, qy * query_height, reference_x + rx * reference_width, ry * reference_height)
         for qx, qy, rx, ry in match.keypoint_pairs
     ]
     return MatchView(
@@ -83,9 +108,11 @@ def _match_view(query: QueryImage, match: Match, threshold: float) -> MatchView:
         is_copy=match.final_score >= threshold,
         query_width=query_width,
         reference_width=reference_width,
-        height=PICTURE_HEIGHT,
+        height=max(query_height, reference_height),
         gap=PICTURE_GAP,
         lines=lines,
+        query_height=query_height,
+        reference_height=reference_height,
     )
 
 

@@ -227,3 +227,18 @@ def test_score_is_monotonic_in_inliers_and_spread_and_bounded():
 )
 def test_implausible_transforms_are_rejected(matrix: np.ndarray, plausible: bool):
     assert model_is_plausible(matrix, (640.0, 480.0)) is plausible
+
+
+def test_a_very_elongated_image_keeps_enough_pixels_across_to_verify_against_itself():
+    from copydetect.verification import extraction_scale
+
+    banner = textured_scene(5, size=(20000, 100))
+    reference = local_features_extract(banner)
+    outcome = pair_verify_best(query_features_extract(banner), reference)
+    assert len(reference) >= 500, "at 640 × 3 px SIFT found no keypoint at all"
+    assert outcome.inliers >= 300 and outcome.score > 0.9, outcome
+    # Ordinary images are sized as before; the banner keeps ~90 of its 100 rows, within 4× the pixels.
+    assert extraction_scale(640, 480, max_side=640) == 1.0 and extraction_scale(1280, 960, max_side=640) == 0.5
+    assert extraction_scale(4000, 1000, max_side=640) == 0.16
+    scale = extraction_scale(20000, 100, max_side=640)
+    assert 100 * scale >= 90 and 20000 * 100 * scale**2 <= 4 * 640 * 640

@@ -144,3 +144,34 @@ def test_deleting_a_collection_drops_derivatives_no_other_collection_shows(
         collection_services.collection_delete(actor=first.created_by, collection=first)
     left = [p.name for p in (media_root / "derived").rglob("*.jpg")]
     assert left == [f"{kept.sha256}_256.jpg"]
+
+
+def test_a_banner_gets_a_thumbnail_and_preview_with_room_across_and_draws_at_a_readable_height(
+    client, viewer, media_root
+):
+    from copydetect.benchmark.synthetic import textured_scene
+
+    collection = collection_for(viewer, Role.VIEWER)
+    banner = encode(textured_scene(5, size=(20000, 100)), "PNG")
+    query, _ = queries_services.query_image_add(
+        actor=collection.created_by, collection=collection, payload=Payload("banner.png", banner)
+    )
+    thumb = Image.open(io.BytesIO(_body(client.get(reverse("search:image_file", args=["query", query.id, "thumb"])))))
+    assert thumb.size == (256, 64), "the middle of the banner at 4:1, not 256 × 1"
+    preview = client.get(reverse("search:image_file", args=["query", query.id, "preview"]))
+    width, height = Image.open(io.BytesIO(_body(preview))).size
+    assert height >= 80 and width / height == pytest.approx(200, rel=0.02), (width, height)
+
+    reference = _reference(collection, encode(scene(5)), "r.jpg")
+    queries_services.query_results_record(
+        query_id=query.id,
+        descriptor_version="v",
+        search_ms=1,
+        results=[queries_services.MatchResult(reference.id, 0.9, True, 9, 0.5, [[0.5, 0.5, 0.5, 0.5]], 0.9)],
+    )
+    page = client.get(reverse("search:query_detail", args=[query.id]))
+    assert '<div class="pair wide">' in page.content.decode()
+    [view] = page.context["views"]
+    assert view.query_height == 64 and view.query_width == 64 * 200, "true proportions, 64 px high, scrolls"
+    assert view.reference_height == 260 and view.wide
+    assert view.lines == [(32 * 200, 32, view.reference_x + 0.5 * view.reference_width, 130)]
