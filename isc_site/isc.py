@@ -81,6 +81,7 @@ class IscSettings:
     ingest_max_files: int
     ingest_stale_seconds: int
     task_names: str
+    web_address: str
 
     def replace(self, **changes) -> IscSettings:
         """A copy with some values changed (tests, one-process tools)."""
@@ -204,4 +205,6 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         # "current": task messages carry today's names; "legacy": the previous release's, while workers of that
         # release still run during an upgrade (search/core/dispatch.py).
         task_names=env_choice("ISC_TASK_NAMES", "current", ("current", "legacy")),
+        # Where `make run` serves the site (runserver's addrport); `ensure_admin` prints the login URL from it.
+        web_address=env_str("ISC_WEB_ADDRESS", "127.0.0.1:8000"),
     )

@@ -3,7 +3,7 @@
 Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
 Then one Celery worker (both queues), Celery beat (the sweeper and the reconciliation) and Django's
-server on http://127.0.0.1:8000.
+server on ISC_WEB_ADDRESS (http://127.0.0.1:8000 unless set).
 
 A child that exits (a killed worker, a crashed Milvus) is started again after a back-off that doubles
 from 1 s up to 60 s, and the log says so; a child that then stays up for 60 s starts from 1 s again.
@@ -21,10 +21,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from isc_site.web_address import DEFAULT_WEB_ADDRESS, site_url
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DATA = Path(os.environ.get("ISC_DATA_DIR", ROOT / "var"))
-WEB_ADDRESS = os.environ.get("ISC_WEB_ADDRESS", "127.0.0.1:8000")
+WEB_ADDRESS = os.environ.get("ISC_WEB_ADDRESS", "").strip() or DEFAULT_WEB_ADDRESS
 
 
 def port_answers(host: str, port: int) -> bool:
@@ -143,7 +145,7 @@ def main() -> None:
         ],
     )
     start("web", [str(BIN / "python"), "manage.py", "runserver", WEB_ADDRESS, "--noreload"])
-    print(f"» open http://{WEB_ADDRESS}/ (Ctrl-C stops everything)", flush=True)
+    print(f"» open {site_url(WEB_ADDRESS)} (Ctrl-C stops everything)", flush=True)
 
     def stop(*_args) -> None:
         running = [child.process for child in reversed(children) if child.process and child.process.poll() is None]

@@ -3,10 +3,12 @@ print how to log in. Does nothing once any user exists, so `make run` can call i
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from isc_site.web_address import login_url as address_login_url
 from search.teams import services as teams_services
 
 
@@ -16,18 +18,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--team", default="Trust & Safety", help="Name of the first team.")
-        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the site answers.")
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="Where the site answers (default: from ISC_WEB_ADDRESS, as `make run` serves it).",
+        )
 
     def handle(self, *args, username, team, url, **options):
+        login_url = url.rstrip("/") + "/accounts/login/" if url else address_login_url(settings.ISC.web_address)
         User = get_user_model()
         if User.objects.filter(is_active=True).exists():
-            self.stdout.write("Users exist already; no admin created.")
+            self.stdout.write(f"Users exist already; no admin created. Log in at {login_url}")
             return
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
             admin = User.objects.create_superuser(username=username, password=password, email="")
             first_team = teams_services.team_create(name=team, creator=admin)
-        login_url = url.rstrip("/") + "/accounts/login/"
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created the first admin, team “{first_team.name}”.\n"

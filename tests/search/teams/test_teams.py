@@ -116,6 +116,21 @@ def test_ensure_admin_creates_the_first_admin_once(capsys, client):
     assert get_user_model().objects.count() == 1 and Team.objects.count() == 1
 
 
+def test_ensure_admin_prints_the_login_url_where_make_run_serves_the_site(capsys, settings, monkeypatch):
+    from isc_site.isc import isc_settings_read
+
+    monkeypatch.setenv("ISC_WEB_ADDRESS", "0.0.0.0:8631")
+    settings.ISC = isc_settings_read(base_dir=settings.BASE_DIR, data_dir=settings.DATA_DIR, worker_concurrency=1)
+    assert settings.ISC.web_address == "0.0.0.0:8631"
+    call_command("ensure_admin")
+    assert "Log in at http://127.0.0.1:8631/accounts/login/" in capsys.readouterr().out
+    settings.ISC = settings.ISC.replace(web_address="example.org:8632")
+    call_command("ensure_admin")
+    assert "Log in at http://example.org:8632/accounts/login/" in capsys.readouterr().out, (
+        "users exist: URL still shown"
+    )
+
+
 def test_folder_import_reads_only_the_teams_own_root(admin_client, media_root, settings, tmp_path):
     client, user, team = admin_client
     settings.ISC = settings.ISC.replace(import_roots=[str(tmp_path / "imports")])
