@@ -12,6 +12,16 @@ class MemberCreateForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    admin = forms.CharField(
+        max_length=150,
+        required=False,
+        label="First admin",
+        help_text="Username of an existing account; leave empty to be its first admin yourself.",
+    )
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 

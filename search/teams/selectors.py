@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
@@ -98,3 +99,10 @@ def api_token_authenticate(*, key_hash: str) -> ApiToken | None:
         .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
+
+
+def account_get(*, user: AbstractBaseUser, username: str) -> AbstractBaseUser | None:
+    """An active account by username, for site staff (who may name any account as a new team's admin)."""
+    if not user.is_staff:
+        return None
+    return get_user_model().objects.filter(username=username.strip(), is_active=True).first()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -42,6 +42,23 @@ def team_create(*, name: str, creator: AbstractBaseUser | None) -> Team:
     audit_record(actor=creator, team=team, action=AuditAction.TEAM_CREATE, target=team, after={"name": team.name})
     if creator is not None:
         _membership_add(actor=creator, team=team, user=creator, role=Role.ADMIN)
+    return team
+
+
+@transaction.atomic
+def team_create_by_staff(*, actor: AbstractBaseUser, name: str, admin: AbstractBaseUser | None = None) -> Team:
+    """Site staff start another team; `admin` (the staff member when None) becomes its first admin. Audited
+    in the new team's log as made by the staff member. ValidationError for a name in use."""
+    if not (actor.is_authenticated and actor.is_staff):
+        raise PermissionDenied("Creating teams is for site staff.")
+    name = name.strip()
+    if not name:
+        raise ValidationError("A team needs a name.")
+    if Team.objects.filter(name__iexact=name).exists():
+        raise ValidationError(f"A team named “{name}” exists already.")
+    team = Team.objects.create(name=name, slug=team_slug_for(name))
+    audit_record(actor=actor, team=team, action=AuditAction.TEAM_CREATE, target=team, after={"name": team.name})
+    _membership_add(actor=actor, team=team, user=admin or actor, role=Role.ADMIN)
     return team
 
 

@@ -7,6 +7,7 @@ from search.teams import views
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("teams/", views.team_list, name="team_list"),
+    path("teams/new/", views.team_create, name="team_create"),
     path("teams/<slug:team_slug>/members/", views.team_members, name="team_members"),
     path("teams/<slug:team_slug>/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path(

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from search.collection.models import Collection
 from search.core.permissions import MANAGE
 from search.teams import selectors, services
-from search.teams.forms import ApiTokenForm, AuditFilterForm, MemberCreateForm, RoleForm
+from search.teams.forms import ApiTokenForm, AuditFilterForm, MemberCreateForm, RoleForm, TeamCreateForm
 from search.teams.models import Role
 
 
@@ -44,7 +44,33 @@ AUDIT_PER_PAGE = 100
 
 @login_required
 def team_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/team_list.html", {"teams": selectors.team_list(user=request.user)})
+    context = {"teams": selectors.team_list(user=request.user)}
+    if request.user.is_staff:
+        context["team_form"] = TeamCreateForm()
+    return render(request, "search/team_list.html", context)
+
+
+@login_required
+def team_create(request: HttpRequest) -> HttpResponse:
+    """Site staff start another team (GET: the form; POST: create it, then its members page)."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Creating teams is for site staff.")
+    form = TeamCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        admin = None
+        if form.cleaned_data["admin"]:
+            admin = selectors.account_get(user=request.user, username=form.cleaned_data["admin"])
+            if admin is None:
+                form.add_error("admin", "No active account has this username.")
+        if not form.errors:
+            try:
+                team = services.team_create_by_staff(actor=request.user, name=form.cleaned_data["name"], admin=admin)
+            except ValidationError as error:
+                form.add_error("name", error)
+            else:
+                messages.success(request, f"Team {team.name} created; {admin or request.user} is its first admin.")
+                return redirect("search:team_members", team_slug=team.slug)
+    return render(request, "search/team_create.html", {"form": form})
 
 
 def _admin_team(request: HttpRequest, slug: str):

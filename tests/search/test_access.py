@@ -205,6 +205,8 @@ UNSCOPED = {
     "reindex_progress",
     "evaluation",
     "team_list",
+    # Site staff only, creates a new team (tests/search/teams/test_views.py).
+    "team_create",
     "invite_accept",
     "review_bulk",
     "review_undo",
