@@ -69,8 +69,13 @@ def zip_member_rejection(info: zipfile.ZipInfo, *, limits: UploadLimits) -> Reje
 
 
 def folder_resolve(folder: Path, *, allowed_roots: Iterable[Path]) -> Path:
-    resolved = folder.expanduser().resolve()
+    """An absolute folder under one of the roots, or a relative one taken from the roots (the first where it
+    exists): "batch-7" in the team's import folder, not in the server's working directory."""
     roots = [Path(root).expanduser().resolve() for root in allowed_roots]
+    folder = folder.expanduser()
+    if not folder.is_absolute() and roots:
+        folder = next((root / folder for root in roots if (root / folder).is_dir()), roots[0] / folder)
+    resolved = folder.resolve()
     if not any(_is_within(resolved, root) for root in roots):
         allowed = ", ".join(str(root) for root in roots) or "(none configured)"
         raise UploadError(f"Server folders can only be imported from under: {allowed} (ISC_IMPORT_ROOTS).")

@@ -1,5 +1,6 @@
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,17 @@ def test_server_folders_outside_the_allowed_roots_are_refused(tmp_path):
         folder_resolve(allowed / "..", allowed_roots=[allowed])
     with pytest.raises(UploadError, match="not a folder"):
         folder_resolve(allowed / "missing", allowed_roots=[allowed])
+
+
+def test_a_relative_folder_is_taken_from_the_allowed_roots_not_the_working_directory(tmp_path, monkeypatch):
+    first, second = tmp_path / "imports-a" / "team", tmp_path / "imports-b" / "team"
+    (second / "batch" / "day1").mkdir(parents=True)
+    (tmp_path / "cwd" / "batch").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cwd")
+    roots = [first, second]
+    assert folder_resolve(Path("batch/day1"), allowed_roots=roots) == (second / "batch" / "day1").resolve()
+    assert folder_resolve(Path("./batch"), allowed_roots=roots) == (second / "batch").resolve()
+    with pytest.raises(UploadError, match="not a folder"):
+        folder_resolve(Path("missing"), allowed_roots=roots)
+    with pytest.raises(UploadError, match="can only be imported from under"):
+        folder_resolve(Path("../../imports-b"), allowed_roots=roots)

@@ -150,6 +150,13 @@ def test_folder_import_reads_only_the_teams_own_root(admin_client, media_root, s
     # The refused folder recorded nothing: the one start event is the accepted folder's.
     started = AuditEvent.objects.filter(action=AuditAction.INGEST_START, collection_id=collection.id)
     assert [event.after["ingest_job_id"] for event in started] == [job.id]
+    # A path relative to the team's import folder, as the page shows it.
+    client.post(url, {"source": "folder", "folder": "batch"})
+    relative = collection.ingest_jobs.exclude(id=job.id).get()
+    assert relative.source_path == job.source_path
+    escape = client.post(url, {"source": "folder", "folder": "../elsewhere"}, follow=True)
+    assert any("can only be imported from under" in str(m) for m in escape.context["messages"])
+    assert collection.ingest_jobs.count() == 2
 
 
 def test_failed_logins_are_throttled(client, settings):
