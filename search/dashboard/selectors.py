@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from search.collection.models import Collection, ReferenceImage
 from search.core.models import AuditAction, AuditEvent
+from search.core.score_text import score_text
 from search.queries.models import Match
 from search.review.models import PairVerdict, ReviewDecision
 from search.teams.models import Team
@@ -31,7 +32,7 @@ class CollectionPrecision:
     collection: Collection
     verdicts: int
     precision_now: float | None
-    curve: list[dict] = field(default_factory=list)  # {threshold, precision, recall}
+    curve: list[dict] = field(default_factory=list)  # {threshold, threshold_text, precision, recall}
     suggested_threshold: float | None = None
     # The lowest threshold with ≥ 90 % precision, before it is lowered to keep confirmed copies flagged.
     target_threshold: float | None = None
@@ -102,7 +103,8 @@ def precision_of(collection: Collection) -> CollectionPrecision:
         true = sum(1 for decision in above if decision == ReviewDecision.CONFIRMED)
         result.curve.append(
             {
-                "threshold": round(threshold, 4),
+                "threshold": threshold,
+                "threshold_text": score_text(threshold),
                 "precision": round(true / len(above), 4),
                 "recall": round(true / positives, 4) if positives else 0.0,
             }

@@ -45,17 +45,9 @@ def duration_short(delta) -> str:
 
 @register.filter
 def score(value) -> str:
-    """A score in [0, 1] with three decimals, more where that would round it to 1 (or a value above 0 to 0):
-    a threshold read off the page must not sit above the score it was read from."""
-    if value is None or value == "":
-        return ""
-    value = float(value)
-    for decimals in range(3, 10):
-        text = f"{value:.{decimals}f}"
-        shown = float(text)
-        if (shown < 1.0 or value >= 1.0) and (shown > 0.0 or value <= 0.0):
-            return text
-    return text
+    from search.core.score_text import score_text
+
+    return score_text(value)
 
 
 @register.filter

@@ -19,7 +19,7 @@
       datasets: data.curves.map(function (curve, i) {
         return {
           label: curve.name,
-          data: curve.points.map(function (p) { return { x: p.recall, y: p.precision, threshold: p.threshold }; }),
+          data: curve.points.map(function (p) { return { x: p.recall, y: p.precision, threshold: p.threshold_text }; }),
           borderColor: ["#2f5bd3", "#1f8a4c", "#b7791f", "#c0392b"][i % 4],
           showLine: true
         };

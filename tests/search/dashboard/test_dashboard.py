@@ -46,7 +46,12 @@ def test_precision_curve_and_the_threshold_for_90_percent(media_root):
     assert result.verdicts == 8
     assert result.precision_now == pytest.approx(6 / 8)  # threshold 0.5: everything counts
     by_threshold = {point["threshold"]: point for point in result.curve}
-    assert by_threshold[0.75] == {"threshold": 0.75, "precision": 1.0, "recall": pytest.approx(5 / 6, abs=1e-4)}
+    assert by_threshold[0.75] == {
+        "threshold": 0.75,
+        "threshold_text": "0.750",
+        "precision": 1.0,
+        "recall": pytest.approx(5 / 6, abs=1e-4),
+    }
     assert by_threshold[0.65]["precision"] == pytest.approx(5 / 6, abs=1e-4)
     assert result.target_threshold == 0.75, "lowest threshold whose precision is still ≥ 90 %"
     assert result.suggested_threshold == 0.5 and result.confirmed_kept, "0.75 would hide the copy confirmed at 0.5"
@@ -107,6 +112,7 @@ def test_suggestion_keeps_exact_scores_and_says_what_it_hides(client, media_root
         world.query(seed, descriptor=unit(seed), score=score)
     result = dashboard_selectors.precision_of(world.collection)
     assert result.suggested_threshold == 0.99966
+    assert [point["threshold_text"] for point in result.curve][:2] == ["0.9999", "0.9998"], "the chart's labels"
     assert result.hides_unreviewed == 2, "the unreviewed items at 0.55 and 0.99965; 0.99999 stays"
     client.force_login(world.admin)
     page = client.get(reverse("search:team_dashboard", args=[world.collection.team.slug])).content.decode()

@@ -1,8 +1,8 @@
-"""Template filters: scores keep the digits that tell them apart from 0 and 1."""
+"""Scores as pages show them: they keep the digits that tell them apart from 0 and 1."""
 
 import pytest
 
-from search.templatetags.isc_extras import score
+from search.core.score_text import score_text as score
 
 
 @pytest.mark.parametrize(
