@@ -125,7 +125,14 @@ def _suggest(result: CollectionPrecision, scored: list[tuple[float, str]]) -> No
     if not good:
         return
     result.target_threshold = min(good)
-    lowest_confirmed = min(score for score, decision in scored if decision == ReviewDecision.CONFIRMED)
+    # Verdicts keep the score they were given at; a match rescored since (a reindex) counts at its score now.
+    confirmed_now = Match.objects.filter(
+        query__collection=result.collection, review=ReviewDecision.CONFIRMED, reference__deleted_at__isnull=True
+    ).aggregate(lowest=Min("final_score"))["lowest"]
+    lowest_confirmed = min(
+        [score for score, decision in scored if decision == ReviewDecision.CONFIRMED]
+        + ([confirmed_now] if confirmed_now is not None else [])
+    )
     result.suggested_threshold = min(result.target_threshold, lowest_confirmed)
     result.confirmed_kept = result.suggested_threshold < result.target_threshold
     result.precision_at_suggestion = _precision_at(scored, result.suggested_threshold)

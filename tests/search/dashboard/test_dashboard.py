@@ -126,3 +126,17 @@ def test_suggestion_keeps_exact_scores_and_says_what_it_hides(client, media_root
     confirmed = Match.objects.filter(review=ReviewDecision.CONFIRMED, final_score__gte=0.99966)
     assert confirmed.count() == 4, "every confirmed copy is still at or above the new threshold"
     assert dashboard_selectors.queue_depth(team=world.collection.team) == 1
+
+
+def test_the_suggestion_keeps_a_confirmed_match_flagged_at_its_score_now(media_root):
+    world = World()
+    plan = [(0.95, "confirmed"), (0.9, "confirmed"), (0.85, "confirmed"), (0.8, "confirmed"), (0.6, "rejected")]
+    matches = []
+    for seed, (score, decision) in enumerate(plan):
+        match = world.query(50 + seed, descriptor=unit(seed), score=score).matches.get()
+        review_services.verdict_set(actor=world.moderator, match=match, decision=decision)
+        matches.append(match)
+    assert dashboard_selectors.precision_of(world.collection).suggested_threshold == 0.8
+    Match.objects.filter(id=matches[0].id).update(final_score=0.7)  # rescored by a reindex since the verdict
+    result = dashboard_selectors.precision_of(world.collection)
+    assert result.suggested_threshold == 0.7 and result.confirmed_kept
