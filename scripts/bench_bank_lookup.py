@@ -12,7 +12,8 @@ service as an import does. Then, in this process, as in a worker process:
   (the query's hash alone, and its 8 dihedral variants as the worker looks them up), MD5 in the
   database, and the check for SSCD entries (none here, so no Milvus search). Half the queries are
   planted near-duplicates of an entry (1-31 bits away: each must be found), half are new hashes;
-- a poll with nothing new (every `POLL_SECONDS` a lookup pays for one);
+- a poll with nothing new, once the import is older than the overlap window (every `POLL_SECONDS` a
+  lookup pays for one);
 - visibility: one entry added in its own transaction, then lookups every 50 ms until it matches.
 
 The PDQ index itself at 10M entries is measured by scripts/bench_pdq_index.py (docs/performance.md).
@@ -132,6 +133,8 @@ def run(args) -> None:
         recall = sum(ids[target] in found[number] for number, target in planted)
         print(f"bank_hits_find, {label}: {_ms(times)}; planted found {recall}/{len(planted)}")
 
+    # Past the overlap window, a poll reads only what changed since the last one: nothing here.
+    time.sleep(worker_banks.POLL_OVERLAP.total_seconds() + 1)
     follower.poll_seconds = 0
     polls = []
     for _ in range(50):
