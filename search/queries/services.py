@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from copydetect.imaging import image_inspect
@@ -40,6 +41,13 @@ def query_image_add(*, actor: AbstractBaseUser, collection: Collection, payload:
 
 
 @dataclass(frozen=True)
+class QuerySignals:
+    pdq: str
+    pdq_quality: int
+    md5: str
+
+
+@dataclass(frozen=True)
 class MatchResult:
     reference_id: int
     descriptor_similarity: float
@@ -48,6 +56,10 @@ class MatchResult:
     verification_score: float
     keypoint_pairs: list
     final_score: float
+    # A bank entry's hit: the signal that matched ("pdq", "md5", "sscd") and, for PDQ, how closely.
+    matched_by: str = ""
+    hash_distance: int | None = None
+    hash_threshold: int | None = None
 
 
 def query_results_record(
@@ -59,6 +71,7 @@ def query_results_record(
     query_descriptor: Sequence[float] | None = None,
     leader_candidate_ids: Sequence[int] | None = None,
     on_lead: Callable[[], None] | None = None,
+    signals: QuerySignals | None = None,
 ) -> bool:
     """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set, and
     returns whether the query leads its group of re-posts (has no earlier near-identical twin).
@@ -79,7 +92,8 @@ def query_results_record(
         now = timezone.now()
         live_ids = set(
             ReferenceImage.objects.filter(
-                collection_id=query.collection_id,
+                # The collection's pictures, and the entries of the team's enabled banks.
+                Q(collection_id=query.collection_id) | Q(bank__team_id=query.collection.team_id, bank__enabled=True),
                 id__in=[r.reference_id for r in results],
                 deleted_at__isnull=True,
             )
@@ -96,6 +110,8 @@ def query_results_record(
         flagged_before = {m.reference_id for m in previous if verdicts.is_flagged(m, threshold)}
         if query_descriptor is not None:
             query.descriptor = verdicts.descriptor_pack(query_descriptor)
+        if signals is not None:
+            query.pdq, query.pdq_quality, query.md5 = signals.pdq, signals.pdq_quality, signals.md5
         if query.near_duplicate_of_id is None:
             query.near_duplicate_of = verdicts.near_duplicate_leader(query=query, candidate_ids=leader_candidate_ids)
         query.matches.all().delete()
@@ -130,6 +146,7 @@ def query_results_record(
                 "attempts",
                 "descriptor",
                 "near_duplicate_of",
+                *(["pdq", "pdq_quality", "md5"] if signals is not None else []),
             ]
         )
         flagged = {row.reference_id for row in rows if verdicts.is_flagged(row, threshold)}
@@ -154,6 +171,9 @@ def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, 
         verification_score=result.verification_score,
         keypoint_pairs=result.keypoint_pairs,
         final_score=result.final_score,
+        matched_by=result.matched_by,
+        hash_distance=result.hash_distance,
+        hash_threshold=result.hash_threshold,
         descriptor_version=version,
         review=review,
         reviewed_by_id=reviewer,
