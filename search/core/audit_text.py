@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.apps import apps
+
 from search.core.models import AuditEvent
 
 # Rows written before a model had a description of its own were named by Django's default str().
@@ -17,15 +19,23 @@ _ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+
 
 
 def audit_target_text(*, event: AuditEvent) -> str:
-    """'match #81 q1.jpg → r1.jpg (rank 1)'; the model name and id alone when nothing better was stored."""
+    """'match #81 q1.jpg → r1.jpg (rank 1)'; the kind and id alone when nothing better was stored."""
     if not event.target_type:
         return ""
-    kind = event.target_type.split(".")[-1].replace("_", " ")
+    kind = _kind(event.target_type)
     label = f"{kind} #{event.target_id}" if event.target_id is not None else kind
     description = event.target_repr.strip()
     if not description or _DEFAULT_REPR.match(description):
         return label
     return f"{label} {description}"
+
+
+def _kind(target_type: str) -> str:
+    """'search.queryimage' → 'query image' (the model's verbose name; the bare name for a model gone since)."""
+    try:
+        return str(apps.get_model(target_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return target_type.split(".")[-1].replace("_", " ")
 
 
 def audit_value_lines(value: Any) -> list[tuple[str, str]]:

@@ -211,6 +211,7 @@ def test_the_log_page_shows_objects_and_values_in_words(client, media_root):
     page = client.get(reverse("search:audit_log", args=[world.collection.team.slug])).content.decode()
     assert f"match #{match.id} holiday.jpg → {world.reference.original_name} (rank 1)" in page
     assert f"match #{legacy.target_id}</td>" in page and "object (" not in page
+    assert f"query image #{match.query_id} holiday.jpg" in page
     assert '<span class="muted">review:</span> confirmed' in page
     assert (
         '<span class="muted">match threshold:</span> 0.5' in page and '<span class="muted">name:</span> Renamed' in page
