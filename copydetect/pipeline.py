@@ -18,6 +18,7 @@ from copydetect.descriptors import Descriptor
 from copydetect.query_views import DEFAULT_VIEWS, query_views_make
 from copydetect.reposts import RepostIndex
 from copydetect.scoring import ScoreCalibration, final_score_combine, near_identical_sets, similarity_margins
+from copydetect.signals import ImageSignals, image_signals_compute
 from copydetect.vector_store import VectorStore
 from copydetect.verification import (
     LocalFeatures,
@@ -75,8 +76,10 @@ def reference_index(
     features_path: Path,
     learned: LearnedVerifier | None = None,
     learned_features_path: Path | None = None,
-) -> None:
-    """Embeds and stores the reference; its local features are extracted once and kept on disk.
+    data: bytes | None = None,
+) -> ImageSignals:
+    """Embeds and stores the reference; its local features are extracted once and kept on disk. Returns
+    its hash signals (PDQ of the picture, MD5 of `data`, the file's bytes, when given).
 
     With `learned`, the XFeat features are kept too (at `learned_features_path`, whose folder names
     the extraction settings), so queries never extract reference features.
@@ -91,6 +94,7 @@ def reference_index(
         local_features_save(local_features_extract(image), features_path)
     if learned is not None and learned_features_path is not None and not learned_features_path.exists():
         local_features_save(learned.features_extract(image), learned_features_path)
+    return image_signals_compute(image=image, data=data)
 
 
 @dataclass(frozen=True)
@@ -101,18 +105,24 @@ class QueryOutcome:
     candidates: list[Candidate]
     whole_image: np.ndarray | None
     twin_candidates: list[int] | None
+    # PDQ (with its eight dihedral variants, for bank lookups) and MD5 of the query; None: not asked for.
+    signals: ImageSignals | None = None
 
 
-def query_run(*, reposts: RepostIndex | None = None, collection_id: int, **search) -> QueryOutcome:
-    """`query_search`, and the re-post lookup of the whole-image descriptor it embedded anyway: everything a
-    query needs from the engines, in one call."""
+def query_run(
+    *, reposts: RepostIndex | None = None, collection_id: int, data: bytes | None = None, **search
+) -> QueryOutcome:
+    """`query_search`, the re-post lookup of the whole-image descriptor it embedded anyway, and the hash
+    signals of the picture (when `data`, the file's bytes, is given): everything a query needs from the
+    engines, in one call."""
     whole_image: list[np.ndarray] = []
     candidates = query_search(collection_id=collection_id, descriptor_sink=whole_image.append, **search)
     vector = whole_image[0] if whole_image else None
     twins = None
     if reposts is not None and vector is not None:
         twins = reposts.candidates(vector=vector, collection_id=collection_id)
-    return QueryOutcome(candidates=candidates, whole_image=vector, twin_candidates=twins)
+    signals = image_signals_compute(image=search["image"], data=data, dihedral=True) if data is not None else None
+    return QueryOutcome(candidates=candidates, whole_image=vector, twin_candidates=twins, signals=signals)
 
 
 def query_search(

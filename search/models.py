@@ -1,5 +1,6 @@
 """Django finds an app's models in `<app>.models`: each domain keeps its own (one app label, `search`)."""
 
+from search.banks.models import Bank, BankEntry, BankImport, BankImportError
 from search.collection.models import Collection, ImageStatus, ReferenceImage, StoredImage
 from search.core.models import AuditAction, AuditEvent, AuditEventQuerySet, AuditImmutable
 from search.ingest.models import IngestError, IngestJob
@@ -26,6 +27,10 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditImmutable",
+    "Bank",
+    "BankEntry",
+    "BankImport",
+    "BankImportError",
     "Collection",
     "DeliveryState",
     "ImageStatus",

@@ -74,7 +74,10 @@ def reconcile_run(*, dry_run: bool = False, file_grace_seconds: float | None = N
     # Read Milvus before the database: a reference indexed in between is then in the database only
     # (re-queued, harmless), never in Milvus only (which would delete a fresh vector).
     milvus_ids = set(store.vector_ids(model_version=version))
-    indexed = set(ReferenceImage.objects.filter(status=ImageStatus.INDEXED).values_list("id", flat=True))
+    # Bank entries have no picture to index again; their SSCD vectors count as existing rows below.
+    indexed = set(
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED, bank__isnull=True).values_list("id", flat=True)
+    )
     existing = set(ReferenceImage.objects.filter(id__in=milvus_ids).values_list("id", flat=True))
     missing = sorted(indexed - milvus_ids)
     orphans = sorted(milvus_ids - existing)

@@ -54,6 +54,11 @@ class StoredImage(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     descriptor_version = models.CharField(max_length=120, blank=True)
+    # Hash signals, computed by the worker beside the descriptor (copydetect/signals.py): matched
+    # against hash banks and exported as hash lists. Blank until computed.
+    pdq = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    md5 = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -71,7 +76,10 @@ class StoredImage(models.Model):
 
 
 class ReferenceImage(StoredImage):
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="references")
+    # Empty for a bank entry, which belongs to its bank (search/banks/models.py) instead.
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="references"
+    )
     local_features = models.CharField(max_length=300, blank=True)
     # From a bulk-ingest manifest: the caller's own id for the image and whatever it wants kept with it.
     external_id = models.CharField(max_length=200, null=True, blank=True)
@@ -90,9 +98,36 @@ class ReferenceImage(StoredImage):
     quarantined_at = models.DateTimeField(null=True, blank=True)
     # The day an admin released it: the same day's burst does not quarantine it again.
     quarantine_released_on = models.DateField(null=True, blank=True)
+    # A bank entry: a signal without a picture (no file, `sha256` derived from the signal, so verdicts on
+    # it stick like those on a picture). Its external id and dates are the fields above.
+    bank = models.ForeignKey("Bank", null=True, blank=True, on_delete=models.CASCADE, related_name="entries")
+    signal_type = models.CharField(max_length=8, blank=True)
+    signal = models.TextField(blank=True)  # canonical text (copydetect.hashlists.signal_normalise)
+    tags = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=300, blank=True)
+    category = models.CharField(max_length=40, blank=True)
+    # Bumped by every change that matters to a hash index (added, disabled, deleted, restored): worker
+    # processes follow a bank's changes by it (search/banks/selectors.py).
+    changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta(StoredImage.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["collection", "sha256"], name="unique_reference_bytes_per_collection")
+            models.UniqueConstraint(fields=["collection", "sha256"], name="unique_reference_bytes_per_collection"),
+            models.UniqueConstraint(
+                fields=["bank", "sha256"], condition=models.Q(bank__isnull=False), name="unique_signal_per_bank"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(collection__isnull=False) | models.Q(bank__isnull=False),
+                name="reference_in_collection_or_bank",
+            ),
         ]
-        indexes = [models.Index(fields=["collection", "status"]), models.Index(fields=["status", "queued_at"])]
+        indexes = [
+            models.Index(fields=["collection", "status"]),
+            models.Index(fields=["status", "queued_at"]),
+            models.Index(fields=["md5"]),
+            models.Index(fields=["bank", "signal_type"]),
+        ]
+
+    @property
+    def is_bank_entry(self) -> bool:
+        return self.bank_id is not None

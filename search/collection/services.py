@@ -193,8 +193,18 @@ def _reference_images_store(*, collection: Collection, items: Iterable[Payload |
     return report
 
 
-def reference_indexed_mark(*, reference_id: int, descriptor_version: str, features_path: str) -> None:
+def reference_indexed_mark(
+    *,
+    reference_id: int,
+    descriptor_version: str,
+    features_path: str,
+    pdq: str = "",
+    pdq_quality: int | None = None,
+    md5: str = "",
+) -> None:
+    signals = {"pdq": pdq, "pdq_quality": pdq_quality, "md5": md5} if pdq or md5 else {}
     ReferenceImage.objects.filter(id=reference_id).update(
+        **signals,
         status=ImageStatus.INDEXED,
         descriptor_version=descriptor_version,
         local_features=features_path,

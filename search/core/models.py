@@ -44,6 +44,12 @@ class AuditAction(models.TextChoices):
     REFERENCE_RELEASE = "reference.release", "Reference released from quarantine"
     ALLOWLIST_ADD = "allowlist.add", "Image allowlisted"
     ALLOWLIST_REMOVE = "allowlist.remove", "Allowlist entry removed"
+    BANK_CREATE = "bank.create", "Hash bank created"
+    BANK_UPDATE = "bank.update", "Hash bank changed"
+    BANK_DELETE = "bank.delete", "Hash bank deleted"
+    BANK_IMPORT_START = "bank.import", "Hash list import started"
+    BANK_IMPORT_FINISH = "bank.import_finish", "Hash list import finished"
+    BANK_ENTRY_DISABLE = "bank.entry_disable", "Bank entry disabled or enabled"
 
 
 class AuditImmutable(Exception):

@@ -50,6 +50,11 @@ class Match(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Why it is kept out of the queue (allowlisted image, quarantined reference); empty when it is not.
     suppressed_reason = models.CharField(max_length=300, blank=True)
+    # How a bank entry matched ("pdq", "md5", "sscd"); empty for the descriptor search of the collection.
+    # PDQ: Hamming distance and the bank's threshold then; SSCD: `descriptor_similarity`.
+    matched_by = models.CharField(max_length=8, blank=True)
+    hash_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    hash_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

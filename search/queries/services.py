@@ -40,6 +40,13 @@ def query_image_add(*, actor: AbstractBaseUser, collection: Collection, payload:
 
 
 @dataclass(frozen=True)
+class QuerySignals:
+    pdq: str
+    pdq_quality: int
+    md5: str
+
+
+@dataclass(frozen=True)
 class MatchResult:
     reference_id: int
     descriptor_similarity: float
@@ -59,6 +66,7 @@ def query_results_record(
     query_descriptor: Sequence[float] | None = None,
     leader_candidate_ids: Sequence[int] | None = None,
     on_lead: Callable[[], None] | None = None,
+    signals: QuerySignals | None = None,
 ) -> bool:
     """Replaces the query's matches in one transaction, so a rerun leaves exactly one result set, and
     returns whether the query leads its group of re-posts (has no earlier near-identical twin).
@@ -96,6 +104,8 @@ def query_results_record(
         flagged_before = {m.reference_id for m in previous if verdicts.is_flagged(m, threshold)}
         if query_descriptor is not None:
             query.descriptor = verdicts.descriptor_pack(query_descriptor)
+        if signals is not None:
+            query.pdq, query.pdq_quality, query.md5 = signals.pdq, signals.pdq_quality, signals.md5
         if query.near_duplicate_of_id is None:
             query.near_duplicate_of = verdicts.near_duplicate_leader(query=query, candidate_ids=leader_candidate_ids)
         query.matches.all().delete()
@@ -130,6 +140,7 @@ def query_results_record(
                 "attempts",
                 "descriptor",
                 "near_duplicate_of",
+                *(["pdq", "pdq_quality", "md5"] if signals is not None else []),
             ]
         )
         flagged = {row.reference_id for row in rows if verdicts.is_flagged(row, threshold)}

@@ -55,13 +55,13 @@ def reindex_job_latest() -> ReindexJob | None:
 
 
 def reindex_batch_references(*, job: ReindexJob, cursor: int) -> list[ReferenceImage]:
-    return list(ReferenceImage.objects.filter(id__gt=cursor).order_by("id")[: job.batch_size])
+    return list(ReferenceImage.objects.filter(id__gt=cursor, bank__isnull=True).order_by("id")[: job.batch_size])
 
 
 def reindex_references_to_check(*, after_id: int, limit: int) -> list[tuple[int, int]]:
     """(reference id, collection id) of every reference a finished collection must hold, page by page."""
     rows = (
-        ReferenceImage.objects.filter(id__gt=after_id)
+        ReferenceImage.objects.filter(id__gt=after_id, bank__isnull=True)
         .exclude(status=ImageStatus.FAILED)
         .order_by("id")
         .values_list("id", "collection_id")[:limit]

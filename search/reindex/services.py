@@ -60,7 +60,9 @@ def index_version_rollback(*, plan: Rollback) -> None:
         IndexVersion.objects.filter(version=plan.restored).update(
             state=IndexVersion.State.LIVE, live_since=timezone.now()
         )
-        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=plan.restored)
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED, bank__isnull=True).update(
+            descriptor_version=plan.restored
+        )
 
 
 def index_version_dropped_mark(*, version: str) -> None:
@@ -81,7 +83,7 @@ def reindex_job_start(
             return active, False
         live = index_version_live_get()
         job = ReindexJob.objects.create(
-            total=ReferenceImage.objects.count(),
+            total=ReferenceImage.objects.filter(bank__isnull=True).count(),
             batch_size=batch_size or settings.ISC.reindex_batch_size,
             source_version=live.version if live else "",
         )
@@ -137,7 +139,7 @@ def reindex_job_heartbeat(*, job_id: int) -> None:
 
 def reindex_batch_record(*, job_id: int, cursor_from: int, cursor_to: int, processed: int) -> bool:
     """Moves the cursor past one batch, unless another delivery of the same batch did so already."""
-    remaining = ReferenceImage.objects.filter(id__gt=cursor_to).count()
+    remaining = ReferenceImage.objects.filter(id__gt=cursor_to, bank__isnull=True).count()
     advanced = ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING, cursor=cursor_from).update(
         cursor=cursor_to,
         done=F("done") + processed,
@@ -166,7 +168,9 @@ def reindex_version_switch(*, job_id: int) -> str | None:
             row.load_error = ""
             row.save(update_fields=["state", "live_since", "load_error"])
         # The caller checked that the collection holds every one of them.
-        ReferenceImage.objects.filter(status=ImageStatus.INDEXED).update(descriptor_version=job.descriptor_version)
+        ReferenceImage.objects.filter(status=ImageStatus.INDEXED, bank__isnull=True).update(
+            descriptor_version=job.descriptor_version
+        )
     if job.source_version and job.source_version != job.descriptor_version:
         return job.source_version
     return None

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
+from copydetect.signals import ImageSignals
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
 from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
 from search.queries import services as queries_services
 from search.queries.models import QueryImage
 from workers import learned_features, runtime
-from workers.images import PERMANENT_ERRORS, image_open
+from workers.images import PERMANENT_ERRORS, image_open, image_open_with_bytes
 from workers.registry import worker_task
 from workers.rows import TASK_OPTIONS, _row_run
 
@@ -25,8 +26,10 @@ def query_search(self, query_id: int) -> str:
         started = time.perf_counter()
         query = QueryImage.objects.get(id=query_id)
         index = runtime.repost_index_get(descriptor)
+        image, data = image_open_with_bytes(query)
         outcome = pipeline.query_run(
-            image=image_open(query),
+            image=image,
+            data=data,
             collection_id=query.collection_id,
             descriptor=descriptor,
             store=runtime.vector_store_get(),
@@ -44,6 +47,7 @@ def query_search(self, query_id: int) -> str:
             results=[_match_result(candidate) for candidate in outcome.candidates],
             search_ms=round((time.perf_counter() - started) * 1000),
             leader_candidate_ids=outcome.twin_candidates,
+            signals=_query_signals(outcome.signals),
             on_lead=None
             if vector is None
             else lambda: index.leader_add(query_id=query_id, vector=vector, collection_id=query.collection_id),
@@ -73,6 +77,12 @@ def _reference_features(reference_id: int) -> LocalFeatures | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     local_features_save(features, path)
     return features
+
+
+def _query_signals(signals: ImageSignals | None) -> queries_services.QuerySignals | None:
+    if signals is None:
+        return None
+    return queries_services.QuerySignals(pdq=signals.pdq, pdq_quality=signals.pdq_quality, md5=signals.md5 or "")
 
 
 def _match_result(candidate: pipeline.Candidate) -> queries_services.MatchResult:

@@ -13,7 +13,7 @@ from search.collection import services as collection_services
 from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
 from workers import learned_features, runtime
-from workers.images import image_open
+from workers.images import image_open_with_bytes
 from workers.registry import worker_task
 from workers.retry import RETRY_OPTIONS
 from workers.rows import TASK_OPTIONS, _row_run
@@ -23,11 +23,11 @@ from workers.rows import TASK_OPTIONS, _row_run
 def reference_index(self, reference_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
-        image = image_open(reference)
+        image, data = image_open_with_bytes(reference)
         features_path = stored_images.features_path_for(sha256=reference.sha256)
         learned = runtime.learned_verifier_get()
         for target in runtime.index_descriptors_get():  # the live version, and ours when a reindex builds it
-            pipeline.reference_index(
+            signals = pipeline.reference_index(
                 image=image,
                 reference_id=reference.id,
                 collection_id=reference.collection_id,
@@ -40,9 +40,15 @@ def reference_index(self, reference_id: int) -> str:
                     if learned
                     else None
                 ),
+                data=data,
             )
         collection_services.reference_indexed_mark(
-            reference_id=reference.id, descriptor_version=descriptor.version, features_path=str(features_path)
+            reference_id=reference.id,
+            descriptor_version=descriptor.version,
+            features_path=str(features_path),
+            pdq=signals.pdq,
+            pdq_quality=signals.pdq_quality,
+            md5=signals.md5 or "",
         )
         return "indexed"
 
