@@ -81,6 +81,8 @@ class IscSettings:
     ingest_max_files: int
     ingest_stale_seconds: int
     task_names: str
+    exchange_fetch_seconds: int
+    lookback_days: int
 
     def replace(self, **changes) -> IscSettings:
         """A copy with some values changed (tests, one-process tools)."""
@@ -204,4 +206,8 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         # "current": task messages carry today's names; "legacy": the previous release's, while workers of that
         # release still run during an upgrade (search/core/dispatch.py).
         task_names=env_choice("ISC_TASK_NAMES", "current", ("current", "legacy")),
+        # One exchange fetch stops after this long and stores its checkpoint; the next beat tick resumes it.
+        exchange_fetch_seconds=env_int("ISC_EXCHANGE_FETCH_SECONDS", 240, minimum=1),
+        # Look-back: when references or bank entries are added, queries of this many days are checked again.
+        lookback_days=env_int("ISC_LOOKBACK_DAYS", 90, minimum=0),
     )

@@ -19,6 +19,11 @@ class ExchangeKind(StrEnum):
     TCAP = "tat"  # Tech Against Terrorism's TCAP hash list
     LOCAL_FILE = "local_file"  # threatexchange's file exchange: a signal file on the worker's disk
 
+    @property
+    def source_prefix(self) -> str:
+        """Every entry this exchange adds has a `source` starting with this (what a snapshot run checks)."""
+        return f"{self.value}:"
+
 
 @dataclass(frozen=True)
 class Removal:

@@ -57,5 +57,5 @@ def stopncii_connector(
     collab = CollaborationConfigBase(name=name, api=StopNCIIExchange.get_name(), enabled=True)
     return Connector(
         api=StopNCIIExchange.for_collab(collab, creds),
-        convert=lambda updates: simple_updates_convert(updates, source="stopncii"),
+        convert=lambda updates: simple_updates_convert(updates, source="stop_ncii:"),
     )

@@ -79,5 +79,5 @@ def tcap_connector(*, name: str, config: Mapping[str, Any], credentials: Mapping
     username, password = required(credentials, "username", "password", what="TCAP")
     return Connector(
         api=TCAPExchange(username, password, base_url),
-        convert=lambda updates: simple_updates_convert(updates, source="tcap"),
+        convert=lambda updates: simple_updates_convert(updates, source="tat:"),
     )

@@ -41,5 +41,5 @@ def threatexchange_connector(
     collab = FBThreatExchangeCollabConfig(name=name, privacy_group=privacy_group)
     return Connector(
         api=FBThreatExchangeSignalExchangeAPI(client, collab),
-        convert=lambda updates: simple_updates_convert(updates, source=f"threatexchange:{privacy_group}"),
+        convert=lambda updates: simple_updates_convert(updates, source=f"fb_threatexchange:{privacy_group}"),
     )

@@ -33,6 +33,10 @@ INGEST_CHUNK = "workers.tasks.ingest.ingest_chunk"
 INGEST_RESUME_STALE = "workers.tasks.ingest.ingest_resume_stale"
 WEBHOOK_DELIVER = "workers.tasks.webhooks.webhook_deliver"
 WEBHOOK_DELIVERIES_SWEEP = "workers.tasks.webhooks.webhook_deliveries_sweep"
+EXCHANGES_FETCH_DUE = "workers.tasks.exchanges.exchanges_fetch_due"
+EXCHANGE_FETCH = "workers.tasks.exchanges.exchange_fetch"
+LOOKBACK_RUN = "workers.tasks.lookback.lookback_run"
+LOOKBACK_RESUME_STALE = "workers.tasks.lookback.lookback_resume_stale"
 
 TASK_NAMES = (
     REFERENCE_INDEX,
@@ -48,6 +52,10 @@ TASK_NAMES = (
     INGEST_RESUME_STALE,
     WEBHOOK_DELIVER,
     WEBHOOK_DELIVERIES_SWEEP,
+    EXCHANGES_FETCH_DUE,
+    EXCHANGE_FETCH,
+    LOOKBACK_RUN,
+    LOOKBACK_RESUME_STALE,
 )
 # Modules that define the tasks (Celery's `imports`: a worker and an eager run import exactly these).
 TASK_MODULES = tuple(sorted({name.rsplit(".", 1)[0] for name in TASK_NAMES}))

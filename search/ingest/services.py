@@ -30,6 +30,7 @@ from search.core.uploads import UploadError, folder_resolve
 from search.ingest.items import ingest_dir, ingest_items_prepare, items_path, zip_directory_check
 from search.ingest.manifest import ManifestError
 from search.ingest.models import IngestError, IngestJob
+from search.lookback.services import lookback_references_indexed
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,7 @@ def ingest_chunk_record(
                 notice="",
                 attempts=0,
             )
+            lookback_references_indexed(reference_ids=list(indexed_ids))
             IngestError.objects.bulk_create(
                 [
                     IngestError(job_id=job_id, position=f.position, name=f.name[:1000], reason=f.reason)
