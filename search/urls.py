@@ -1,5 +1,6 @@
 """The site's pages, one list per domain, under one namespace (`search:`)."""
 
+from search.banks import urls as banks_urls
 from search.collection import urls as collection_urls
 from search.dashboard import urls as dashboard_urls
 from search.evaluation import urls as evaluation_urls
@@ -23,4 +24,5 @@ urlpatterns = [
     *evaluation_urls.urlpatterns,
     *webhooks_urls.urlpatterns,
     *ingest_urls.urlpatterns,
+    *banks_urls.urlpatterns,
 ]

@@ -46,7 +46,9 @@ def test_last_months_query_matches_a_reference_added_today(isc_settings, eager_t
         actor=owner, collection=collection, items=[Payload("original.jpg", encode(scene(402)))]
     ).created
 
-    job = LookbackJob.objects.get(trigger=LookbackJob.Trigger.REFERENCES, collection=collection, item_ids=[reference.id])
+    job = LookbackJob.objects.get(
+        trigger=LookbackJob.Trigger.REFERENCES, collection=collection, item_ids=[reference.id]
+    )
     assert (job.state, job.total, job.done, job.percent) == (LookbackJob.State.DONE, 1, 1, 100)
     found = Match.objects.get(query=recent, reference=reference)
     assert found.found_by_lookback_id == job.id and job.found >= 1
@@ -79,7 +81,11 @@ def test_bank_entries_added_today_find_the_teams_past_queries_by_md5_and_pdq(isc
     bank = banks_services.bank_create(actor=admin, team=team, name="shared list")
     banks_services.bank_entries_add(
         bank=bank,
-        entries=[HashEntry(SignalType.MD5, exact.md5), HashEntry(SignalType.PDQ, original_pdq), HashEntry(SignalType.PDQ, old.pdq)],
+        entries=[
+            HashEntry(SignalType.MD5, exact.md5),
+            HashEntry(SignalType.PDQ, original_pdq),
+            HashEntry(SignalType.PDQ, old.pdq),
+        ],
     )
 
     job = LookbackJob.objects.get(bank=bank)

@@ -12,6 +12,7 @@ from copydetect.reposts import repost_key
 from search.collection import services as collection_services
 from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
+from workers import banks as worker_banks
 from workers import learned_features, runtime
 from workers.images import image_open_with_bytes
 from workers.registry import worker_task
@@ -23,6 +24,8 @@ from workers.rows import TASK_OPTIONS, _row_run
 def reference_index(self, reference_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
+        if reference.bank_id is not None:  # an SSCD bank entry the sweeper queued again: no picture
+            return "indexed" if worker_banks.sscd_entries_index(entry_ids=[reference.id]) else "skipped"
         image, data = image_open_with_bytes(reference)
         features_path = stored_images.features_path_for(sha256=reference.sha256)
         learned = runtime.learned_verifier_get()
