@@ -4,6 +4,7 @@ from search.banks import urls as banks_urls
 from search.collection import urls as collection_urls
 from search.dashboard import urls as dashboard_urls
 from search.evaluation import urls as evaluation_urls
+from search.exchanges import urls as exchanges_urls
 from search.images import urls as images_urls
 from search.ingest import urls as ingest_urls
 from search.queries import urls as queries_urls
@@ -23,6 +24,7 @@ urlpatterns = [
     *reindex_urls.urlpatterns,
     *evaluation_urls.urlpatterns,
     *webhooks_urls.urlpatterns,
+    *exchanges_urls.urlpatterns,
     *ingest_urls.urlpatterns,
     *banks_urls.urlpatterns,
 ]

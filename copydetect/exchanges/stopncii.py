@@ -9,6 +9,7 @@ Deleted as a removal. StopNCII carries image PDQ (and video MD5, which is skippe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -44,7 +45,16 @@ class StopNCIIExchange(StopNCIISignalExchangeAPI):
                 type_name = _TYPE_NAMES.get(record.signalType, record.signalType.value)
                 removed = record.hashStatus in REMOVED_STATUSES
                 updates[type_name, record.hashValue] = None if removed else StopNCIISignalMetadata(record.CSPFeedbacks)
-            yield FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
+            # StopNCII documents `nextSetTimestamp` as the checkpoint to keep, not whether it already holds
+            # in the middle of a set of pages; a stand-in where it is the whole set's newest time lost
+            # pages when a run stopped mid-set. So mid-set pages keep the start: a run stopped there
+            # reads the set again (harmless, records replace themselves).
+            checkpoint = (
+                StopNCIICheckpoint(start, int(time.time()))
+                if page.hasMoreRecords
+                else StopNCIICheckpoint.from_stopncii_fetch(page)
+            )
+            yield FetchDelta(updates, checkpoint)
 
 
 def stopncii_connector(

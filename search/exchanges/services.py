@@ -65,6 +65,9 @@ def exchange_configure(
     before = _settings_of(exchange) if exchange is not None else None
     if exchange is None:
         exchange = BankExchange(bank=bank, created_by=actor)
+    if exchange.kind != kind.value:
+        # Another exchange's credentials never carry over.
+        exchange.credentials_encrypted, exchange.credentials_hint = "", ""
     if exchange.kind != kind.value or exchange.config != config:
         exchange.checkpoint = None
     exchange.kind, exchange.config = kind.value, config

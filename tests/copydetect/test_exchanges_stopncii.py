@@ -94,6 +94,10 @@ def test_pages_and_resume_mid_stream(exchange):
     batches = list(fetch(exchange))
     assert [len(batch.additions) for batch in batches] == [800, 800, 100]
     assert [request.arg("nextPageToken") for request in exchange.requests] == ["", "800", "1600"]
+    # Mid-set pages keep the set's start: a run stopped there reads the whole set again, losing nothing.
+    assert [batch.checkpoint["update_time"] for batch in batches] == [10, 10, now - 5000 + 1699]
+    resumed = list(fetch(exchange, batches[0].checkpoint))
+    assert sum(len(batch.additions) for batch in resumed) == 1700
 
 
 def test_stale_checkpoint_and_refused_key(exchange):
