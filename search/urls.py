@@ -7,6 +7,7 @@ from search.evaluation import urls as evaluation_urls
 from search.exchanges import urls as exchanges_urls
 from search.images import urls as images_urls
 from search.ingest import urls as ingest_urls
+from search.lookback import urls as lookback_urls
 from search.queries import urls as queries_urls
 from search.reindex import urls as reindex_urls
 from search.review import urls as review_urls
@@ -25,6 +26,7 @@ urlpatterns = [
     *evaluation_urls.urlpatterns,
     *webhooks_urls.urlpatterns,
     *exchanges_urls.urlpatterns,
+    *lookback_urls.urlpatterns,
     *ingest_urls.urlpatterns,
     *banks_urls.urlpatterns,
 ]

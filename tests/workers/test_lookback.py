@@ -4,6 +4,8 @@ matches a reference added today, and bank entries added today find the team's pa
 from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from copydetect.hashlists import HashEntry, SignalType
@@ -57,6 +59,10 @@ def test_last_months_query_matches_a_reference_added_today(isc_settings, eager_t
     assert not Match.objects.filter(query=unrelated, reference=reference).exists()
     queued = [item.match.id for item in review_selectors.review_items(user=owner)]
     assert found.id in queued
+    client = Client()
+    client.force_login(owner)
+    assert "found by look-back" in client.get(reverse("search:review_dashboard")).content.decode()
+    assert "found by look-back" in client.get(reverse("search:review_item", args=[found.id])).content.decode()
 
 
 def test_bank_entries_added_today_find_the_teams_past_queries_by_md5_and_pdq(isc_settings, eager_tasks):
