@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by their path after /api/ (the HMA-compatible paths under /hma/ carry their own tag).
+    "SCHEMA_PATH_PREFIX": r"/api/",
     "ENUM_NAME_OVERRIDES": {
         "ImageStatusEnum": "search.models.ImageStatus",
         "ReviewDecisionEnum": "search.models.ReviewDecision",
