@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Queries compared at once against an entry batch (memory: rows × entries bytes for the distances).
-QUERY_CHUNK = 65536
+# Query × entry pairs compared at once: the XOR holds 32 bytes a pair (64 MiB at this size).
+PAIRS_AT_ONCE = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ def pdq_pairs_within(
     entries = pdq_words(entry_pdqs)
     limits = np.asarray(thresholds, dtype=np.int32)
     pairs: list[HashPair] = []
-    for start in range(0, len(query_pdqs), QUERY_CHUNK):
-        queries = pdq_words(query_pdqs[start : start + QUERY_CHUNK])
+    chunk = max(1, PAIRS_AT_ONCE // len(entry_pdqs))
+    for start in range(0, len(query_pdqs), chunk):
+        queries = pdq_words(query_pdqs[start : start + chunk])
         distances = np.bitwise_count(queries[:, None, :] ^ entries[None, :, :]).sum(axis=2, dtype=np.int32)
         rows, columns = np.nonzero(distances <= limits[None, :])
         pairs.extend(

@@ -51,7 +51,6 @@ class AuditAction(models.TextChoices):
     BANK_IMPORT_FINISH = "bank.import_finish", "Hash list import finished"
     BANK_ENTRY_DISABLE = "bank.entry_disable", "Bank entry disabled or enabled"
     BANK_EXCHANGE_CONFIGURE = "bank.exchange", "Bank exchange configured"
-    LOOKBACK_START = "lookback.start", "Look-back started"
 
 
 class AuditImmutable(Exception):

@@ -95,13 +95,6 @@ def _job_add(
             total=len(ids),
             since=timezone.now() - timedelta(days=settings.ISC.lookback_days),
         )
-        audit_record(
-            actor=None,
-            team=job.team,
-            action=AuditAction.LOOKBACK_START,
-            target=job,
-            after={"trigger": trigger, "items": len(ids), "since": job.since},
-        )
         transaction.on_commit(lambda: dispatch.task_send(dispatch.LOOKBACK_RUN, job.id))
     return job
 
