@@ -67,10 +67,16 @@ def test_last_months_query_matches_a_reference_added_today(client, live_worker):
 
     started = time.monotonic()
     _references(client, collection_id, {"original.jpg": encode(scene(812))})
+    original = ReferenceImage.objects.get(original_name="original.jpg")
+
+    def job_of_original():
+        jobs = LookbackJob.objects.filter(collection_id=collection_id, state=LookbackJob.State.DONE)
+        return next((job for job in jobs if original.id in job.item_ids), None)
+
     wait_until(
-        lambda: LookbackJob.objects.filter(state=LookbackJob.State.DONE, collection_id=collection_id).exists(),
+        job_of_original,
         timeout=120,
-        what="the look-back job",
+        what="the look-back job of the new reference",
         every=0.2,
     )
     print(f"\nreference upload → look-back done through the live worker: {(time.monotonic() - started) * 1000:.0f} ms")
@@ -79,7 +85,7 @@ def test_last_months_query_matches_a_reference_added_today(client, live_worker):
     page = client.get(reverse("search:review_dashboard")).content.decode()
     assert "last-month.jpg" in page and "found by look-back" in page
     jobs = client.get(reverse("search:lookback_jobs", args=[team.slug])).content.decode()
-    assert "1 / 1" in jobs
+    assert "1 / 1" in jobs and job_of_original().found == 1
 
 
 def test_an_exchange_fetch_in_the_worker_finds_an_earlier_query(client, live_worker):
