@@ -20,7 +20,7 @@ from search.queries.models import Match
 from search.review import selectors as review_selectors
 from search.review import services as review_services
 from search.webhooks.payloads import query_flagged_payload
-from tests.factories import CollectionFactory, collection_for
+from tests.factories import CollectionFactory, collection_for, token_client
 from tests.images import edited_copy, encode, scene
 from workers import banks as worker_banks
 from workers.tasks import banks as worker_bank_tasks
@@ -97,6 +97,10 @@ def test_a_hash_list_from_a_file_catches_an_edited_upload_in_the_review_queue(
     client.force_login(admin)
     page = client.get(reverse("search:query_detail", args=[light.id])).content.decode()
     assert f"PDQ distance <b>{pdq_match.hash_distance} / 31</b>" in page and "case-407" in page
+    api = token_client(admin).get(reverse("api:query_matches", args=[light.id])).json()
+    [row] = [row for row in api["results"] if row["matched_by"] == "pdq"]
+    assert (row["hash_distance"], row["hash_threshold"]) == (pdq_match.hash_distance, 31)
+    assert (row["reference"]["bank"], row["reference"]["external_id"]) == (bank.id, "case-407")
 
     # The verdict sticks: a re-run of the search keeps it; the webhook payload carries the entry's metadata.
     review_services.verdict_set(actor=admin, match=pdq_match, decision="confirmed")
