@@ -14,6 +14,7 @@ from copydetect.signals import image_signals_compute
 from search.banks import imports
 from search.banks import services as banks_services
 from search.banks.models import BankEntry
+from search.core.models import AuditAction, AuditEvent
 from search.core.uploads import Payload
 from search.queries import services as queries_services
 from search.queries.models import Match
@@ -112,6 +113,12 @@ def test_a_hash_list_from_a_file_catches_an_edited_upload_in_the_review_queue(
     payload = query_flagged_payload(query=light)
     entry = next(m["reference"] for m in payload["matches"] if m["matched_by"] == "pdq")
     assert entry["bank_entry"]["external_id"] == "case-407" and entry["bank_entry"]["bank"]["name"] == "partner hashes"
+
+    # Allowlisting the picture for this entry keeps a re-post of it out of the queue, with the reason.
+    review_services.allowlist_add(actor=admin, match=match, reason="our own poster")
+    repost = _ask(collection, encode(edited_copy(scene(407))) + b"\x00", name="repost.jpg")
+    assert Match.objects.get(query=repost, matched_by="sscd").suppressed_reason
+    assert AuditEvent.objects.filter(action=AuditAction.ALLOWLIST_ADD, team=team).exists()
 
 
 def test_md5_is_exact_banks_are_team_scoped_and_a_disabled_bank_is_skipped(banks_settings, eager_tasks, tmp_path):
