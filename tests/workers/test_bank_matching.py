@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.urls import reverse
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageOps
 
 from copydetect.descriptors import descriptor_build
 from copydetect.hashlists import sscd_signal_of
@@ -152,3 +152,16 @@ def test_an_entry_added_after_the_index_loaded_matches_without_a_rebuild(banks_s
         actor=None, bank=bank, entry_ids=list(bank.entries.values_list("id", flat=True)), disabled=True
     )
     assert not Match.objects.filter(query=_ask(collection, _lightly_edited(410) + b"\x00")).exists()
+
+
+def test_a_mirrored_copy_is_found_through_the_dihedral_variants_unless_they_are_off(
+    banks_settings, eager_tasks, tmp_path
+):
+    collection = CollectionFactory()
+    bank = banks_services.bank_create(actor=collection.created_by, team=collection.team, name="mirrors")
+    original = encode(scene(411))
+    _load(bank, f"pdq {_pdq_of(original)}\n", tmp_path)
+    mirrored = encode(ImageOps.mirror(Image.open(io.BytesIO(original)).convert("RGB")))
+    assert Match.objects.get(query=_ask(collection, mirrored)).matched_by == "pdq"
+    banks_settings.ISC = banks_settings.ISC.replace(bank_pdq_dihedral=False)
+    assert not Match.objects.filter(query=_ask(collection, mirrored + b"\x00", name="again.jpg")).exists()
