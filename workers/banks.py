@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,8 +29,9 @@ logger = logging.getLogger(__name__)
 # How often a process asks the database for bank changes: an addition is matched within this.
 POLL_SECONDS = 2.0
 # Changes are read again this far back: a transaction that stamped `changed_at` just before a poll may
-# commit just after it (reapplying a change is harmless: the index replaces an entry by its id).
-POLL_OVERLAP = timedelta(seconds=30)
+# commit just after it. A change already applied (same entry, same stamp) is not applied twice. Writers
+# whose transaction may outlast this stamp the rows again once committed (a bank import does).
+POLL_OVERLAP = timedelta(seconds=10)
 LOAD_BATCH = 50_000
 SSCD_TOP_K = 5
 
@@ -51,6 +53,8 @@ class BankPdqFollower:
         self._index: PdqIndex | None = None
         self._since: datetime | None = None
         self._polled = 0.0
+        # (entry id, changed_at) applied within the overlap window, so a re-read applies nothing.
+        self._applied: dict[int, datetime] = {}
 
     def index_get(self) -> PdqIndex:
         with self._lock:
@@ -65,18 +69,25 @@ class BankPdqFollower:
 
     def _load(self) -> None:
         started = timezone.now()
+        recent = started - POLL_OVERLAP
         ids, banks, pdqs = [], [], []
+        self._applied = {}
         after = 0
         while True:
             chunk = list(
-                _live(self._rows()).filter(id__gt=after).order_by("id").values_list("id", "bank_id", "pdq")[:LOAD_BATCH]
+                _live(self._rows())
+                .filter(id__gt=after)
+                .order_by("id")
+                .values_list("id", "bank_id", "pdq", "changed_at")[:LOAD_BATCH]
             )
             if not chunk:
                 break
-            for entry_id, bank_id, pdq in chunk:
+            for entry_id, bank_id, pdq, changed_at in chunk:
                 ids.append(entry_id)
                 banks.append(bank_id)
                 pdqs.append(pdq)
+                if changed_at is not None and changed_at >= recent:  # the first poll re-reads these
+                    self._applied[entry_id] = changed_at
             after = chunk[-1][0]
         self._index = PdqIndex()
         if ids:
@@ -86,20 +97,21 @@ class BankPdqFollower:
 
     def _poll(self) -> None:
         started = timezone.now()
-        rows = self._rows().filter(changed_at__gte=self._since - POLL_OVERLAP)
+        window = self._since - POLL_OVERLAP
+        rows = self._rows().filter(changed_at__gte=window)
         now = timezone.now()
-        changes = [
-            PdqChange(
-                entry_id=entry_id,
-                bank_id=bank_id,
-                pdq=pdq if deleted_at is None and (disabled_until is None or disabled_until <= now) else None,
-            )
-            for entry_id, bank_id, pdq, deleted_at, disabled_until in rows.order_by("changed_at", "id").values_list(
-                "id", "bank_id", "pdq", "deleted_at", "disabled_until"
-            )
-        ]
+        changes = []
+        for entry_id, bank_id, pdq, deleted_at, disabled_until, changed_at in rows.order_by(
+            "changed_at", "id"
+        ).values_list("id", "bank_id", "pdq", "deleted_at", "disabled_until", "changed_at"):
+            if self._applied.get(entry_id) == changed_at:
+                continue
+            self._applied[entry_id] = changed_at
+            live = deleted_at is None and (disabled_until is None or disabled_until <= now)
+            changes.append(PdqChange(entry_id=entry_id, bank_id=bank_id, pdq=pdq if live else None))
         if changes:
             self._index.changes_apply(changes, watermark=int(started.timestamp() * 1_000_000))
+        self._applied = {key: stamp for key, stamp in self._applied.items() if stamp >= window}
         self._since, self._polled = started, time.monotonic()
 
 
@@ -125,7 +137,8 @@ def bank_hits_find(
         return []
     hits: list[BankHit] = []
     if signals is not None and signals.pdq_usable:
-        hits += pdq_bank_hits(index=bank_pdq_index_get(), pdqs=signals.pdq_dihedral or (signals.pdq,), banks=banks)
+        variants = signals.pdq_dihedral if settings.ISC.bank_pdq_dihedral and signals.pdq_dihedral else (signals.pdq,)
+        hits += pdq_bank_hits(index=bank_pdq_index_get(), pdqs=variants, banks=banks)
     if signals is not None and signals.md5:
         rows = _live(
             ReferenceImage.objects.filter(bank_id__in=list(banks), signal_type=SignalType.MD5, md5=signals.md5)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from copydetect.hashlists import (
@@ -121,11 +123,16 @@ def _format_guess(path: Path) -> HashListFormat:
 
 
 def bank_import_claim(*, job_id: int) -> bool:
-    """Moves a queued job to running; False when another delivery took it or it is finished."""
+    """Moves a queued job to running; False when another delivery took it or it is finished. A running
+    job silent for ISC_INGEST_STALE_SECONDS lost its worker (the broker redelivers its message): it is
+    taken again and runs from the start, its insert having rolled back with the worker."""
     now = timezone.now()
+    stale = now - timedelta(seconds=settings.ISC.ingest_stale_seconds)
     return bool(
-        BankImport.objects.filter(id=job_id, state=BankImport.State.QUEUED).update(
-            state=BankImport.State.RUNNING, started_at=now, heartbeat_at=now
+        BankImport.objects.filter(
+            Q(state=BankImport.State.QUEUED) | Q(state=BankImport.State.RUNNING, heartbeat_at__lt=stale), id=job_id
+        ).update(
+            state=BankImport.State.RUNNING, phase=BankImport.Phase.CHECKING, done=0, started_at=now, heartbeat_at=now
         )
     )
 

@@ -64,7 +64,9 @@ PICTURE_GAP = 24.0
 def match_views(*, query: QueryImage, limit: int = 10) -> list[MatchView]:
     threshold = query.collection.match_threshold
     matches = (
-        query.matches.filter(reference__deleted_at__isnull=True).select_related("reference").order_by("rank")[:limit]
+        query.matches.filter(reference__deleted_at__isnull=True)
+        .select_related("reference__bank")
+        .order_by("rank")[:limit]
     )
     return [_match_view(query, match, threshold) for match in matches]
 
@@ -93,7 +95,7 @@ def match_list(*, query: QueryImage) -> QuerySet[Match]:
     """The query's matches by rank, without those of deleted references (as on the result page)."""
     return (
         query.matches.filter(reference__deleted_at__isnull=True)
-        .select_related("reference", "query__collection")
+        .select_related("reference__bank", "query__collection")
         .order_by("rank", "id")
     )
 

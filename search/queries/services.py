@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from copydetect.imaging import image_inspect
@@ -55,6 +56,10 @@ class MatchResult:
     verification_score: float
     keypoint_pairs: list
     final_score: float
+    # A bank entry's hit: the signal that matched ("pdq", "md5", "sscd") and, for PDQ, how closely.
+    matched_by: str = ""
+    hash_distance: int | None = None
+    hash_threshold: int | None = None
 
 
 def query_results_record(
@@ -87,7 +92,8 @@ def query_results_record(
         now = timezone.now()
         live_ids = set(
             ReferenceImage.objects.filter(
-                collection_id=query.collection_id,
+                # The collection's pictures, and the entries of the team's enabled banks.
+                Q(collection_id=query.collection_id) | Q(bank__team_id=query.collection.team_id, bank__enabled=True),
                 id__in=[r.reference_id for r in results],
                 deleted_at__isnull=True,
             )
@@ -165,6 +171,9 @@ def _match_row(query: QueryImage, rank: int, result: MatchResult, version: str, 
         verification_score=result.verification_score,
         keypoint_pairs=result.keypoint_pairs,
         final_score=result.final_score,
+        matched_by=result.matched_by,
+        hash_distance=result.hash_distance,
+        hash_threshold=result.hash_threshold,
         descriptor_version=version,
         review=review,
         reviewed_by_id=reviewer,

@@ -138,7 +138,9 @@ def _rows(*, user: AbstractBaseUser, filters: QueueFilter):
     if filters.until:
         rows = rows.filter(created_at__lte=datetime.combine(filters.until, time.max, tzinfo=zone))
     ordering = ["-final_score", "created_at", "id"] if filters.order == "score" else ["created_at", "id"]
-    return rows.select_related("query__collection__team", "reference", "reviewed_by", "claimed_by").order_by(*ordering)
+    return rows.select_related("query__collection__team", "reference__bank", "reviewed_by", "claimed_by").order_by(
+        *ordering
+    )
 
 
 def review_items(*, user: AbstractBaseUser, filters: QueueFilter = QueueFilter()) -> list[ReviewItem]:
@@ -210,7 +212,7 @@ def last_verdict(*, user: AbstractBaseUser) -> PairVerdict | None:
 def matches_of(*, user: AbstractBaseUser, match_ids: list[int]) -> list[Match]:
     """The given matches that belong to the user's teams (others are silently left out), in the given order."""
     found = Match.objects.filter(id__in=match_ids, query__collection__team__in=teams_selectors.team_ids_of(user))
-    by_id = {match.id: match for match in found.select_related("query__collection__team", "reference")}
+    by_id = {match.id: match for match in found.select_related("query__collection__team", "reference__bank")}
     return [by_id[match_id] for match_id in dict.fromkeys(match_ids) if match_id in by_id]
 
 

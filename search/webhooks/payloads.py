@@ -9,12 +9,32 @@ from search.queries.models import Match, QueryImage
 
 
 def _image(kind: str, image: QueryImage | ReferenceImage) -> dict:
+    if kind == "reference" and image.bank_id is not None:
+        return _bank_entry(image)
     return {
         "id": image.id,
         "original_name": image.original_name,
         "sha256": image.sha256,
         "image_url": reverse("search:image_file", args=[kind, image.id, "original"]),
         "preview_url": reverse("search:image_file", args=[kind, image.id, "preview"]),
+    }
+
+
+def _bank_entry(entry: ReferenceImage) -> dict:
+    """A bank entry has no picture: its signal and metadata stand in for it."""
+    return {
+        "id": entry.id,
+        "original_name": entry.original_name,
+        "sha256": entry.sha256,
+        "bank_entry": {
+            "bank": {"id": entry.bank_id, "name": entry.bank.name},
+            "signal_type": entry.signal_type,
+            "signal": entry.signal if entry.signal_type != "sscd" else None,
+            "external_id": entry.external_id,
+            "tags": entry.tags,
+            "source": entry.source,
+            "added_at": entry.created_at.isoformat() if entry.created_at else None,
+        },
     }
 
 
@@ -35,6 +55,9 @@ def _match(match: Match) -> dict:
         "descriptor_similarity": match.descriptor_similarity,
         "verified": match.verified,
         "inliers": match.inliers,
+        "matched_by": match.matched_by or "descriptor",
+        "hash_distance": match.hash_distance,
+        "hash_threshold": match.hash_threshold,
         "review": match.review,
         "reference": _image("reference", match.reference),
     }

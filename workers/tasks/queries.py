@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from copydetect import pipeline
+from copydetect.bank_lookup import BankHit
 from copydetect.descriptors import Descriptor
 from copydetect.signals import ImageSignals
 from copydetect.verification import LocalFeatures, local_features_extract, local_features_load, local_features_save
@@ -14,6 +15,7 @@ from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
 from search.queries import services as queries_services
 from search.queries.models import QueryImage
+from workers import banks as worker_banks
 from workers import learned_features, runtime
 from workers.images import PERMANENT_ERRORS, image_open, image_open_with_bytes
 from workers.registry import worker_task
@@ -24,7 +26,7 @@ from workers.rows import TASK_OPTIONS, _row_run
 def query_search(self, query_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         started = time.perf_counter()
-        query = QueryImage.objects.get(id=query_id)
+        query = QueryImage.objects.select_related("collection").get(id=query_id)
         index = runtime.repost_index_get(descriptor)
         image, data = image_open_with_bytes(query)
         outcome = pipeline.query_run(
@@ -40,11 +42,17 @@ def query_search(self, query_id: int) -> str:
             reposts=index,
         )
         vector = outcome.whole_image
+        # The team's hash banks, beside the collection's pictures: a bank hit is a match on an entry row.
+        hits = worker_banks.bank_hits_find(
+            team_id=query.collection.team_id, signals=outcome.signals, vector=vector, descriptor=descriptor
+        )
+        results = [_match_result(candidate) for candidate in outcome.candidates] + [_bank_result(hit) for hit in hits]
         queries_services.query_results_record(
             query_id=query_id,
             descriptor_version=descriptor.version,
             query_descriptor=vector,
-            results=[_match_result(candidate) for candidate in outcome.candidates],
+            # Stable: the search's own order stands among equal scores.
+            results=sorted(results, key=lambda result: result.final_score, reverse=True),
             search_ms=round((time.perf_counter() - started) * 1000),
             leader_candidate_ids=outcome.twin_candidates,
             signals=_query_signals(outcome.signals),
@@ -77,6 +85,21 @@ def _reference_features(reference_id: int) -> LocalFeatures | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     local_features_save(features, path)
     return features
+
+
+def _bank_result(hit: BankHit) -> queries_services.MatchResult:
+    return queries_services.MatchResult(
+        reference_id=hit.entry_id,
+        descriptor_similarity=hit.similarity or 0.0,
+        verified=False,
+        inliers=0,
+        verification_score=0.0,
+        keypoint_pairs=[],
+        final_score=hit.final_score,
+        matched_by=hit.signal_type,
+        hash_distance=hit.distance,
+        hash_threshold=hit.threshold,
+    )
 
 
 def _query_signals(signals: ImageSignals | None) -> queries_services.QuerySignals | None:

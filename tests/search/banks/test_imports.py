@@ -1,11 +1,13 @@
 """Hash lists in (three formats, every bad line with its reason, all or nothing) and out."""
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError
+from django.utils import timezone
 
 from copydetect.hashlists import HashListFormat, hashlist_open, hashlist_read
 from search.banks import entries as bank_entries
@@ -125,3 +127,17 @@ def test_the_command_lists_bad_lines_and_loads_nothing_until_told(isc_settings, 
     assert "Import" in out.getvalue() and "1 added, 0 already there, 1 bad lines" in out.getvalue()
     with hashlist_open(path) as handle:
         assert handle.readline().startswith("pdq")
+
+
+def test_a_job_whose_worker_vanished_is_taken_again_and_runs_whole(bank, tmp_path, settings):
+    path = tmp_path / "list.txt"
+    path.write_text(f"pdq {PDQS[0]}\n")
+    job = imports.bank_import_create(actor=None, bank=bank, source_path=str(path), enqueue=False)
+    assert imports.bank_import_claim(job_id=job.id)
+    assert not imports.bank_import_claim(job_id=job.id), "a second delivery of a live job is skipped"
+    BankImport.objects.filter(id=job.id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.ISC.ingest_stale_seconds + 1)
+    )
+    assert imports.bank_import_claim(job_id=job.id)
+    assert imports.bank_import_execute(job_id=job.id).created == 1
+    assert not imports.bank_import_claim(job_id=job.id), "a finished job is never run again"
