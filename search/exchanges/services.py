@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -269,7 +268,3 @@ def _snapshot_finish(*, exchange: BankExchange) -> int:
     ExchangeSeen.objects.filter(exchange=exchange).delete()
     exchange.snapshot_pending = False
     return removed
-
-
-def exchange_budget_seconds() -> int:
-    return settings.ISC.exchange_fetch_seconds
