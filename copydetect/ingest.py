@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from copydetect.imaging import ImageRejected, image_decode, sha256_of
+from copydetect.signals import image_signals_compute
 
-STAGES = ("read", "decode", "local_features", "descriptor")
+STAGES = ("read", "decode", "signals", "local_features", "descriptor")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class ItemOutcome:
     extension: str = ""
     vector: np.ndarray | None = None
     features_path: str = ""
+    # Hash signals (copydetect/signals.py), as an uploaded reference's worker computes them.
+    pdq: str = ""
+    pdq_quality: int | None = None
+    md5: str = ""
     error: str = ""  # set when the file is unusable; the reason shown to the user
 
 
@@ -134,6 +139,10 @@ def batch_process(items: Sequence[IngestItem]) -> BatchResult:
         outcome.extension = {"JPEG": "jpg", "MPO": "jpg", "TIFF": "tif"}.get(
             decoded.format_name, decoded.format_name.lower()
         )
+        started = time.perf_counter()
+        signals = image_signals_compute(image=decoded.image, data=outcome.data)
+        outcome.pdq, outcome.pdq_quality, outcome.md5 = signals.pdq, signals.pdq_quality, signals.md5 or ""
+        seconds["signals"] += time.perf_counter() - started
         started = time.perf_counter()
         features_path = features_path_for(spec.features_dir, outcome.sha256)
         if not features_path.exists():  # the same bytes in another collection share their features

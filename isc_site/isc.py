@@ -39,6 +39,7 @@ class IscSettings:
     near_duplicate_similarity: float
     near_duplicate_window_days: int
     quarantine_queries_per_day: int
+    bank_pdq_dihedral: bool
     reference_delete_grace_days: int
     max_upload_bytes: int
     max_image_pixels: int
@@ -82,6 +83,8 @@ class IscSettings:
     ingest_stale_seconds: int
     task_names: str
     web_address: str
+    exchange_fetch_seconds: int
+    lookback_days: int
 
     def replace(self, **changes) -> IscSettings:
         """A copy with some values changed (tests, one-process tools)."""
@@ -127,6 +130,9 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         near_duplicate_similarity=env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90, minimum=0.0, maximum=1.0),
         # Re-posts are looked for among the collection's queries of this many days (0: every query ever).
         near_duplicate_window_days=env_int("ISC_NEAR_DUPLICATE_WINDOW_DAYS", 90, minimum=0),
+        # Bank lookups also try the query's 7 turned and mirrored PDQ variants (finds such copies; 8 lookups
+        # instead of 1: docs/performance.md, "Hash banks: the live path").
+        bank_pdq_dihedral=env_bool("ISC_BANK_PDQ_DIHEDRAL", True),
         # A reference matched by more than this many distinct queries within 24 h is quarantined.
         quarantine_queries_per_day=env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50, minimum=1),
         # A deleted reference can be restored for this many days, then its vector and files are purged.
@@ -207,4 +213,8 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         task_names=env_choice("ISC_TASK_NAMES", "current", ("current", "legacy")),
         # Where `make run` serves the site (runserver's addrport); `ensure_admin` prints the login URL from it.
         web_address=env_str("ISC_WEB_ADDRESS", "127.0.0.1:8000"),
+        # One exchange fetch stops after this long and stores its checkpoint; the next beat tick resumes it.
+        exchange_fetch_seconds=env_int("ISC_EXCHANGE_FETCH_SECONDS", 240, minimum=1),
+        # Look-back: when references or bank entries are added, queries of this many days are checked again.
+        lookback_days=env_int("ISC_LOOKBACK_DAYS", 90, minimum=0),
     )

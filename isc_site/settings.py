@@ -230,6 +230,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60.0},
     },
+    # Hash exchanges whose interval has passed fetch from their stored checkpoint.
+    "exchanges-fetch-due": {
+        "task": dispatch.task_name_on_wire(dispatch.EXCHANGES_FETCH_DUE, mode=ISC.task_names),
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 60.0},
+    },
+    # A look-back whose worker died continues from its last finished batch.
+    "lookback-resume-stale": {
+        "task": dispatch.task_name_on_wire(dispatch.LOOKBACK_RESUME_STALE, mode=ISC.task_names),
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 300.0},
+    },
     # A bulk ingest whose worker died continues from its cursor.
     "ingest-resume-stale": {
         "task": dispatch.task_name_on_wire(dispatch.INGEST_RESUME_STALE, mode=ISC.task_names),
@@ -286,6 +298,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by their path after /api/ (the HMA-compatible paths under /hma/ carry their own tag).
+    "SCHEMA_PATH_PREFIX": r"/api/",
     "ENUM_NAME_OVERRIDES": {
         "ImageStatusEnum": "search.models.ImageStatus",
         "ReviewDecisionEnum": "search.models.ReviewDecision",

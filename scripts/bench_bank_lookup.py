@@ -119,7 +119,15 @@ def run(args) -> None:
         variants = (main_hash, *random_hex(7))
         queries.append(ImageSignals(pdq=main_hash, pdq_quality=100, md5=random_hex(1)[0][:32], pdq_dihedral=variants))
     plain = [ImageSignals(pdq=q.pdq, pdq_quality=100, md5=q.md5) for q in queries]
+    # Quality below PDQ's floor: no PDQ lookup, only the database's part (banks, MD5, SSCD check).
+    database_only = [ImageSignals(pdq=q.pdq, pdq_quality=0, md5=q.md5) for q in queries]
 
+    times = []
+    for signals in database_only:
+        started = time.perf_counter()
+        worker_banks.bank_hits_find(team_id=team.id, signals=signals, vector=None, descriptor=None)
+        times.append(time.perf_counter() - started)
+    print(f"bank_hits_find, database part alone (banks, MD5, SSCD check): {_ms(times)}")
     for label, batch in (("hash alone", plain), ("8 dihedral variants", queries)):
         times, found = [], {}
         for number, signals in enumerate(batch):

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from copydetect.bank_lookup import pdq_bank_hits
 from copydetect.pdq_index import PdqIndex, pdq_hex_of_codes
 from copydetect.pdq_index.codes import pdq_distances
 from copydetect.pdq_index.snapshot import pdq_snapshot_load, pdq_snapshot_write
@@ -214,6 +215,12 @@ def bench_ours(args, entry_ids, bank_ids, codes, near, targets, planted, misses,
     say(f"lookup restricted to 3 banks: {percentiles(seconds)}")
     seconds, _ = timed(partial(index.lookup, radius=47), near[:300])
     say(f"lookup at radius 47 (300 queries): {percentiles(seconds)}")
+    # As a query's worker looks it up (copydetect.bank_lookup): its hash and its 7 other dihedral
+    # variants, in the team's banks; a turned or mirrored variant of a new picture is a new hash.
+    variant_rng = np.random.default_rng(args.seed + 1000)
+    dihedral = [[query, *pdq_like_codes(variant_rng, 7)] for query in near[:500]]
+    seconds, _ = timed(lambda variants: pdq_bank_hits(index=index, pdqs=variants, banks=banks), dihedral)
+    say(f"a query's 8 dihedral variants in 3 banks (500 queries): {percentiles(seconds)}")
 
     visibility_report(index, args, codes)
     if args.processes:

@@ -3,7 +3,9 @@
 from search.banks.models import Bank, BankEntry, BankImport, BankImportError
 from search.collection.models import Collection, ImageStatus, ReferenceImage, StoredImage
 from search.core.models import AuditAction, AuditEvent, AuditEventQuerySet, AuditImmutable
+from search.exchanges.models import BankExchange, ExchangeRun, ExchangeSeen
 from search.ingest.models import IngestError, IngestJob
+from search.lookback.models import LookbackJob
 from search.queries.models import Match, QueryImage
 from search.reindex.models import IndexVersion, ReindexJob
 from search.review.models import AllowlistEntry, PairVerdict, ReviewDecision
@@ -29,15 +31,19 @@ __all__ = [
     "AuditImmutable",
     "Bank",
     "BankEntry",
+    "BankExchange",
     "BankImport",
     "BankImportError",
     "Collection",
     "DeliveryState",
+    "ExchangeRun",
+    "ExchangeSeen",
     "ImageStatus",
     "IndexVersion",
     "IngestError",
     "IngestJob",
     "Invite",
+    "LookbackJob",
     "Match",
     "Membership",
     "PairVerdict",

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -136,7 +137,8 @@ def bank_hits_find(
         return []
     hits: list[BankHit] = []
     if signals is not None and signals.pdq_usable:
-        hits += pdq_bank_hits(index=bank_pdq_index_get(), pdqs=signals.pdq_dihedral or (signals.pdq,), banks=banks)
+        variants = signals.pdq_dihedral if settings.ISC.bank_pdq_dihedral and signals.pdq_dihedral else (signals.pdq,)
+        hits += pdq_bank_hits(index=bank_pdq_index_get(), pdqs=variants, banks=banks)
     if signals is not None and signals.md5:
         rows = _live(
             ReferenceImage.objects.filter(bank_id__in=list(banks), signal_type=SignalType.MD5, md5=signals.md5)

@@ -265,9 +265,20 @@ class UploadReportSerializer(serializers.Serializer):
 
 
 class MatchReferenceSerializer(ReadModelSerializer):
+    bank = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The hash bank when the reference is a bank entry (no picture), else null.",
+    )
+    signal_type = serializers.CharField(
+        read_only=True, help_text="A bank entry's signal: pdq, md5 or sscd; empty for a picture."
+    )
+    external_id = serializers.CharField(read_only=True, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+
     class Meta:
         model = ReferenceImage
-        fields = ["id", "original_name", "width", "height"]
+        fields = ["id", "original_name", "width", "height", "bank", "signal_type", "external_id", "tags"]
 
 
 class MatchSerializer(ReadModelSerializer):
@@ -293,6 +304,9 @@ class MatchSerializer(ReadModelSerializer):
             "inliers",
             "verification_score",
             "keypoint_pairs",
+            "matched_by",
+            "hash_distance",
+            "hash_threshold",
             "descriptor_version",
             "review",
             "reviewed_by",

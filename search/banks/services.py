@@ -17,6 +17,7 @@ from search.collection.models import ReferenceImage
 from search.core.audit import audit_record
 from search.core.models import AuditAction
 from search.core.permissions import MANAGE, role_require
+from search.lookback.services import lookback_bank_entries_added
 from search.teams.models import Team
 
 # A disabled entry is a reference disabled for good: every path that leaves disabled references out (the
@@ -148,6 +149,8 @@ def bank_entries_add(
             flush()
     if batch:
         flush()
+    # Recent queries of the team are checked against the new entries (a job, queued once committed).
+    lookback_bank_entries_added(bank=bank, entry_ids=ids)
     return EntriesAdded(created=created, duplicates=duplicates, created_ids=tuple(ids))
 
 

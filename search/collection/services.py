@@ -21,6 +21,7 @@ from search.core.models import AuditAction
 from search.core.permissions import MANAGE, REVIEW, UPLOAD, role_require
 from search.core.stored_images import _stored_image_create, features_path_for
 from search.core.uploads import Payload, Rejection
+from search.lookback.services import lookback_references_indexed
 from search.queries.models import QueryImage
 from search.teams.models import Team
 
@@ -213,6 +214,7 @@ def reference_indexed_mark(
         notice="",
         attempts=0,
     )
+    lookback_references_indexed(reference_ids=[reference_id])
 
 
 def grace_period() -> timedelta:

@@ -34,6 +34,10 @@ INGEST_RESUME_STALE = "workers.tasks.ingest.ingest_resume_stale"
 WEBHOOK_DELIVER = "workers.tasks.webhooks.webhook_deliver"
 WEBHOOK_DELIVERIES_SWEEP = "workers.tasks.webhooks.webhook_deliveries_sweep"
 BANK_IMPORT_RUN = "workers.tasks.banks.bank_import_run"
+EXCHANGES_FETCH_DUE = "workers.tasks.exchanges.exchanges_fetch_due"
+EXCHANGE_FETCH = "workers.tasks.exchanges.exchange_fetch"
+LOOKBACK_RUN = "workers.tasks.lookback.lookback_run"
+LOOKBACK_RESUME_STALE = "workers.tasks.lookback.lookback_resume_stale"
 
 TASK_NAMES = (
     REFERENCE_INDEX,
@@ -50,10 +54,14 @@ TASK_NAMES = (
     WEBHOOK_DELIVER,
     WEBHOOK_DELIVERIES_SWEEP,
     BANK_IMPORT_RUN,
+    EXCHANGES_FETCH_DUE,
+    EXCHANGE_FETCH,
+    LOOKBACK_RUN,
+    LOOKBACK_RESUME_STALE,
 )
 # Tasks new since the previous release: it has no name for them, so they keep theirs in legacy mode too
 # (a job queued then waits until upgraded workers take it).
-NEW_TASK_NAMES = (BANK_IMPORT_RUN,)
+NEW_TASK_NAMES = (BANK_IMPORT_RUN, EXCHANGES_FETCH_DUE, EXCHANGE_FETCH, LOOKBACK_RUN, LOOKBACK_RESUME_STALE)
 # Modules that define the tasks (Celery's `imports`: a worker and an eager run import exactly these).
 TASK_MODULES = tuple(sorted({name.rsplit(".", 1)[0] for name in TASK_NAMES}))
 

@@ -50,6 +50,7 @@ class AuditAction(models.TextChoices):
     BANK_IMPORT_START = "bank.import", "Hash list import started"
     BANK_IMPORT_FINISH = "bank.import_finish", "Hash list import finished"
     BANK_ENTRY_DISABLE = "bank.entry_disable", "Bank entry disabled or enabled"
+    BANK_EXCHANGE_CONFIGURE = "bank.exchange", "Bank exchange configured"
 
 
 class AuditImmutable(Exception):

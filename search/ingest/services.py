@@ -30,6 +30,7 @@ from search.core.uploads import UploadError, folder_resolve
 from search.ingest.items import ingest_dir, ingest_items_prepare, items_path, zip_directory_check
 from search.ingest.manifest import ManifestError
 from search.ingest.models import IngestError, IngestJob
+from search.lookback.services import lookback_references_indexed
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,9 @@ def ingest_rows_store(
                 status=ImageStatus.PROCESSING,
                 descriptor_version=version,
                 local_features=outcome.features_path,
+                pdq=outcome.pdq,
+                pdq_quality=outcome.pdq_quality,
+                md5=outcome.md5,
                 external_id=external_id,
                 metadata=metadata,
                 ingest_job_id=job.id,
@@ -291,6 +295,7 @@ def ingest_chunk_record(
                 notice="",
                 attempts=0,
             )
+            lookback_references_indexed(reference_ids=list(indexed_ids))
             IngestError.objects.bulk_create(
                 [
                     IngestError(job_id=job_id, position=f.position, name=f.name[:1000], reason=f.reason)

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,126 +14,208 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ReindexJob',
+            name="ReindexJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('descriptor_version', models.CharField(blank=True, max_length=120)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("descriptor_version", models.CharField(blank=True, max_length=120)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('match_threshold', models.FloatField(default=0.5)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collections', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("match_threshold", models.FloatField(default=0.5)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="collections",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='QueryImage',
+            name="QueryImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.ImageField(max_length=300, upload_to='images/%Y/%m/')),
-                ('original_name', models.CharField(max_length=300)),
-                ('sha256', models.CharField(max_length=64)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('indexed', 'Indexed'), ('failed', 'Failed')], default='pending', max_length=12)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('descriptor_version', models.CharField(blank=True, max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('search_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queries', to='search.collection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.ImageField(max_length=300, upload_to="images/%Y/%m/")),
+                ("original_name", models.CharField(max_length=300)),
+                ("sha256", models.CharField(max_length=64)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("indexed", "Indexed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("descriptor_version", models.CharField(blank=True, max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("search_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="queries", to="search.collection"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'abstract': False,
+                "ordering": ["-created_at"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ReferenceImage',
+            name="ReferenceImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.ImageField(max_length=300, upload_to='images/%Y/%m/')),
-                ('original_name', models.CharField(max_length=300)),
-                ('sha256', models.CharField(max_length=64)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('indexed', 'Indexed'), ('failed', 'Failed')], default='pending', max_length=12)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('descriptor_version', models.CharField(blank=True, max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('local_features', models.CharField(blank=True, max_length=300)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='references', to='search.collection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.ImageField(max_length=300, upload_to="images/%Y/%m/")),
+                ("original_name", models.CharField(max_length=300)),
+                ("sha256", models.CharField(max_length=64)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("indexed", "Indexed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("descriptor_version", models.CharField(blank=True, max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("local_features", models.CharField(blank=True, max_length=300)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="references", to="search.collection"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'abstract': False,
+                "ordering": ["-created_at"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Match',
+            name="Match",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveSmallIntegerField()),
-                ('descriptor_similarity', models.FloatField()),
-                ('verified', models.BooleanField(default=False)),
-                ('inliers', models.PositiveIntegerField(default=0)),
-                ('verification_score', models.FloatField(default=0.0)),
-                ('keypoint_pairs', models.JSONField(blank=True, default=list)),
-                ('final_score', models.FloatField()),
-                ('descriptor_version', models.CharField(max_length=120)),
-                ('review', models.CharField(choices=[('unreviewed', 'Unreviewed'), ('confirmed', 'Confirmed copy'), ('rejected', 'Not a copy')], default='unreviewed', max_length=12)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('query', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='search.queryimage')),
-                ('reference', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='search.referenceimage')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rank", models.PositiveSmallIntegerField()),
+                ("descriptor_similarity", models.FloatField()),
+                ("verified", models.BooleanField(default=False)),
+                ("inliers", models.PositiveIntegerField(default=0)),
+                ("verification_score", models.FloatField(default=0.0)),
+                ("keypoint_pairs", models.JSONField(blank=True, default=list)),
+                ("final_score", models.FloatField()),
+                ("descriptor_version", models.CharField(max_length=120)),
+                (
+                    "review",
+                    models.CharField(
+                        choices=[
+                            ("unreviewed", "Unreviewed"),
+                            ("confirmed", "Confirmed copy"),
+                            ("rejected", "Not a copy"),
+                        ],
+                        default="unreviewed",
+                        max_length=12,
+                    ),
+                ),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "query",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="matches", to="search.queryimage"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="matches", to="search.referenceimage"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['query', 'rank'],
+                "ordering": ["query", "rank"],
             },
         ),
         migrations.AddConstraint(
-            model_name='collection',
-            constraint=models.UniqueConstraint(fields=('owner', 'name'), name='unique_collection_name_per_owner'),
+            model_name="collection",
+            constraint=models.UniqueConstraint(fields=("owner", "name"), name="unique_collection_name_per_owner"),
         ),
         migrations.AddIndex(
-            model_name='queryimage',
-            index=models.Index(fields=['collection', 'status'], name='search_quer_collect_3fb684_idx'),
+            model_name="queryimage",
+            index=models.Index(fields=["collection", "status"], name="search_quer_collect_3fb684_idx"),
         ),
         migrations.AddConstraint(
-            model_name='queryimage',
-            constraint=models.UniqueConstraint(fields=('collection', 'sha256'), name='unique_query_bytes_per_collection'),
+            model_name="queryimage",
+            constraint=models.UniqueConstraint(
+                fields=("collection", "sha256"), name="unique_query_bytes_per_collection"
+            ),
         ),
         migrations.AddIndex(
-            model_name='referenceimage',
-            index=models.Index(fields=['collection', 'status'], name='search_refe_collect_b30248_idx'),
+            model_name="referenceimage",
+            index=models.Index(fields=["collection", "status"], name="search_refe_collect_b30248_idx"),
         ),
         migrations.AddConstraint(
-            model_name='referenceimage',
-            constraint=models.UniqueConstraint(fields=('collection', 'sha256'), name='unique_reference_bytes_per_collection'),
+            model_name="referenceimage",
+            constraint=models.UniqueConstraint(
+                fields=("collection", "sha256"), name="unique_reference_bytes_per_collection"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='match',
-            constraint=models.UniqueConstraint(fields=('query', 'reference'), name='unique_match_pair'),
+            model_name="match",
+            constraint=models.UniqueConstraint(fields=("query", "reference"), name="unique_match_pair"),
         ),
     ]

@@ -4,48 +4,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0001_initial'),
+        ("search", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queryimage',
-            name='claimed_at',
+            model_name="queryimage",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='queryimage',
-            name='notice',
+            model_name="queryimage",
+            name="notice",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='queryimage',
-            name='queued_at',
+            model_name="queryimage",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='claimed_at',
+            model_name="referenceimage",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='notice',
+            model_name="referenceimage",
+            name="notice",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='queued_at',
+            model_name="referenceimage",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='queryimage',
-            index=models.Index(fields=['status', 'queued_at'], name='search_quer_status_3ecd2d_idx'),
+            model_name="queryimage",
+            index=models.Index(fields=["status", "queued_at"], name="search_quer_status_3ecd2d_idx"),
         ),
         migrations.AddIndex(
-            model_name='referenceimage',
-            index=models.Index(fields=['status', 'queued_at'], name='search_refe_status_476afd_idx'),
+            model_name="referenceimage",
+            index=models.Index(fields=["status", "queued_at"], name="search_refe_status_476afd_idx"),
         ),
     ]

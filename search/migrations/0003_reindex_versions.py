@@ -4,77 +4,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0002_lifecycle_row_states'),
+        ("search", "0002_lifecycle_row_states"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reindexjob',
-            name='batch_size',
+            model_name="reindexjob",
+            name="batch_size",
             field=models.PositiveIntegerField(default=32),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='cursor',
+            model_name="reindexjob",
+            name="cursor",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='descriptor_name',
+            model_name="reindexjob",
+            name="descriptor_name",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='heartbeat_at',
+            model_name="reindexjob",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='note',
+            model_name="reindexjob",
+            name="note",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='rate_since',
+            model_name="reindexjob",
+            name="rate_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='rate_since_done',
+            model_name="reindexjob",
+            name="rate_since_done",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='resumes',
+            model_name="reindexjob",
+            name="resumes",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='source_version',
+            model_name="reindexjob",
+            name="source_version",
             field=models.CharField(blank=True, max_length=120),
         ),
         migrations.AddField(
-            model_name='reindexjob',
-            name='started_at',
+            model_name="reindexjob",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='IndexVersion',
+            name="IndexVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=120, unique=True)),
-                ('descriptor_name', models.CharField(max_length=40)),
-                ('model_files', models.JSONField(blank=True, default=dict)),
-                ('state', models.CharField(choices=[('building', 'Being built'), ('live', 'Live'), ('retired', 'Retired (kept for rollback)'), ('dropped', 'Dropped')], default='building', max_length=10)),
-                ('load_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('live_since', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.CharField(max_length=120, unique=True)),
+                ("descriptor_name", models.CharField(max_length=40)),
+                ("model_files", models.JSONField(blank=True, default=dict)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("building", "Being built"),
+                            ("live", "Live"),
+                            ("retired", "Retired (kept for rollback)"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="building",
+                        max_length=10,
+                    ),
+                ),
+                ("load_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("live_since", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state', 'live')), fields=('state',), name='one_live_index_version')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state", "live")), fields=("state",), name="one_live_index_version"
+                    )
+                ],
             },
         ),
     ]

@@ -7,104 +7,214 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0003_reindex_versions'),
+        ("search", "0003_reindex_versions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collection',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="collection",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('uploader', 'Uploader'), ('moderator', 'Moderator'), ('admin', 'Admin')], default='viewer', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("uploader", "Uploader"),
+                            ("moderator", "Moderator"),
+                            ("admin", "Admin"),
+                        ],
+                        default="viewer",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['team', 'user__username'],
+                "ordering": ["team", "user__username"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(max_length=60, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(related_name='teams', through='search.Membership', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(max_length=60, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="teams", through="search.Membership", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='membership',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='search.team'),
-        ),
-        migrations.CreateModel(
-            name='Invite',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('uploader', 'Uploader'), ('moderator', 'Moderator'), ('admin', 'Admin')], default='viewer', max_length=12)),
-                ('token_sha256', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('accepted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invites', to='search.team')),
-            ],
-            options={
-                'ordering': ['-created_at'],
-            },
-        ),
-        migrations.CreateModel(
-            name='AuditEvent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('team.create', 'Team created'), ('member.add', 'Member added'), ('member.role', 'Member role changed'), ('member.remove', 'Member removed'), ('invite.create', 'Invite created'), ('invite.accept', 'Invite accepted'), ('collection.create', 'Collection created'), ('collection.update', 'Collection settings changed'), ('collection.threshold', 'Threshold changed'), ('collection.delete', 'Collection deleted'), ('references.upload', 'References uploaded'), ('references.import', 'Server folder imported'), ('reference.delete', 'Reference deleted'), ('query.upload', 'Query uploaded'), ('image.retry', 'Failed image queued again'), ('match.verdict', 'Verdict'), ('match.undo', 'Verdict undone'), ('reindex.start', 'Reindex started')], max_length=40)),
-                ('target_type', models.CharField(max_length=60)),
-                ('target_id', models.BigIntegerField(blank=True, null=True)),
-                ('target_repr', models.CharField(blank=True, max_length=300)),
-                ('collection_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='search.team')),
-            ],
-            options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='collection',
-            name='team',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='collections', to='search.team'),
+            model_name="membership",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="search.team"
+            ),
+        ),
+        migrations.CreateModel(
+            name="Invite",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("uploader", "Uploader"),
+                            ("moderator", "Moderator"),
+                            ("admin", "Admin"),
+                        ],
+                        default="viewer",
+                        max_length=12,
+                    ),
+                ),
+                ("token_sha256", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "accepted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="invites", to="search.team"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at"],
+            },
+        ),
+        migrations.CreateModel(
+            name="AuditEvent",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_username", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("team.create", "Team created"),
+                            ("member.add", "Member added"),
+                            ("member.role", "Member role changed"),
+                            ("member.remove", "Member removed"),
+                            ("invite.create", "Invite created"),
+                            ("invite.accept", "Invite accepted"),
+                            ("collection.create", "Collection created"),
+                            ("collection.update", "Collection settings changed"),
+                            ("collection.threshold", "Threshold changed"),
+                            ("collection.delete", "Collection deleted"),
+                            ("references.upload", "References uploaded"),
+                            ("references.import", "Server folder imported"),
+                            ("reference.delete", "Reference deleted"),
+                            ("query.upload", "Query uploaded"),
+                            ("image.retry", "Failed image queued again"),
+                            ("match.verdict", "Verdict"),
+                            ("match.undo", "Verdict undone"),
+                            ("reindex.start", "Reindex started"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=60)),
+                ("target_id", models.BigIntegerField(blank=True, null=True)),
+                ("target_repr", models.CharField(blank=True, max_length=300)),
+                ("collection_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="search.team",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at", "-id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="collection",
+            name="team",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.CASCADE, related_name="collections", to="search.team"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('team', 'user'), name='unique_membership_per_team'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("team", "user"), name="unique_membership_per_team"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['team', '-created_at'], name='search_audi_team_id_f1bac7_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["team", "-created_at"], name="search_audi_team_id_f1bac7_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['team', 'action'], name='search_audi_team_id_26b41a_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["team", "action"], name="search_audi_team_id_26b41a_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['target_type', 'target_id'], name='search_audi_target__95223e_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["target_type", "target_id"], name="search_audi_target__95223e_idx"),
         ),
     ]

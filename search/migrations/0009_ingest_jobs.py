@@ -6,74 +6,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0008_webhooks_models'),
+        ("search", "0008_webhooks_models"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='referenceimage',
-            name='external_id',
+            model_name="referenceimage",
+            name="external_id",
             field=models.CharField(blank=True, max_length=200, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='metadata',
+            model_name="referenceimage",
+            name="metadata",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='IngestJob',
+            name="IngestJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_kind', models.CharField(choices=[('zip', 'Zip archive'), ('folder', 'Folder'), ('manifest', 'CSV manifest')], max_length=10)),
-                ('source_path', models.CharField(max_length=1000)),
-                ('source_name', models.CharField(blank=True, max_length=300)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('cursor', models.PositiveIntegerField(default=0)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('created', models.PositiveIntegerField(default=0)),
-                ('skipped_duplicates', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('busy_seconds', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ingest_jobs', to='search.collection')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source_kind",
+                    models.CharField(
+                        choices=[("zip", "Zip archive"), ("folder", "Folder"), ("manifest", "CSV manifest")],
+                        max_length=10,
+                    ),
+                ),
+                ("source_path", models.CharField(max_length=1000)),
+                ("source_name", models.CharField(blank=True, max_length=300)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("cursor", models.PositiveIntegerField(default=0)),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("created", models.PositiveIntegerField(default=0)),
+                ("skipped_duplicates", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("busy_seconds", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="ingest_jobs", to="search.collection"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='IngestError',
+            name="IngestError",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.IntegerField()),
-                ('name', models.CharField(max_length=1000)),
-                ('reason', models.TextField()),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='errors', to='search.ingestjob')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.IntegerField()),
+                ("name", models.CharField(max_length=1000)),
+                ("reason", models.TextField()),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="errors", to="search.ingestjob"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'position'],
+                "ordering": ["job", "position"],
             },
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='ingest_job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='references', to='search.ingestjob'),
+            model_name="referenceimage",
+            name="ingest_job",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="references",
+                to="search.ingestjob",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ingestjob',
-            index=models.Index(fields=['state', 'heartbeat_at'], name='search_inge_state_d445dc_idx'),
+            model_name="ingestjob",
+            index=models.Index(fields=["state", "heartbeat_at"], name="search_inge_state_d445dc_idx"),
         ),
         migrations.AddConstraint(
-            model_name='ingesterror',
-            constraint=models.UniqueConstraint(fields=('job', 'position'), name='unique_ingest_error_per_item'),
+            model_name="ingesterror",
+            constraint=models.UniqueConstraint(fields=("job", "position"), name="unique_ingest_error_per_item"),
         ),
     ]

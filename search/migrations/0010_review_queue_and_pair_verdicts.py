@@ -7,104 +7,214 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0009_ingest_jobs'),
+        ("search", "0009_ingest_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='match',
-            name='claimed_at',
+            model_name="match",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='match',
-            name='claimed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="match",
+            name="claimed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='match',
-            name='suppressed_reason',
+            model_name="match",
+            name="suppressed_reason",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='queryimage',
-            name='descriptor',
-            field=models.BinaryField(blank=True, default=b''),
+            model_name="queryimage",
+            name="descriptor",
+            field=models.BinaryField(blank=True, default=b""),
         ),
         migrations.AddField(
-            model_name='queryimage',
-            name='near_duplicate_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='near_duplicates', to='search.queryimage'),
+            model_name="queryimage",
+            name="near_duplicate_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="near_duplicates",
+                to="search.queryimage",
+            ),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='deleted_at',
+            model_name="referenceimage",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='deleted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="referenceimage",
+            name="deleted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='disabled_until',
+            model_name="referenceimage",
+            name="disabled_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='quarantine_released_on',
+            model_name="referenceimage",
+            name="quarantine_released_on",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='referenceimage',
-            name='quarantined_at',
+            model_name="referenceimage",
+            name="quarantined_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('team.create', 'Team created'), ('member.add', 'Member added'), ('member.role', 'Member role changed'), ('member.remove', 'Member removed'), ('invite.create', 'Invite created'), ('invite.accept', 'Invite accepted'), ('collection.create', 'Collection created'), ('collection.update', 'Collection settings changed'), ('collection.threshold', 'Threshold changed'), ('collection.delete', 'Collection deleted'), ('references.upload', 'References uploaded'), ('references.import', 'Server folder imported'), ('reference.delete', 'Reference deleted'), ('query.upload', 'Query uploaded'), ('image.retry', 'Failed image queued again'), ('match.verdict', 'Verdict'), ('match.undo', 'Verdict undone'), ('reindex.start', 'Reindex started'), ('match.inherit', 'Verdict applied from an earlier pair'), ('reference.restore', 'Reference restored'), ('reference.purge', 'Reference purged'), ('reference.disable', 'Reference disabled'), ('reference.quarantine', 'Reference quarantined'), ('reference.release', 'Reference released from quarantine'), ('allowlist.add', 'Image allowlisted'), ('allowlist.remove', 'Allowlist entry removed')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("team.create", "Team created"),
+                    ("member.add", "Member added"),
+                    ("member.role", "Member role changed"),
+                    ("member.remove", "Member removed"),
+                    ("invite.create", "Invite created"),
+                    ("invite.accept", "Invite accepted"),
+                    ("collection.create", "Collection created"),
+                    ("collection.update", "Collection settings changed"),
+                    ("collection.threshold", "Threshold changed"),
+                    ("collection.delete", "Collection deleted"),
+                    ("references.upload", "References uploaded"),
+                    ("references.import", "Server folder imported"),
+                    ("reference.delete", "Reference deleted"),
+                    ("query.upload", "Query uploaded"),
+                    ("image.retry", "Failed image queued again"),
+                    ("match.verdict", "Verdict"),
+                    ("match.undo", "Verdict undone"),
+                    ("reindex.start", "Reindex started"),
+                    ("match.inherit", "Verdict applied from an earlier pair"),
+                    ("reference.restore", "Reference restored"),
+                    ("reference.purge", "Reference purged"),
+                    ("reference.disable", "Reference disabled"),
+                    ("reference.quarantine", "Reference quarantined"),
+                    ("reference.release", "Reference released from quarantine"),
+                    ("allowlist.add", "Image allowlisted"),
+                    ("allowlist.remove", "Allowlist entry removed"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.CreateModel(
-            name='AllowlistEntry',
+            name="AllowlistEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64)),
-                ('descriptor', models.BinaryField(blank=True, default=b'')),
-                ('reason', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reference', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='allowlist_entries', to='search.referenceimage')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='allowlist', to='search.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha256", models.CharField(max_length=64)),
+                ("descriptor", models.BinaryField(blank=True, default=b"")),
+                ("reason", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reference",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="allowlist_entries",
+                        to="search.referenceimage",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="allowlist", to="search.team"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PairVerdict',
+            name="PairVerdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('query_sha256', models.CharField(max_length=64)),
-                ('reference_sha256', models.CharField(max_length=64)),
-                ('query_descriptor', models.BinaryField(blank=True, default=b'')),
-                ('decision', models.CharField(choices=[('unreviewed', 'Unreviewed'), ('confirmed', 'Confirmed copy'), ('rejected', 'Not a copy')], max_length=12)),
-                ('decided_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('final_score', models.FloatField(blank=True, null=True)),
-                ('collection_id', models.BigIntegerField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('match', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='search.match')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pair_verdicts', to='search.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("query_sha256", models.CharField(max_length=64)),
+                ("reference_sha256", models.CharField(max_length=64)),
+                ("query_descriptor", models.BinaryField(blank=True, default=b"")),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("unreviewed", "Unreviewed"),
+                            ("confirmed", "Confirmed copy"),
+                            ("rejected", "Not a copy"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("final_score", models.FloatField(blank=True, null=True)),
+                ("collection_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "match",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="search.match",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pair_verdicts", to="search.team"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-decided_at', '-id'],
-                'indexes': [models.Index(fields=['team', 'reference_sha256'], name='search_pair_team_id_35f83a_idx'), models.Index(fields=['decided_by', '-decided_at'], name='search_pair_decided_19de63_idx')],
-                'constraints': [models.UniqueConstraint(fields=('team', 'query_sha256', 'reference_sha256'), name='unique_pair_verdict')],
+                "ordering": ["-decided_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["team", "reference_sha256"], name="search_pair_team_id_35f83a_idx"),
+                    models.Index(fields=["decided_by", "-decided_at"], name="search_pair_decided_19de63_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("team", "query_sha256", "reference_sha256"), name="unique_pair_verdict"
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0013_ingest_audit'),
+        ("search", "0013_ingest_audit"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('team.create', 'Team created'), ('member.add', 'Member added'), ('member.role', 'Member role changed'), ('member.remove', 'Member removed'), ('invite.create', 'Invite created'), ('invite.accept', 'Invite accepted'), ('collection.create', 'Collection created'), ('collection.update', 'Collection settings changed'), ('collection.threshold', 'Threshold changed'), ('collection.delete', 'Collection deleted'), ('references.upload', 'References uploaded'), ('references.import', 'Server folder imported'), ('reference.delete', 'Reference deleted'), ('query.upload', 'Query uploaded'), ('image.retry', 'Failed image queued again'), ('match.verdict', 'Verdict'), ('match.undo', 'Verdict undone'), ('reindex.start', 'Reindex started'), ('ingest.start', 'Bulk import started'), ('ingest.finish', 'Bulk import finished'), ('webhook.create', 'Webhook created'), ('webhook.update', 'Webhook changed'), ('webhook.rotate', 'Webhook secret rotated'), ('webhook.delete', 'Webhook deleted'), ('webhook.test', 'Webhook test event sent'), ('webhook.redeliver', 'Webhook delivery sent again'), ('match.inherit', 'Verdict applied from an earlier pair'), ('reference.restore', 'Reference restored'), ('reference.purge', 'Reference purged'), ('reference.disable', 'Reference disabled'), ('reference.quarantine', 'Reference quarantined'), ('reference.release', 'Reference released from quarantine'), ('allowlist.add', 'Image allowlisted'), ('allowlist.remove', 'Allowlist entry removed')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("team.create", "Team created"),
+                    ("member.add", "Member added"),
+                    ("member.role", "Member role changed"),
+                    ("member.remove", "Member removed"),
+                    ("invite.create", "Invite created"),
+                    ("invite.accept", "Invite accepted"),
+                    ("collection.create", "Collection created"),
+                    ("collection.update", "Collection settings changed"),
+                    ("collection.threshold", "Threshold changed"),
+                    ("collection.delete", "Collection deleted"),
+                    ("references.upload", "References uploaded"),
+                    ("references.import", "Server folder imported"),
+                    ("reference.delete", "Reference deleted"),
+                    ("query.upload", "Query uploaded"),
+                    ("image.retry", "Failed image queued again"),
+                    ("match.verdict", "Verdict"),
+                    ("match.undo", "Verdict undone"),
+                    ("reindex.start", "Reindex started"),
+                    ("ingest.start", "Bulk import started"),
+                    ("ingest.finish", "Bulk import finished"),
+                    ("webhook.create", "Webhook created"),
+                    ("webhook.update", "Webhook changed"),
+                    ("webhook.rotate", "Webhook secret rotated"),
+                    ("webhook.delete", "Webhook deleted"),
+                    ("webhook.test", "Webhook test event sent"),
+                    ("webhook.redeliver", "Webhook delivery sent again"),
+                    ("match.inherit", "Verdict applied from an earlier pair"),
+                    ("reference.restore", "Reference restored"),
+                    ("reference.purge", "Reference purged"),
+                    ("reference.disable", "Reference disabled"),
+                    ("reference.quarantine", "Reference quarantined"),
+                    ("reference.release", "Reference released from quarantine"),
+                    ("allowlist.add", "Image allowlisted"),
+                    ("allowlist.remove", "Allowlist entry removed"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

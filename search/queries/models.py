@@ -55,6 +55,10 @@ class Match(models.Model):
     matched_by = models.CharField(max_length=8, blank=True)
     hash_distance = models.PositiveSmallIntegerField(null=True, blank=True)
     hash_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Set when a look-back found this match: the reference (or bank entry) arrived after the query.
+    found_by_lookback = models.ForeignKey(
+        "LookbackJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="matches"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.urls import reverse
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageOps
 
 from copydetect.descriptors import descriptor_build
 from copydetect.hashlists import sscd_signal_of
@@ -14,13 +14,14 @@ from copydetect.signals import image_signals_compute
 from search.banks import imports
 from search.banks import services as banks_services
 from search.banks.models import BankEntry
+from search.core.models import AuditAction, AuditEvent
 from search.core.uploads import Payload
 from search.queries import services as queries_services
 from search.queries.models import Match
 from search.review import selectors as review_selectors
 from search.review import services as review_services
 from search.webhooks.payloads import query_flagged_payload
-from tests.factories import CollectionFactory, collection_for
+from tests.factories import CollectionFactory, collection_for, token_client
 from tests.images import edited_copy, encode, scene
 from workers import banks as worker_banks
 from workers.tasks import banks as worker_bank_tasks
@@ -97,6 +98,10 @@ def test_a_hash_list_from_a_file_catches_an_edited_upload_in_the_review_queue(
     client.force_login(admin)
     page = client.get(reverse("search:query_detail", args=[light.id])).content.decode()
     assert f"PDQ distance <b>{pdq_match.hash_distance} / 31</b>" in page and "case-407" in page
+    api = token_client(admin).get(reverse("api:query_matches", args=[light.id])).json()
+    [row] = [row for row in api["results"] if row["matched_by"] == "pdq"]
+    assert (row["hash_distance"], row["hash_threshold"]) == (pdq_match.hash_distance, 31)
+    assert (row["reference"]["bank"], row["reference"]["external_id"]) == (bank.id, "case-407")
 
     # The verdict sticks: a re-run of the search keeps it; the webhook payload carries the entry's metadata.
     review_services.verdict_set(actor=admin, match=pdq_match, decision="confirmed")
@@ -108,6 +113,12 @@ def test_a_hash_list_from_a_file_catches_an_edited_upload_in_the_review_queue(
     payload = query_flagged_payload(query=light)
     entry = next(m["reference"] for m in payload["matches"] if m["matched_by"] == "pdq")
     assert entry["bank_entry"]["external_id"] == "case-407" and entry["bank_entry"]["bank"]["name"] == "partner hashes"
+
+    # Allowlisting the picture for this entry keeps a re-post of it out of the queue, with the reason.
+    review_services.allowlist_add(actor=admin, match=match, reason="our own poster")
+    repost = _ask(collection, encode(edited_copy(scene(407))) + b"\x00", name="repost.jpg")
+    assert Match.objects.get(query=repost, matched_by="sscd").suppressed_reason
+    assert AuditEvent.objects.filter(action=AuditAction.ALLOWLIST_ADD, team=team).exists()
 
 
 def test_md5_is_exact_banks_are_team_scoped_and_a_disabled_bank_is_skipped(banks_settings, eager_tasks, tmp_path):
@@ -141,3 +152,16 @@ def test_an_entry_added_after_the_index_loaded_matches_without_a_rebuild(banks_s
         actor=None, bank=bank, entry_ids=list(bank.entries.values_list("id", flat=True)), disabled=True
     )
     assert not Match.objects.filter(query=_ask(collection, _lightly_edited(410) + b"\x00")).exists()
+
+
+def test_a_mirrored_copy_is_found_through_the_dihedral_variants_unless_they_are_off(
+    banks_settings, eager_tasks, tmp_path
+):
+    collection = CollectionFactory()
+    bank = banks_services.bank_create(actor=collection.created_by, team=collection.team, name="mirrors")
+    original = encode(scene(411))
+    _load(bank, f"pdq {_pdq_of(original)}\n", tmp_path)
+    mirrored = encode(ImageOps.mirror(Image.open(io.BytesIO(original)).convert("RGB")))
+    assert Match.objects.get(query=_ask(collection, mirrored)).matched_by == "pdq"
+    banks_settings.ISC = banks_settings.ISC.replace(bank_pdq_dihedral=False)
+    assert not Match.objects.filter(query=_ask(collection, mirrored + b"\x00", name="again.jpg")).exists()

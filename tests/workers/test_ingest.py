@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from datetime import timedelta
@@ -58,6 +59,11 @@ def test_the_chunk_task_queues_the_next_chunk_until_the_job_is_done(
     job.refresh_from_db()
     assert (job.state, job.cursor, job.done, job.created) == (IngestJob.State.DONE, 10, 10, 10)
     assert _milvus_count(collection.id) == 10
+    # Each row has its hash signals, computed by the pool beside the descriptor.
+    for reference in collection.references.all():
+        data = (tmp_path / "f" / reference.original_name).read_bytes()
+        assert reference.md5 == hashlib.md5(data).hexdigest() and len(reference.pdq) == 64
+        assert reference.pdq_quality is not None
     assert ingest_chunk.apply(args=[job.id, 4]).get() == "skipped", "a late duplicate message does nothing"
 
 

@@ -55,6 +55,17 @@ def test_the_schema_lists_every_endpoint_and_error_code():
         "jobs_reindex_list",
         "jobs_reindex_start",
         "jobs_reindex_retrieve",
+        # The HMA-compatible API (search/hma/), under /hma/<team>/.
+        "hma_hash",
+        "hma_raw_lookup",
+        "hma_lookup",
+        "hma_lookup_upload",
+        "hma_banks_list",
+        "hma_banks_create",
+        "hma_bank_get",
+        "hma_bank_update",
+        "hma_bank_delete",
+        "hma_bank_signal_add",
     }
     assert schema["components"]["schemas"]["Error"]["properties"]["code"]["$ref"].endswith("CodeEnum")
     assert set(schema["components"]["schemas"]["CodeEnum"]["enum"]) == set(ERROR_CODES)
