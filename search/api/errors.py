@@ -25,17 +25,21 @@ Codes (HTTP status):
   duplicate 409              the same collection name, or the same reference bytes, already exist
   bad_csv 400                the ground-truth or edits CSV does not parse (the detail names the line)
   restore_expired 409        restoring a deleted reference after its grace period (it is purged, or about to be)
+  claimed_by_other 409       a verdict on an item another moderator holds (the review queue's claim);
+                             `claimed_by` names them, `claimed_until` says when the claim lapses
   throttled 429              rate limit reached; Retry-After says when to come back
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, fields, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from search.core.permissions import RoleRequired
+from search.review.services import ClaimedByOther
 
 ERROR_CODES = (
     "not_authenticated",
@@ -65,6 +69,7 @@ ERROR_CODES = (
     "duplicate",
     "bad_csv",
     "restore_expired",
+    "claimed_by_other",
     "throttled",
 )
 
@@ -72,6 +77,7 @@ _STATUS_OF = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "duplicate": status.HTTP_409_CONFLICT,
     "restore_expired": status.HTTP_409_CONFLICT,
+    "claimed_by_other": status.HTTP_409_CONFLICT,
     "role_required": status.HTTP_403_FORBIDDEN,
 }
 
@@ -107,6 +113,16 @@ def exception_handler(exc, context):
         exc = ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
     elif isinstance(exc, RoleRequired):
         exc = role_required(exc)
+    elif isinstance(exc, ClaimedByOther):
+        exc = ApiError(
+            "claimed_by_other",
+            str(exc),
+            claimed_by=exc.holder,
+            claimed_until=fields.DateTimeField().to_representation(exc.until),
+        )
+    elif isinstance(exc, DjangoPermissionDenied):
+        # DRF would turn it into its own PermissionDenied, but the body below is built from `exc`.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handling (and logging) applies

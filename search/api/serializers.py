@@ -138,6 +138,8 @@ class ErrorSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="duplicate (reference upload): the reference with these bytes."
     )
     retry_after_seconds = serializers.IntegerField(required=False, help_text="throttled: when to come back.")
+    claimed_by = serializers.CharField(required=False, help_text="claimed_by_other: the moderator holding the item.")
+    claimed_until = serializers.DateTimeField(required=False, help_text="claimed_by_other: when their claim lapses.")
 
 
 class ProgressSerializer(serializers.Serializer):
