@@ -18,6 +18,7 @@ Codes (HTTP status):
   invalid_field 400          a field is missing or has a wrong value; `fields` says which and why
   unknown_field 400          the body holds a field the endpoint does not take (a typo, most often)
   invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong
+  unknown_page 404           ?page past the last page of the list
   missing_file 400           no file in the multipart field
   bad_image 400              the file is not a usable image (empty, corrupt, unsupported, too small)
   too_large 413              the file has more bytes or pixels than the limit
@@ -62,6 +63,7 @@ ERROR_CODES = (
     "invalid_field",
     "unknown_field",
     "invalid_parameter",
+    "unknown_page",
     "missing_file",
     "bad_image",
     "too_large",

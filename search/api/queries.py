@@ -33,7 +33,7 @@ from search.queries import services as queries_services
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",
-    float,
+    {"type": "number", "minimum": 0, "maximum": settings.ISC_API["MAX_WAIT_SECONDS"]},
     required=False,
     description=(
         "Seconds (0 to ISC_API_MAX_WAIT_SECONDS, 30 by default) to hold the request until the search has "

@@ -47,8 +47,8 @@ class ReferenceListView(UploadMixin, ApiView):
     )
     def get(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
-        state = request.query_params.get("status") or None
-        if state is not None and state not in ImageStatus.values:
+        state = request.query_params.get("status")
+        if state is not None and state not in ImageStatus.values:  # an empty one too, as the schema says
             raise ApiError("invalid_parameter", f"status must be one of {', '.join(ImageStatus.values)}.")
         references = collection_selectors.reference_list(collection=collection, status=state).order_by(
             "-created_at", "-id"
