@@ -11,13 +11,15 @@ Codes (HTTP status):
   unknown_collection, unknown_reference, unknown_query, unknown_match, unknown_job 404
                              the object does not exist or belongs to a team the user is not in (the same
                              answer for both, so ids of other teams' objects are not revealed)
-  unknown_team 400           creating a collection in a team (slug) the user is not a member of
+  unknown_team 404           creating a collection in a team (slug) the user is not a member of (a
+                             well-formed slug: like the ids above, not a malformed request)
   team_required 400          creating a collection without `team` while the user is admin of no team or
                              of several; `admin_teams` lists the slugs to choose from
   method_not_allowed 405, not_acceptable 406, unsupported_media_type 415, parse_error 400 (malformed JSON / multipart)
   invalid_field 400          a field is missing or has a wrong value; `fields` says which and why
   unknown_field 400          the body holds a field the endpoint does not take (a typo, most often)
-  invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong
+  invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong, or one the endpoint
+                             does not take (a typo, most often)
   unknown_page 404           ?page past the last page of the list
   missing_file 400           no file in the multipart field
   bad_image 400              the file is not a usable image (empty, corrupt, unsupported, too small)

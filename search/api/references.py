@@ -13,6 +13,7 @@ from copydetect.imaging import sha256_of
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
+    PAGED,
     ApiView,
     UploadMixin,
     collection_visible,
@@ -39,6 +40,7 @@ STATUS_PARAMETER = OpenApiParameter(
 
 class ReferenceListView(UploadMixin, ApiView):
     serializer_class = s.ReferenceSerializer
+    query_parameters = {"GET": PAGED | {"status"}}
 
     @extend_schema(
         operation_id="references_list",
@@ -182,6 +184,7 @@ class _ImageFileView(ApiView):
     """The image bytes for token clients (the pages' /files/ URLs need a browser session); viewer role."""
 
     kind = ""
+    query_parameters = {"GET": frozenset({"variant"})}
 
     def perform_content_negotiation(self, request, force=False):
         # The answer is an image, not a rendered body; the JSON renderer stays for the error answers.

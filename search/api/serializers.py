@@ -43,7 +43,27 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: [serializers.ErrorDetail("This field may not be empty.", code="blank")] for name in blank}
                 )
+        elif isinstance(data, dict):
+            mistyped = {name: kind for name in sorted(data) if (kind := self._json_type_refused(name, data[name]))}
+            if mistyped:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.ErrorDetail(f"Expected a {kind}, as the schema says.", code="invalid")]
+                        for name, kind in mistyped.items()
+                    }
+                )
         return super().to_internal_value(data)
+
+    def _json_type_refused(self, name: str, value) -> str | None:
+        # DRF coerces JSON values (false is the number 0.0, 5 the string "5"); the schema's types do not.
+        field = self.fields[name]
+        if value is None:
+            return None  # DRF's own null check names the field
+        if isinstance(field, (serializers.FloatField, serializers.IntegerField)):
+            return "number" if isinstance(value, bool) or not isinstance(value, (int, float)) else None
+        if isinstance(field, (serializers.CharField, serializers.ChoiceField)):
+            return "string" if not isinstance(value, str) else None
+        return None
 
     def _blank_refused(self, name: str) -> bool:
         # DRF reads an empty form value of an optional field as "left out" (so `team=` silently picked the

@@ -72,7 +72,7 @@ def test_without_a_team_a_user_admin_of_no_team_gets_team_required(user):
 def test_a_team_one_is_not_in_is_unknown_team(api, team, stranger):
     for slug in ("elsewhere", "no-such-team"):  # someone else's, and none at all: the same answer
         response = api.post("/api/collections/", {"name": "x", "team": slug}, format="json")
-        assert response.status_code == 400 and response.json()["code"] == "unknown_team", slug
+        assert response.status_code == 404 and response.json()["code"] == "unknown_team", slug
     assert not Collection.objects.exists()
 
 

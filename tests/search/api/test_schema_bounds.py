@@ -122,3 +122,53 @@ def test_the_threshold_bounds_are_the_schemas_zero_and_one_inclusive(api, team, 
 def test_an_empty_status_filter_is_invalid_parameter(api, collection):
     response = api.get(f"/api/collections/{collection.id}/references/?status=")
     assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/teams/?page_sise=10",
+        "/api/collections/?teams=newsroom",
+        "/api/collections/{collection}/references/?state=indexed",
+        "/api/collections/{collection}/?page=1",
+    ],
+)
+def test_a_query_parameter_the_endpoint_does_not_take_is_refused(api, collection, url):
+    response = api.get(url.format(collection=collection.id))
+    assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+    assert "Unknown query parameter" in response.json()["detail"]
+
+
+def test_the_query_parameters_an_endpoint_takes_are_accepted(api, collection):
+    assert api.get("/api/collections/?team=newsroom&page=1&page_size=5").status_code == 200
+    assert api.get(f"/api/collections/{collection.id}/references/?status=indexed&page_size=5").status_code == 200
+
+
+def test_a_method_the_endpoint_lacks_is_405_even_with_parameters(api):
+    assert api.put("/api/teams/?x=1").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Typed", "match_threshold": False}, "match_threshold"),
+        ({"name": "Typed", "match_threshold": "0.5"}, "match_threshold"),
+        ({"name": 5}, "name"),
+        ({"name": "Typed", "team": 1}, "team"),
+    ],
+)
+def test_a_json_value_of_another_type_than_the_schemas_is_refused(api, team, body, field):
+    response = api.post("/api/collections/", body, format="json")
+    assert response.status_code == 400 and response.json()["fields"][field][0]["code"] == "invalid"
+    assert not team.collections.exists()
+
+
+@pytest.mark.parametrize("wait", ["30.0000000000000001", "1_0", " 1", "1e400", "Infinity"])
+def test_a_wait_the_schema_forbids_is_refused_even_where_a_float_would_round_it_in(api, searched_query, wait):
+    response = api.get(f"/api/queries/{searched_query.id}/", {"wait": wait})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+
+
+@pytest.mark.parametrize("wait", ["0", "30", "0.5", "2e1"])
+def test_a_wait_within_the_bounds_is_accepted(api, searched_query, wait):
+    assert api.get(f"/api/queries/{searched_query.id}/", {"wait": wait}).status_code == 200
