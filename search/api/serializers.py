@@ -54,6 +54,13 @@ class StrictSerializer(serializers.Serializer):
                 )
         return super().to_internal_value(data)
 
+    def validate(self, attrs: dict) -> dict:
+        # A partial update that names no field changes nothing: a client mistake (or a body that did not
+        # parse into fields), refused as the schema's `minProperties: 1` says.
+        if self.partial and not attrs:
+            raise serializers.ValidationError(f"Send at least one of {', '.join(self.fields)}.", code="empty")
+        return super().validate(attrs)
+
     def _json_type_refused(self, name: str, value) -> str | None:
         # DRF coerces JSON values (false is the number 0.0, 5 the string "5"); the schema's types do not.
         field = self.fields[name]

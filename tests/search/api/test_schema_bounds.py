@@ -172,3 +172,15 @@ def test_a_wait_the_schema_forbids_is_refused_even_where_a_float_would_round_it_
 @pytest.mark.parametrize("wait", ["0", "30", "0.5", "2e1"])
 def test_a_wait_within_the_bounds_is_accepted(api, searched_query, wait):
     assert api.get(f"/api/queries/{searched_query.id}/", {"wait": wait}).status_code == 200
+
+
+def test_a_settings_update_that_names_no_field_is_refused_as_the_schema_says(api, collection):
+    assert COMPONENTS["PatchedCollectionWriteRequest"]["minProperties"] == 1
+    response = api.patch(f"/api/collections/{collection.id}/", {}, format="json")
+    assert response.status_code == 400 and response.json()["fields"]["non_field_errors"][0]["code"] == "empty"
+    # A multipart body that holds no part (here: only a preamble) is the same empty update.
+    garbage = b"--b\r\nnot a part--b--\r\n"
+    response = api.generic(
+        "PATCH", f"/api/collections/{collection.id}/", garbage, content_type="multipart/form-data; boundary=b"
+    )
+    assert response.status_code == 400, response.content
