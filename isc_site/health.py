@@ -3,6 +3,9 @@
 200 when the database, the broker (Redis) and the search backend (Milvus) answer; 503 when one of
 them does not. No worker answering, or long queues, are reported ("degraded") but keep 200: the site
 itself still serves pages, and a load balancer should not take it out of rotation for that.
+
+Anyone (a load balancer) gets the status alone; worker names, queue depths, the live index and error texts
+describe the installation, so only site staff see them: logged in, or with the API token of a staff user.
 """
 
 from __future__ import annotations
@@ -39,7 +42,23 @@ def health(request: HttpRequest) -> JsonResponse:
     )
     down = [name for name in ("database", "broker", "milvus") if not checks[name]["ok"]]
     status = "down" if down else ("ok" if checks["workers"]["ok"] else "degraded")
-    return JsonResponse({"status": status, "down": down, "checks": checks}, status=503 if down else 200)
+    body = {"status": status, "down": down, "checks": checks} if _staff_asks(request) else {"status": status}
+    return JsonResponse(body, status=503 if down else 200)
+
+
+def _staff_asks(request: HttpRequest) -> bool:
+    """A staff session, or an `Authorization: Token` of a staff user; a bad token counts as no one."""
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from search.api.authentication import HashedTokenAuthentication
+
+    user = request.user
+    if not user.is_authenticated:
+        try:
+            user, _ = HashedTokenAuthentication().authenticate(request) or (user, None)
+        except AuthenticationFailed:
+            return False
+    return bool(user.is_active and user.is_staff)
 
 
 def _timed(check: Callable[[], dict]) -> dict:

@@ -22,7 +22,13 @@ from search.core.uploads import Rejection
 class ApiView(generics.GenericAPIView):
     """DRF's request checks with the rate limits first: DRF checks permissions before throttles, so a
     client without valid credentials would get its 401 forever and never meet the anonymous limit
-    (which is what bounds token guessing)."""
+    (which is what bounds token guessing).
+
+    `query_parameters`: the query-string parameters each method takes (the schema lists the same). Any
+    other is refused, as unknown body fields are: a misspelt `?page_sise=10` must not be silently ignored.
+    """
+
+    query_parameters: dict[str, frozenset[str]] | None = {}  # None: not checked (the JSON 404 view)
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)
@@ -35,6 +41,19 @@ class ApiView(generics.GenericAPIView):
             raise
         self.check_throttles(request)
         self.check_permissions(request)
+        self.query_parameters_check(request)
+
+    def query_parameters_check(self, request: Request) -> None:
+        if self.query_parameters is None or not hasattr(self, request.method.lower()):
+            return  # a method the view lacks is answered 405 by DRF's dispatch
+        allowed = self.query_parameters.get("GET" if request.method == "HEAD" else request.method, frozenset())
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise ApiError("invalid_parameter", f"Unknown query parameter {', '.join(unknown)!r}; this takes: {takes}.")
+
+
+PAGED = frozenset({"page", "page_size"})
 
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 429)}

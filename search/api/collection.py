@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
+    PAGED,
     ApiView,
     collection_visible,
     errors,
@@ -29,6 +30,7 @@ from search.teams.models import Team
 
 class CollectionListView(ApiView):
     serializer_class = s.CollectionSerializer
+    query_parameters = {"GET": PAGED | {"team"}}
 
     @extend_schema(
         operation_id="collections_list",
@@ -46,7 +48,7 @@ class CollectionListView(ApiView):
     @extend_schema(
         operation_id="collections_create",
         request=s.CollectionCreateSerializer,
-        responses={201: s.CollectionDetailSerializer, **errors(403, 409)},
+        responses={201: s.CollectionDetailSerializer, **errors(403, 404, 409)},
         description="Needs the admin role in the team. `team` may be left out when you are admin of exactly one.",
     )
     def post(self, request: Request) -> Response:
@@ -66,7 +68,9 @@ def _team_for_new_collection(request: Request, slug: str | None) -> Team:
         try:
             team, _ = teams_selectors.team_get(user=request.user, slug=slug)
         except Http404:
-            raise ApiError("unknown_team", f"You are not a member of a team {slug!r}.") from None
+            raise ApiError(
+                "unknown_team", f"You are not a member of a team {slug!r}.", status_code=status.HTTP_404_NOT_FOUND
+            ) from None
         return team
     admin_teams = list(teams_selectors.team_admin_list(user=request.user).order_by("slug"))
     if len(admin_teams) == 1:

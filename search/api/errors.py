@@ -11,13 +11,16 @@ Codes (HTTP status):
   unknown_collection, unknown_reference, unknown_query, unknown_match, unknown_job 404
                              the object does not exist or belongs to a team the user is not in (the same
                              answer for both, so ids of other teams' objects are not revealed)
-  unknown_team 400           creating a collection in a team (slug) the user is not a member of
+  unknown_team 404           creating a collection in a team (slug) the user is not a member of (a
+                             well-formed slug: like the ids above, not a malformed request)
   team_required 400          creating a collection without `team` while the user is admin of no team or
                              of several; `admin_teams` lists the slugs to choose from
   method_not_allowed 405, not_acceptable 406, unsupported_media_type 415, parse_error 400 (malformed JSON / multipart)
   invalid_field 400          a field is missing or has a wrong value; `fields` says which and why
   unknown_field 400          the body holds a field the endpoint does not take (a typo, most often)
-  invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong
+  invalid_parameter 400      a query-string parameter (?wait, ?status, ?page) is wrong, or one the endpoint
+                             does not take (a typo, most often)
+  unknown_page 404           ?page past the last page of the list
   missing_file 400           no file in the multipart field
   bad_image 400              the file is not a usable image (empty, corrupt, unsupported, too small)
   too_large 413              the file has more bytes or pixels than the limit
@@ -25,17 +28,21 @@ Codes (HTTP status):
   duplicate 409              the same collection name, or the same reference bytes, already exist
   bad_csv 400                the ground-truth or edits CSV does not parse (the detail names the line)
   restore_expired 409        restoring a deleted reference after its grace period (it is purged, or about to be)
+  claimed_by_other 409       a verdict on an item another moderator holds (the review queue's claim);
+                             `claimed_by` names them, `claimed_until` says when the claim lapses
   throttled 429              rate limit reached; Retry-After says when to come back
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, fields, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from search.core.permissions import RoleRequired
+from search.review.services import ClaimedByOther
 
 ERROR_CODES = (
     "not_authenticated",
@@ -58,6 +65,7 @@ ERROR_CODES = (
     "invalid_field",
     "unknown_field",
     "invalid_parameter",
+    "unknown_page",
     "missing_file",
     "bad_image",
     "too_large",
@@ -65,6 +73,7 @@ ERROR_CODES = (
     "duplicate",
     "bad_csv",
     "restore_expired",
+    "claimed_by_other",
     "throttled",
 )
 
@@ -72,6 +81,7 @@ _STATUS_OF = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "duplicate": status.HTTP_409_CONFLICT,
     "restore_expired": status.HTTP_409_CONFLICT,
+    "claimed_by_other": status.HTTP_409_CONFLICT,
     "role_required": status.HTTP_403_FORBIDDEN,
 }
 
@@ -107,6 +117,16 @@ def exception_handler(exc, context):
         exc = ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
     elif isinstance(exc, RoleRequired):
         exc = role_required(exc)
+    elif isinstance(exc, ClaimedByOther):
+        exc = ApiError(
+            "claimed_by_other",
+            str(exc),
+            claimed_by=exc.holder,
+            claimed_until=fields.DateTimeField().to_representation(exc.until),
+        )
+    elif isinstance(exc, DjangoPermissionDenied):
+        # DRF would turn it into its own PermissionDenied, but the body below is built from `exc`.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handling (and logging) applies

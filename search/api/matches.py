@@ -39,9 +39,10 @@ class MatchVerdictView(ApiView):
     @extend_schema(
         operation_id="matches_verdict_set",
         request=s.VerdictSerializer,
-        responses={200: s.MatchSerializer, **errors(403)},
+        responses={200: s.MatchSerializer, **errors(403, 409)},
         description=(
-            "Confirms the match as a copy or rejects it (moderator role); a second verdict replaces the first."
+            "Confirms the match as a copy or rejects it (moderator role); a second verdict replaces the first. "
+            "409 `claimed_by_other` while another moderator holds the item in the review queue."
         ),
     )
     def post(self, request: Request, match_id: int) -> Response:

@@ -18,6 +18,7 @@ class NotFoundView(ApiView):
     """Unknown API URLs answer in JSON with a code, like every other API error, not with an HTML page."""
 
     permission_classes = []
+    query_parameters = None
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:
         raise ApiError("not_found", f"No API endpoint at {request.path}.", status_code=status.HTTP_404_NOT_FOUND)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +17,7 @@ from copydetect.imaging import ImageRejected
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
+    PAGED,
     ApiView,
     UploadMixin,
     collection_visible,
@@ -33,7 +36,7 @@ from search.queries import services as queries_services
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",
-    float,
+    {"type": "number", "minimum": 0, "maximum": settings.ISC_API["MAX_WAIT_SECONDS"]},
     required=False,
     description=(
         "Seconds (0 to ISC_API_MAX_WAIT_SECONDS, 30 by default) to hold the request until the search has "
@@ -43,20 +46,22 @@ WAIT_PARAMETER = OpenApiParameter(
 )
 
 
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
 def _wait_seconds(request: Request) -> float:
     raw = request.query_params.get("wait", "0")
     limit = settings.ISC_API["MAX_WAIT_SECONDS"]
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= limit:  # also refuses nan
+    # Compared as written, not as the nearest float: 30.0000000000000001 is above the bound.
+    seconds = Decimal(raw) if NUMBER.fullmatch(raw) else Decimal(-1)
+    if not 0 <= seconds <= limit:
         raise ApiError("invalid_parameter", f"wait must be a number of seconds from 0 to {limit}.")
-    return seconds
+    return float(seconds)
 
 
 class QueryListView(UploadMixin, ApiView):
     serializer_class = s.QuerySerializer
+    query_parameters = {"GET": PAGED, "POST": frozenset({"wait"})}
 
     @extend_schema(operation_id="queries_list", responses={200: s.QuerySerializer(many=True), **ERRORS})
     def get(self, request: Request, collection_id: int) -> Response:
@@ -107,6 +112,7 @@ def _query_response(request: Request, query, *, finished_status: int) -> Respons
 
 class QueryDetailView(ApiView):
     serializer_class = s.QueryResultSerializer
+    query_parameters = {"GET": frozenset({"wait"})}
 
     @extend_schema(
         operation_id="queries_retrieve",
@@ -126,6 +132,7 @@ def _query(request: Request, query_id: int):
 
 class QueryMatchesView(ApiView):
     serializer_class = s.MatchSerializer
+    query_parameters = {"GET": PAGED}
 
     @extend_schema(operation_id="queries_matches", responses={200: s.MatchSerializer(many=True), **ERRORS})
     def get(self, request: Request, query_id: int) -> Response:

@@ -13,6 +13,7 @@ from copydetect.imaging import sha256_of
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
+    PAGED,
     ApiView,
     UploadMixin,
     collection_visible,
@@ -39,6 +40,7 @@ STATUS_PARAMETER = OpenApiParameter(
 
 class ReferenceListView(UploadMixin, ApiView):
     serializer_class = s.ReferenceSerializer
+    query_parameters = {"GET": PAGED | {"status"}}
 
     @extend_schema(
         operation_id="references_list",
@@ -47,8 +49,8 @@ class ReferenceListView(UploadMixin, ApiView):
     )
     def get(self, request: Request, collection_id: int) -> Response:
         collection = collection_visible(request, collection_id)
-        state = request.query_params.get("status") or None
-        if state is not None and state not in ImageStatus.values:
+        state = request.query_params.get("status")
+        if state is not None and state not in ImageStatus.values:  # an empty one too, as the schema says
             raise ApiError("invalid_parameter", f"status must be one of {', '.join(ImageStatus.values)}.")
         references = collection_selectors.reference_list(collection=collection, status=state).order_by(
             "-created_at", "-id"
@@ -182,6 +184,7 @@ class _ImageFileView(ApiView):
     """The image bytes for token clients (the pages' /files/ URLs need a browser session); viewer role."""
 
     kind = ""
+    query_parameters = {"GET": frozenset({"variant"})}
 
     def perform_content_negotiation(self, request, force=False):
         # The answer is an image, not a rendered body; the JSON renderer stays for the error answers.

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from search.api import serializers as s
 from search.api.base import (
+    PAGED,
     ApiView,
     errors,
     visible,
@@ -33,6 +34,7 @@ class ReindexJobSerializer(s.ReadModelSerializer):
 class ReindexJobListView(ApiView):
     serializer_class = ReindexJobSerializer
     permission_classes = [*ApiView.permission_classes, IsStaff]
+    query_parameters = {"GET": PAGED}
 
     @extend_schema(
         operation_id="jobs_reindex_list",

@@ -11,7 +11,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.utils import html
 
+from copydetect.imaging import MIN_SIDE
 from search.api.errors import ERROR_CODES
 from search.collection import selectors as collection_selectors
 from search.collection.models import Collection, ReferenceImage
@@ -24,6 +26,9 @@ from search.teams.models import Role, Team
 # --- Input ---------------------------------------------------------------------------------------
 
 
+# Refuses fields it does not know (the schema says `additionalProperties: false`, see search/api/schema.py)
+# and, in form bodies, empty values of fields that may not be blank. (A comment: drf-spectacular would show
+# a docstring as the description of every request body.)
 class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         known = set(self.fields)
@@ -32,7 +37,46 @@ class StrictSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
             )
+        if html.is_html_input(data):
+            blank = sorted(name for name in data if data.get(name) == "" and self._blank_refused(name))
+            if blank:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail("This field may not be empty.", code="blank")] for name in blank}
+                )
+        elif isinstance(data, dict):
+            mistyped = {name: kind for name in sorted(data) if (kind := self._json_type_refused(name, data[name]))}
+            if mistyped:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.ErrorDetail(f"Expected a {kind}, as the schema says.", code="invalid")]
+                        for name, kind in mistyped.items()
+                    }
+                )
         return super().to_internal_value(data)
+
+    def validate(self, attrs: dict) -> dict:
+        # A partial update that names no field changes nothing: a client mistake (or a body that did not
+        # parse into fields), refused as the schema's `minProperties: 1` says.
+        if self.partial and not attrs:
+            raise serializers.ValidationError(f"Send at least one of {', '.join(self.fields)}.", code="empty")
+        return super().validate(attrs)
+
+    def _json_type_refused(self, name: str, value) -> str | None:
+        # DRF coerces JSON values (false is the number 0.0, 5 the string "5"); the schema's types do not.
+        field = self.fields[name]
+        if value is None:
+            return None  # DRF's own null check names the field
+        if isinstance(field, (serializers.FloatField, serializers.IntegerField)):
+            return "number" if isinstance(value, bool) or not isinstance(value, (int, float)) else None
+        if isinstance(field, (serializers.CharField, serializers.ChoiceField)):
+            return "string" if not isinstance(value, str) else None
+        return None
+
+    def _blank_refused(self, name: str) -> bool:
+        # DRF reads an empty form value of an optional field as "left out" (so `team=` silently picked the
+        # user's only team); the schema, like a JSON body, calls it an empty string, which these fields refuse.
+        field = self.fields[name]
+        return not isinstance(field, UploadField) and not getattr(field, "allow_blank", False)
 
 
 class UploadField(serializers.FileField):
@@ -47,6 +91,20 @@ class UploadField(serializers.FileField):
         if self.required and data in (empty, None, ""):
             raise serializers.ValidationError("No file was sent in this field.", code="missing_file")
         return super().run_validation(data)
+
+
+IMAGE_FILE_SCHEMA = {
+    "type": "string",
+    "format": "binary",
+    # What a JSON schema cannot say about the bytes, for clients and for the Schemathesis run of the
+    # suite (tests/search/api/schemathesis_hooks.py sends images that honour it).
+    "x-image-min-side": MIN_SIDE,
+}
+
+
+@extend_schema_field(IMAGE_FILE_SCHEMA)
+class ImageUploadField(UploadField):
+    """An image file: JPEG, PNG, WebP, GIF, BMP or TIFF, at least MIN_SIDE px per side."""
 
 
 class CollectionWriteSerializer(StrictSerializer):
@@ -75,13 +133,25 @@ class CollectionCreateSerializer(CollectionWriteSerializer):
     )
 
 
+IMAGE_HELP = f"at least {MIN_SIDE} px per side; at most ISC_MAX_UPLOAD_BYTES and ISC_MAX_IMAGE_PIXELS"
+
+
 class ReferenceUploadSerializer(StrictSerializer):
-    file = UploadField(help_text="One image file.")
+    file = ImageUploadField(help_text=f"One image file ({IMAGE_HELP}).")
+
+
+@extend_schema_field(
+    {"type": "array", "items": IMAGE_FILE_SCHEMA, "minItems": 1, "maxItems": settings.ISC_API["MAX_BATCH_FILES"]}
+)
+class ImageListField(serializers.ListField):
+    """Image files in one multipart field; more than ISC_API_MAX_BATCH_FILES is `too_many_files`."""
 
 
 class ReferenceBatchSerializer(StrictSerializer):
-    files = serializers.ListField(
-        child=UploadField(), allow_empty=False, help_text="Image files: repeat the `files` field once per file."
+    files = ImageListField(
+        child=ImageUploadField(),
+        allow_empty=False,
+        help_text=f"Image files ({IMAGE_HELP}): repeat the `files` field once per file.",
     )
 
     def validate_files(self, files: list) -> list:
@@ -101,7 +171,7 @@ class ReferenceBatchSerializer(StrictSerializer):
 
 
 class QueryUploadSerializer(StrictSerializer):
-    file = UploadField(help_text="The query image.")
+    file = ImageUploadField(help_text=f"The query image ({IMAGE_HELP}).")
 
 
 class VerdictSerializer(StrictSerializer):
@@ -138,6 +208,8 @@ class ErrorSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="duplicate (reference upload): the reference with these bytes."
     )
     retry_after_seconds = serializers.IntegerField(required=False, help_text="throttled: when to come back.")
+    claimed_by = serializers.CharField(required=False, help_text="claimed_by_other: the moderator holding the item.")
+    claimed_until = serializers.DateTimeField(required=False, help_text="claimed_by_other: when their claim lapses.")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -284,7 +356,7 @@ class MatchReferenceSerializer(ReadModelSerializer):
 class MatchSerializer(ReadModelSerializer):
     reference = MatchReferenceSerializer()
     is_copy = serializers.SerializerMethodField(help_text="final_score reaches the collection's threshold.")
-    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     keypoint_pairs = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4),
         help_text="Inlier keypoint pairs [qx, qy, rx, ry], coordinates normalised to [0, 1] of each image.",

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from search.api import serializers as s
 from search.api.base import (
     ERRORS,
+    PAGED,
     ApiView,
 )
 from search.teams import selectors
@@ -16,6 +17,7 @@ from search.teams import selectors
 
 class TeamListView(ApiView):
     serializer_class = s.TeamSerializer
+    query_parameters = {"GET": PAGED}
 
     @extend_schema(
         operation_id="teams_list",

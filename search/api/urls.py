@@ -3,7 +3,9 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from search.api import collection, evaluation, matches, not_found, queries, references, reindex, teams
+from search.api import collection, evaluation, matches, not_found, queries, references, reindex, schema, teams
+
+assert schema.StrictSerializerSchema  # imported for its registration with drf-spectacular
 
 app_name = "api"
 urlpatterns = [

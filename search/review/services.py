@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,7 +23,11 @@ from search.webhooks.payloads import match_verdict_payload
 
 
 class ClaimedByOther(PermissionDenied):
-    """Another moderator holds the item's claim."""
+    """Another moderator (`holder`, a username) holds the item's claim until `until`."""
+
+    def __init__(self, *, holder: str, until: datetime) -> None:
+        super().__init__(f"Another moderator ({holder}) is reviewing this item.")
+        self.holder, self.until = holder, until
 
 
 def claim_expiry() -> timedelta:
@@ -87,10 +91,12 @@ def _verdict_of(match: Match) -> dict:
 
 
 def _claim_check(*, actor: AbstractBaseUser, match: Match) -> None:
-    current = Match.objects.filter(id=match.id).values("claimed_by_id", "claimed_at").first() or {}
+    current = (
+        Match.objects.filter(id=match.id).values("claimed_by_id", "claimed_by__username", "claimed_at").first() or {}
+    )
     holder, claimed_at = current.get("claimed_by_id"), current.get("claimed_at")
     if holder and holder != actor.pk and claimed_at and claimed_at >= timezone.now() - claim_expiry():
-        raise ClaimedByOther("Another moderator is reviewing this item.")
+        raise ClaimedByOther(holder=current["claimed_by__username"], until=claimed_at + claim_expiry())
 
 
 @transaction.atomic

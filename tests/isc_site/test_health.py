@@ -5,6 +5,8 @@ import redis
 from django.urls import reverse
 
 from copydetect.milvus_lite import free_port
+from search.teams import services as teams_services
+from tests.factories import UserFactory
 from tests.services import RedisServer
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +32,20 @@ def _switch(app, url: str) -> None:
     app.amqp._producer_pool = None
 
 
-def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(client, broker, isc_settings):
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True))
+    return client
+
+
+def _token_header(user) -> dict:
+    _, key = teams_services.api_token_create(user=user, name="monitoring")
+    return {"HTTP_AUTHORIZATION": f"Token {key}"}
+
+
+def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(staff_client, broker, isc_settings):
     redis.Redis.from_url(broker.url).rpush("gpu", b"a", b"b")
-    response = client.get(reverse("health"))
+    response = staff_client.get(reverse("health"))
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "degraded" and body["down"] == []
@@ -42,14 +55,14 @@ def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(client, b
     assert body["checks"]["milvus"]["live_alias"] == isc_settings.ISC.live_alias
 
 
-def test_milvus_down_is_a_503_naming_it(client, broker, settings):
+def test_milvus_down_is_a_503_naming_it(staff_client, broker, settings):
     settings.ISC = settings.ISC.replace(milvus_uri=f"http://127.0.0.1:{free_port()}")
-    response = client.get(reverse("health"))
+    response = staff_client.get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["down"] == ["milvus"]
 
 
-def test_broker_down_is_a_503_and_workers_are_not_pinged(client, settings, milvus_uri):
+def test_broker_down_is_a_503_and_workers_are_not_pinged(staff_client, settings, milvus_uri):
     settings.ISC = settings.ISC.replace(milvus_uri=milvus_uri)
     from isc_site.celery import app
 
@@ -58,9 +71,31 @@ def test_broker_down_is_a_503_and_workers_are_not_pinged(client, settings, milvu
     settings.CELERY_BROKER_URL = url
     _switch(app, url)
     try:
-        response = client.get(reverse("health"))
+        response = staff_client.get(reverse("health"))
     finally:
         _switch(app, previous)
     body = response.json()
     assert response.status_code == 503 and body["down"] == ["broker"]
     assert body["checks"]["workers"] == {"ok": False, "error": "the broker is down", "ms": 0.0}
+
+
+def test_anyone_else_gets_the_status_alone_with_the_same_http_codes(client, broker, isc_settings, settings):
+    redis.Redis.from_url(broker.url).rpush("gpu", b"a")
+    response = client.get(reverse("health"))
+    assert response.status_code == 200 and response.json() == {"status": "degraded"}
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get(reverse("health")).json() == {"status": "degraded"}
+
+    settings.ISC = settings.ISC.replace(milvus_uri=f"http://127.0.0.1:{free_port()}")
+    client.logout()
+    response = client.get(reverse("health"))
+    assert response.status_code == 503 and response.json() == {"status": "down"}
+
+
+def test_the_api_token_of_a_staff_user_shows_the_details(client, broker, isc_settings):
+    staff_view = client.get(reverse("health"), **_token_header(UserFactory(is_staff=True))).json()
+    assert staff_view["checks"]["broker"]["queue_depth"] == {"gpu": 0, "default": 0}
+    member_view = client.get(reverse("health"), **_token_header(UserFactory(is_staff=False)))
+    assert member_view.json() == {"status": "degraded"}
+    unknown = client.get(reverse("health"), HTTP_AUTHORIZATION="Token not-a-key")
+    assert unknown.status_code == 200 and unknown.json() == {"status": "degraded"}

@@ -72,7 +72,7 @@ def test_without_a_team_a_user_admin_of_no_team_gets_team_required(user):
 def test_a_team_one_is_not_in_is_unknown_team(api, team, stranger):
     for slug in ("elsewhere", "no-such-team"):  # someone else's, and none at all: the same answer
         response = api.post("/api/collections/", {"name": "x", "team": slug}, format="json")
-        assert response.status_code == 400 and response.json()["code"] == "unknown_team", slug
+        assert response.status_code == 404 and response.json()["code"] == "unknown_team", slug
     assert not Collection.objects.exists()
 
 
@@ -140,10 +140,24 @@ def test_listing_one_teams_collections(api, user, team):
     assert api.get("/api/collections/?team=elsewhere").json()["count"] == 0
 
 
-@pytest.mark.parametrize("query", ["page=99", "page=x", "page_size=0", "page_size=1000"])
+@pytest.mark.parametrize(
+    "query", ["page=x", "page=", "page=0", "page=last", "page=-1", "page_size=0", "page_size=201", "page_size="]
+)
 def test_bad_paging_parameters_are_invalid_parameter(api, collection, query):
     response = api.get(f"/api/collections/?{query}")
     assert response.status_code == 400 and response.json()["code"] == "invalid_parameter"
+
+
+def test_a_page_past_the_last_is_unknown_page(api, collection):
+    assert api.get("/api/collections/?page=1").status_code == 200
+    response = api.get("/api/collections/?page=2")
+    assert response.status_code == 404 and response.json()["code"] == "unknown_page"
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_page_size_bounds_are_accepted(api, collection, page_size):
+    response = api.get(f"/api/collections/?page_size={page_size}")
+    assert response.status_code == 200 and response.json()["count"] == 1
 
 
 def test_retrieving_and_updating_settings(api, collection):

@@ -38,3 +38,11 @@ def test_an_error_body_has_the_same_shape_everywhere(api, collection):
     ]
     assert [sorted(body) for body in bodies] == [["code", "detail"], ["code", "detail"], ["code", "detail", "fields"]]
     assert all(body["code"] in ERROR_CODES and body["detail"] for body in bodies)
+
+
+def test_a_django_permission_denied_raised_by_a_service_is_a_403_with_a_code():
+    from django.core.exceptions import PermissionDenied
+
+    response = errors.exception_handler(PermissionDenied("Not for you."), {})
+    assert response.status_code == 403
+    assert response.data == {"code": "permission_denied", "detail": "Not for you."}

@@ -1,5 +1,11 @@
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from search.review import services as review_services
+from search.teams.models import Role
+from tests.factories import MembershipFactory, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +55,25 @@ def test_retrieving_one_match(api, searched_query):
     match = _best(searched_query)
     body = api.get(f"/api/matches/{match.id}/").json()
     assert body["id"] == match.id and body["query"] == searched_query.id and body["inliers"] == 37
+
+
+def test_a_verdict_on_an_item_another_moderator_holds_is_a_409_with_a_code(api, searched_query):
+    match = _best(searched_query)
+    holder = MembershipFactory(team=searched_query.collection.team, role=Role.MODERATOR).user
+    assert review_services.match_claim(actor=holder, match=match)
+    response = api.post(f"/api/matches/{match.id}/verdict/", {"decision": "confirmed"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "claimed_by_other"
+    body = response.json()
+    assert holder.username in body["detail"] and body["claimed_by"] == holder.username
+    assert parse_datetime(body["claimed_until"]) > timezone.now()
+    match.refresh_from_db()
+    assert match.review == "unreviewed" and match.claimed_by == holder
+
+
+def test_the_holder_of_the_claim_may_give_the_verdict(searched_query):
+    match = _best(searched_query)
+    holder = MembershipFactory(team=searched_query.collection.team, role=Role.MODERATOR).user
+    assert review_services.match_claim(actor=holder, match=match)
+    response = token_client(holder).post(f"/api/matches/{match.id}/verdict/", {"decision": "rejected"}, format="json")
+    assert response.status_code == 200 and response.json()["review"] == "rejected"
