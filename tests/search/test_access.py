@@ -419,6 +419,29 @@ def test_a_role_high_enough_is_let_through(client, teams, role):
         assert response.status_code in (200, 302), (role, name, args, response.status_code)
 
 
+def test_another_teams_bank_entry_is_404_on_the_reference_routes_and_my_bank_cannot_toggle_it(client, teams):
+    """A bank entry is a reference row: the reference routes must scope it too (they serve collection
+    references only, so it is a 404 there for everyone), and naming it under my own bank reaches nothing."""
+    mine, theirs = teams
+    client.force_login(mine.admin)
+    entry = theirs.bank_entry.id
+    for name, args, method in (
+        ("image_file", ["reference", entry, "original"], "get"),
+        ("image_retry", ["reference", entry], "post"),
+        ("reference_delete", [entry], "post"),
+        ("reference_restore", [entry], "post"),
+        ("reference_disable", [entry], "post"),
+        ("reference_release", [entry], "post"),
+    ):
+        before = _snapshot(theirs)
+        response = _call(client, method, name, args, (lambda: {"days": "1"}) if method == "post" else None)
+        assert response.status_code == 404, (name, response.status_code)
+        assert _snapshot(theirs) == before, name
+    before = _snapshot(theirs)
+    client.post(reverse("search:bank_entry_toggle", args=[mine.bank.id, entry]), {"disable": "1"})
+    assert _snapshot(theirs) == before
+
+
 def test_lists_show_only_my_teams(client, teams):
     mine, theirs = teams
     client.force_login(mine.admin)
