@@ -5,12 +5,21 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
+from django.utils import timezone
 
+from copydetect.hashlists import HashEntry, SignalType
+from search.banks import imports as banks_imports
+from search.banks import services as banks_services
+from search.banks.models import Bank, BankImport
 from search.collection import services as collection_services
 from search.collection.models import Collection, ReferenceImage
+from search.core.models import AuditEvent
 from search.core.uploads import Payload
+from search.exchanges import services as exchanges_services
+from search.exchanges.models import BankExchange, ExchangeRun
 from search.ingest import services as ingest_services
 from search.ingest.models import IngestJob
+from search.lookback.models import LookbackJob
 from search.queries import services as queries_services
 from search.queries.models import Match, QueryImage
 from search.review.models import AllowlistEntry
@@ -34,6 +43,11 @@ class TeamWorld:
     delivery: WebhookDelivery
     ingest_job: IngestJob
     allowlist_entry: AllowlistEntry
+    bank: Bank
+    bank_entry: ReferenceImage
+    bank_import: BankImport
+    exchange: BankExchange
+    lookback_job: LookbackJob
 
     def member(self, role: Role):
         return MembershipFactory(team=self.collection.team, role=role).user
@@ -63,8 +77,39 @@ def _world(seed: int) -> TeamWorld:
         actor=admin, collection=collection, source_kind="zip", source_path="/nowhere/batch.zip", enqueue=False
     )
     allowlist_entry = AllowlistEntry.objects.create(team=collection.team, sha256="0" * 64, reason="stock photo")
+    bank = banks_services.bank_create(actor=admin, team=collection.team, name=f"list {seed}")
+    # Adding the entry also queues the team's look-back job for it (the task is never sent here).
+    [entry_id] = banks_services.bank_entries_add(
+        bank=bank, entries=[HashEntry(SignalType.PDQ, f"{seed:064x}", external_id=f"case-{seed}")]
+    ).created_ids
+    bank_import = banks_imports.bank_import_create(
+        actor=admin, bank=bank, source_path="/nowhere/list.txt", format="te_local", enqueue=False
+    )
+    exchange = exchanges_services.exchange_configure(
+        actor=admin,
+        bank=bank,
+        kind="fb_threatexchange",
+        config={"privacy_group": seed},
+        credentials={"api_token": f"{seed}|secret-token-of-the-team"},
+    )
+    # A fetch has run: "fetch now" clears last_run_at, so a refused one provably left it.
+    BankExchange.objects.filter(id=exchange.id).update(last_run_at=timezone.now())
+    ExchangeRun.objects.create(exchange=exchange, state=ExchangeRun.State.DONE, added=1)
     return TeamWorld(
-        admin, collection, reference, query, query.matches.get(), endpoint, delivery, ingest_job, allowlist_entry
+        admin,
+        collection,
+        reference,
+        query,
+        query.matches.get(),
+        endpoint,
+        delivery,
+        ingest_job,
+        allowlist_entry,
+        bank,
+        ReferenceImage.objects.get(id=entry_id),
+        bank_import,
+        exchange,
+        LookbackJob.objects.get(team=collection.team, bank=bank),
     )
 
 
@@ -82,6 +127,14 @@ def _upload(name: str):
     return handle
 
 
+def _hash_list(name: str):
+    import io
+
+    handle = io.BytesIO(f"pdq {'cd' * 32}\n".encode())
+    handle.name = name
+    return handle
+
+
 def _zip_upload(name: str):
     import io
     import zipfile
@@ -94,7 +147,7 @@ def _zip_upload(name: str):
     return handle
 
 
-# (url name, args from a TeamWorld, method, POST data, the least role that may do it)
+# (url name, args from a TeamWorld, method, POST data or GET query, the least role that may do it)
 def _routes(w: TeamWorld):
     slug = w.collection.team.slug
     membership_id = w.collection.team.memberships.get(user=w.admin).id
@@ -192,6 +245,45 @@ def _routes(w: TeamWorld):
             lambda: {"collection": w.collection.id, "threshold": "0.6"},
             Role.ADMIN,
         ),
+        ("bank_list", [slug], "get", None, Role.VIEWER),
+        ("bank_list", [slug], "post", lambda: {"name": "new list", "pdq_threshold": "31"}, Role.ADMIN),
+        ("bank_detail", [w.bank.id], "get", None, Role.VIEWER),
+        ("bank_imports_panel", [w.bank.id], "get", None, Role.VIEWER),
+        ("bank_import_detail", [w.bank_import.id], "get", None, Role.VIEWER),
+        ("bank_export", [w.bank.id], "get", lambda: {"format": "csv", "signals": ["pdq", "md5"]}, Role.VIEWER),
+        (
+            "collection_hashes_export",
+            [w.collection.id],
+            "get",
+            lambda: {"format": "csv", "signals": ["pdq", "md5"]},
+            Role.VIEWER,
+        ),
+        (
+            "bank_settings",
+            [w.bank.id],
+            "post",
+            lambda: {"name": w.bank.name, "description": "changed", "pdq_threshold": "12"},
+            Role.ADMIN,
+        ),
+        (
+            "bank_import",
+            [w.bank.id],
+            "post",
+            lambda: {"file": _hash_list("more.txt"), "format": "te_local"},
+            Role.ADMIN,
+        ),
+        ("bank_entry_toggle", [w.bank.id, w.bank_entry.id], "post", lambda: {"disable": "1"}, Role.ADMIN),
+        ("bank_entry_toggle", [w.bank.id, w.bank_entry.id], "post", lambda: {"disable": "0"}, Role.ADMIN),
+        (
+            "bank_exchange_configure",
+            [w.bank.id],
+            "post",
+            lambda: {"kind": "fb_threatexchange", "enabled": "on", "interval_minutes": "30", "privacy_group": "77"},
+            Role.ADMIN,
+        ),
+        ("bank_exchange_fetch", [w.bank.id], "post", lambda: {}, Role.ADMIN),
+        ("lookback_jobs", [slug], "get", None, Role.VIEWER),
+        ("bank_delete", [w.bank.id], "post", lambda: {}, Role.ADMIN),
     ]
 
 
@@ -219,7 +311,8 @@ UNSCOPED = {
 
 def _call(client, method, name, args, data):
     url = reverse(f"search:{name}", args=args)
-    return client.get(url) if method == "get" else client.post(url, data() if data else {})
+    # A GET row's data is its query string.
+    return client.get(url, data() if data else None) if method == "get" else client.post(url, data() if data else {})
 
 
 def _snapshot(world: TeamWorld):
@@ -244,6 +337,32 @@ def _snapshot(world: TeamWorld):
         WebhookDelivery.objects.filter(endpoint__team=world.collection.team).count(),
         IngestJob.objects.filter(collection_id=world.collection.id).count(),
         sorted(AllowlistEntry.objects.filter(team=world.collection.team).values_list("id", "reason")),
+        sorted(
+            Bank.objects.filter(team=world.collection.team).values_list(
+                "id", "name", "description", "enabled", "pdq_threshold"
+            )
+        ),
+        sorted(
+            ReferenceImage.objects.filter(bank__team=world.collection.team).values_list(
+                "id", "bank_id", "sha256", "disabled_until", "deleted_at"
+            )
+        ),
+        sorted(BankImport.objects.filter(bank__team=world.collection.team).values_list("id", "state", "source_path")),
+        sorted(
+            BankExchange.objects.filter(bank__team=world.collection.team).values_list(
+                "id",
+                "kind",
+                "config",
+                "credentials_encrypted",
+                "enabled",
+                "interval_minutes",
+                "checkpoint",
+                "last_run_at",
+            )
+        ),
+        ExchangeRun.objects.filter(exchange__bank__team=world.collection.team).count(),
+        sorted(LookbackJob.objects.filter(team=world.collection.team).values_list("id", "state", "item_ids")),
+        AuditEvent.objects.filter(team=world.collection.team).count(),
     )
 
 
@@ -292,12 +411,35 @@ def test_a_role_high_enough_is_let_through(client, teams, role):
     client.force_login(mine.member(role))
     # Destructive rows last, so they do not remove what the others need.
     for name, args, method, data, minimum in sorted(
-        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove", "webhook_delete")
+        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove", "webhook_delete", "bank_delete")
     ):
         if not role.at_least(minimum):
             continue
         response = _call(client, method, name, args, data)
         assert response.status_code in (200, 302), (role, name, args, response.status_code)
+
+
+def test_another_teams_bank_entry_is_404_on_the_reference_routes_and_my_bank_cannot_toggle_it(client, teams):
+    """A bank entry is a reference row: the reference routes must scope it too (they serve collection
+    references only, so it is a 404 there for everyone), and naming it under my own bank reaches nothing."""
+    mine, theirs = teams
+    client.force_login(mine.admin)
+    entry = theirs.bank_entry.id
+    for name, args, method in (
+        ("image_file", ["reference", entry, "original"], "get"),
+        ("image_retry", ["reference", entry], "post"),
+        ("reference_delete", [entry], "post"),
+        ("reference_restore", [entry], "post"),
+        ("reference_disable", [entry], "post"),
+        ("reference_release", [entry], "post"),
+    ):
+        before = _snapshot(theirs)
+        response = _call(client, method, name, args, (lambda: {"days": "1"}) if method == "post" else None)
+        assert response.status_code == 404, (name, response.status_code)
+        assert _snapshot(theirs) == before, name
+    before = _snapshot(theirs)
+    client.post(reverse("search:bank_entry_toggle", args=[mine.bank.id, entry]), {"disable": "1"})
+    assert _snapshot(theirs) == before
 
 
 def test_lists_show_only_my_teams(client, teams):
