@@ -154,9 +154,8 @@ def test_an_entry_added_after_the_index_loaded_matches_without_a_rebuild(banks_s
     assert not Match.objects.filter(query=_ask(collection, _lightly_edited(410) + b"\x00")).exists()
 
 
-def test_a_mirrored_copy_is_found_through_the_dihedral_variants_unless_they_are_off(
-    banks_settings, eager_tasks, tmp_path
-):
+def test_a_mirrored_copy_is_found_through_the_dihedral_variants_when_they_are_on(banks_settings, eager_tasks, tmp_path):
+    banks_settings.ISC = banks_settings.ISC.replace(bank_pdq_dihedral=True)
     collection = CollectionFactory()
     bank = banks_services.bank_create(actor=collection.created_by, team=collection.team, name="mirrors")
     original = encode(scene(411))
