@@ -6,6 +6,10 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
+from copydetect.hashlists import HashEntry, SignalType
+from search.banks import imports as bank_imports
+from search.banks import services as banks_services
+from search.banks.models import Bank, BankEntry, BankImport
 from search.collection import services as collection_services
 from search.collection.models import Collection, ReferenceImage
 from search.core.uploads import Payload
@@ -34,6 +38,9 @@ class TeamWorld:
     delivery: WebhookDelivery
     ingest_job: IngestJob
     allowlist_entry: AllowlistEntry
+    bank: Bank
+    bank_entry: BankEntry
+    bank_import: BankImport
 
     def member(self, role: Role):
         return MembershipFactory(team=self.collection.team, role=role).user
@@ -63,8 +70,26 @@ def _world(seed: int) -> TeamWorld:
         actor=admin, collection=collection, source_kind="zip", source_path="/nowhere/batch.zip", enqueue=False
     )
     allowlist_entry = AllowlistEntry.objects.create(team=collection.team, sha256="0" * 64, reason="stock photo")
+    bank = banks_services.bank_create(actor=admin, team=collection.team, name="partner list")
+    [entry_id] = banks_services.bank_entries_add(
+        bank=bank, entries=[HashEntry(SignalType.PDQ, f"{seed:064x}")]
+    ).created_ids
+    bank_import = bank_imports.bank_import_create(
+        actor=admin, bank=bank, source_path="/nowhere/list.txt", format="csv", enqueue=False
+    )
     return TeamWorld(
-        admin, collection, reference, query, query.matches.get(), endpoint, delivery, ingest_job, allowlist_entry
+        admin,
+        collection,
+        reference,
+        query,
+        query.matches.get(),
+        endpoint,
+        delivery,
+        ingest_job,
+        allowlist_entry,
+        bank,
+        BankEntry.objects.get(id=entry_id),
+        bank_import,
     )
 
 
@@ -185,6 +210,23 @@ def _routes(w: TeamWorld):
         ("team_dashboard", [slug], "get", None, Role.VIEWER),
         ("team_allowlist", [slug], "get", None, Role.VIEWER),
         ("allowlist_remove", [slug, w.allowlist_entry.id], "post", lambda: {}, Role.MODERATOR),
+        ("bank_list", [slug], "get", None, Role.VIEWER),
+        ("bank_list", [slug], "post", lambda: {"name": "new bank", "pdq_threshold": "31"}, Role.ADMIN),
+        ("bank_detail", [w.bank.id], "get", None, Role.VIEWER),
+        ("bank_imports_panel", [w.bank.id], "get", None, Role.VIEWER),
+        ("bank_import_detail", [w.bank_import.id], "get", None, Role.VIEWER),
+        ("bank_export", [w.bank.id], "get", None, Role.VIEWER),
+        ("collection_hashes_export", [w.collection.id], "get", None, Role.VIEWER),
+        (
+            "bank_settings",
+            [w.bank.id],
+            "post",
+            lambda: {"name": "renamed", "pdq_threshold": "20", "enabled": ""},
+            Role.ADMIN,
+        ),
+        ("bank_import", [w.bank.id], "post", lambda: {"file": _upload("list.txt")}, Role.ADMIN),
+        ("bank_entry_toggle", [w.bank.id, w.bank_entry.id], "post", lambda: {"disable": "1"}, Role.ADMIN),
+        ("bank_delete", [w.bank.id], "post", lambda: {}, Role.ADMIN),
         (
             "dashboard_threshold",
             [slug],
@@ -242,6 +284,9 @@ def _snapshot(world: TeamWorld):
         WebhookDelivery.objects.filter(endpoint__team=world.collection.team).count(),
         IngestJob.objects.filter(collection_id=world.collection.id).count(),
         sorted(AllowlistEntry.objects.filter(team=world.collection.team).values_list("id", "reason")),
+        sorted(Bank.objects.filter(team=world.collection.team).values_list("id", "name", "enabled", "pdq_threshold")),
+        sorted(BankEntry.objects.filter(bank__team=world.collection.team).values_list("id", "disabled_until")),
+        BankImport.objects.filter(bank__team=world.collection.team).count(),
     )
 
 
@@ -290,7 +335,8 @@ def test_a_role_high_enough_is_let_through(client, teams, role):
     client.force_login(mine.member(role))
     # Destructive rows last, so they do not remove what the others need.
     for name, args, method, data, minimum in sorted(
-        _routes(mine), key=lambda row: row[0] in ("collection_delete", "member_remove", "webhook_delete")
+        _routes(mine),
+        key=lambda row: row[0] in ("collection_delete", "member_remove", "webhook_delete", "bank_delete"),
     ):
         if not role.at_least(minimum):
             continue
