@@ -130,9 +130,10 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         near_duplicate_similarity=env_float("ISC_NEAR_DUPLICATE_SIMILARITY", 0.90, minimum=0.0, maximum=1.0),
         # Re-posts are looked for among the collection's queries of this many days (0: every query ever).
         near_duplicate_window_days=env_int("ISC_NEAR_DUPLICATE_WINDOW_DAYS", 90, minimum=0),
-        # Bank lookups also try the query's 7 turned and mirrored PDQ variants (finds such copies; 8 lookups
-        # instead of 1: docs/performance.md, "Hash banks: the live path").
-        bank_pdq_dihedral=env_bool("ISC_BANK_PDQ_DIHEDRAL", True),
+        # Bank lookups also try the query's 7 turned and mirrored PDQ variants: finds such copies, but 8
+        # index lookups instead of 1, past the 20 ms target at 10M entries (docs/performance.md, "Hash
+        # banks: the live path"); off by default, as HMA looks up the hash alone.
+        bank_pdq_dihedral=env_bool("ISC_BANK_PDQ_DIHEDRAL", False),
         # A reference matched by more than this many distinct queries within 24 h is quarantined.
         quarantine_queries_per_day=env_int("ISC_QUARANTINE_QUERIES_PER_DAY", 50, minimum=1),
         # A deleted reference can be restored for this many days, then its vector and files are purged.

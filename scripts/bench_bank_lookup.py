@@ -9,7 +9,7 @@ service as an import does. Then, in this process, as in a worker process:
 
 - load: the first lookup reads every PDQ entry from the database into the process's PdqIndex;
 - per query, `workers.banks.bank_hits_find`: the team's enabled banks from the database, the PDQ index
-  (the query's hash alone, and its 8 dihedral variants as the worker looks them up), MD5 in the
+  (the query's hash alone, and with ISC_BANK_PDQ_DIHEDRAL its 8 dihedral variants), MD5 in the
   database, and the check for SSCD entries (none here, so no Milvus search). Half the queries are
   planted near-duplicates of an entry (1-31 bits away: each must be found), half are new hashes;
 - a poll with nothing new, once the import is older than the overlap window (every `POLL_SECONDS` a
@@ -61,6 +61,7 @@ def _ms(values: list[float]) -> str:
 
 def run(args) -> None:
     import numpy as np
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from copydetect.hashlists import HashEntry, SignalType
@@ -128,7 +129,8 @@ def run(args) -> None:
         worker_banks.bank_hits_find(team_id=team.id, signals=signals, vector=None, descriptor=None)
         times.append(time.perf_counter() - started)
     print(f"bank_hits_find, database part alone (banks, MD5, SSCD check): {_ms(times)}")
-    for label, batch in (("hash alone", plain), ("8 dihedral variants", queries)):
+    for label, batch in (("hash alone", plain), ("8 dihedral variants (ISC_BANK_PDQ_DIHEDRAL=true)", queries)):
+        settings.ISC = settings.ISC.replace(bank_pdq_dihedral=batch is queries)
         times, found = [], {}
         for number, signals in enumerate(batch):
             started = time.perf_counter()

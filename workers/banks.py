@@ -206,6 +206,13 @@ def sscd_entries_index(added: EntriesAdded | None = None, *, entry_ids: list[int
     store = runtime.vector_store_get()
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
     usable = [row for row in rows if row[3] == descriptor.version]
+    stale = [row[0] for row in rows if row[3] != descriptor.version]
+    if stale:  # a reindex moved the live model on: these descriptors can never be compared again
+        ReferenceImage.objects.filter(id__in=stale).update(
+            status=ImageStatus.FAILED,
+            error=f"an SSCD descriptor of another model version; the live one is {descriptor.version}",
+            changed_at=timezone.now(),
+        )
     for start in range(0, len(usable), 1000):
         part = usable[start : start + 1000]
         vectors = np.stack([sscd_vector_of(signal) for _, _, signal, _ in part])
@@ -220,3 +227,12 @@ def sscd_entries_index(added: EntriesAdded | None = None, *, entry_ids: list[int
             status=ImageStatus.INDEXED, processed_at=timezone.now(), changed_at=timezone.now()
         )
     return len(usable)
+
+
+def bank_entry_index(*, entry: ReferenceImage) -> str:
+    """The indexing task's work for a bank entry: an SSCD entry's vector goes to Milvus; PDQ and MD5 entries
+    need nothing (their lookups read the row) and are marked indexed again."""
+    if entry.signal_type == SignalType.SSCD:
+        return "indexed" if sscd_entries_index(entry_ids=[entry.id]) else "failed"
+    ReferenceImage.objects.filter(id=entry.id).update(status=ImageStatus.INDEXED, error="", attempts=0)
+    return "indexed"

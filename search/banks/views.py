@@ -20,6 +20,8 @@ from search.core.permissions import MANAGE, membership_of
 from search.teams import selectors as teams_selectors
 
 ENTRIES_PER_PAGE = 50
+# A plain link downloads the platform's CSV of PDQ and MD5.
+EXPORT_DEFAULTS = {"format": HashListFormat.CSV.value, "signals": ["pdq", "md5"]}
 EXPORT_SUFFIX = {HashListFormat.LOCAL_FILE: "txt", HashListFormat.CSV: "csv", HashListFormat.TE_DATASET: "csv"}
 
 
@@ -178,7 +180,7 @@ def _hashlist_response(entries, *, form: HashListExportForm, collab: str, name: 
 @login_required
 def bank_export(request: HttpRequest, bank_id: int) -> HttpResponse:
     bank = selectors.bank_get(user=request.user, bank_id=bank_id)
-    form = HashListExportForm(request.GET)
+    form = HashListExportForm(request.GET or EXPORT_DEFAULTS)
     if not form.is_valid():
         return HttpResponse(f"Bad export request: {form.errors.as_text()}", status=400, content_type="text/plain")
     entries = exports.bank_export_entries(bank=bank, signal_types=form.cleaned_data["signals"])
@@ -190,7 +192,7 @@ def collection_hashes_export(request: HttpRequest, collection_id: int) -> HttpRe
     """The collection's references as PDQ and MD5 hashes, to share instead of the pictures. SSCD
     descriptors live in Milvus, which the site does not read: `manage.py hashlist_export` writes them."""
     collection = collection_selectors.collection_get(user=request.user, collection_id=collection_id)
-    form = HashListExportForm(request.GET)
+    form = HashListExportForm(request.GET or EXPORT_DEFAULTS)
     if not form.is_valid():
         return HttpResponse(f"Bad export request: {form.errors.as_text()}", status=400, content_type="text/plain")
     if "sscd" in form.cleaned_data["signals"]:

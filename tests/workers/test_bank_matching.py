@@ -154,9 +154,8 @@ def test_an_entry_added_after_the_index_loaded_matches_without_a_rebuild(banks_s
     assert not Match.objects.filter(query=_ask(collection, _lightly_edited(410) + b"\x00")).exists()
 
 
-def test_a_mirrored_copy_is_found_through_the_dihedral_variants_unless_they_are_off(
-    banks_settings, eager_tasks, tmp_path
-):
+def test_a_mirrored_copy_is_found_through_the_dihedral_variants_when_they_are_on(banks_settings, eager_tasks, tmp_path):
+    banks_settings.ISC = banks_settings.ISC.replace(bank_pdq_dihedral=True)
     collection = CollectionFactory()
     bank = banks_services.bank_create(actor=collection.created_by, team=collection.team, name="mirrors")
     original = encode(scene(411))
@@ -165,3 +164,31 @@ def test_a_mirrored_copy_is_found_through_the_dihedral_variants_unless_they_are_
     assert Match.objects.get(query=_ask(collection, mirrored)).matched_by == "pdq"
     banks_settings.ISC = banks_settings.ISC.replace(bank_pdq_dihedral=False)
     assert not Match.objects.filter(query=_ask(collection, mirrored + b"\x00", name="again.jpg")).exists()
+
+
+def test_the_indexing_task_on_entries_writes_sscd_vectors_and_refuses_another_models(
+    banks_settings, eager_tasks, tmp_path
+):
+    from search.collection.models import ReferenceImage
+    from workers import runtime
+    from workers.tasks import references as worker_references
+
+    collection = CollectionFactory()
+    bank = banks_services.bank_create(actor=collection.created_by, team=collection.team, name="sscd")
+    live = runtime.search_descriptor_get()
+    vector = sscd_signal_of([1.0] + [0.0] * (live.dim - 1))
+    path = tmp_path / "sscd.csv"
+    path.write_text(f'signal_type,signal\nsscd,"{vector}"\npdq,{"1" * 64}\n')
+    job = imports.bank_import_create(actor=None, bank=bank, source_path=str(path), enqueue=False)
+    imports.bank_import_claim(job_id=job.id)
+    imports.bank_import_execute(job_id=job.id, sscd=imports.SscdTarget(version=live.version, dimensions=live.dim))
+    sscd, pdq = (BankEntry.objects.get(bank=bank, signal_type=kind) for kind in ("sscd", "pdq"))
+    assert sscd.status == "pending", "no worker wrote its vector yet (the sweeper would queue it)"
+    assert worker_references.reference_index.delay(sscd.id).get() == "indexed"
+    assert runtime.vector_store_get().vectors_get(model_version=live.version, ids=[sscd.id])
+    assert worker_references.reference_index.delay(pdq.id).get() == "indexed"
+    assert ReferenceImage.objects.get(id=pdq.id).status == "indexed"
+
+    ReferenceImage.objects.filter(id=sscd.id).update(status="pending", descriptor_version="sscd-older")
+    assert worker_references.reference_index.delay(sscd.id).get() == "failed"
+    assert "another model version" in ReferenceImage.objects.get(id=sscd.id).error

@@ -24,8 +24,8 @@ from workers.rows import TASK_OPTIONS, _row_run
 def reference_index(self, reference_id: int) -> str:
     def work(descriptor: Descriptor) -> str:
         reference = ReferenceImage.objects.get(id=reference_id)
-        if reference.bank_id is not None:  # an SSCD bank entry the sweeper queued again: no picture
-            return "indexed" if worker_banks.sscd_entries_index(entry_ids=[reference.id]) else "skipped"
+        if reference.bank_id is not None:  # a bank entry (an SSCD one the sweeper queued again): no picture
+            return worker_banks.bank_entry_index(entry=reference)
         image, data = image_open_with_bytes(reference)
         features_path = stored_images.features_path_for(sha256=reference.sha256)
         learned = runtime.learned_verifier_get()
