@@ -107,6 +107,8 @@ class HashView(HmaView):
 
 
 class RawLookupView(HmaView):
+    query_parameters = {"GET": frozenset({"signal", "signal_type", "banks", "include_distance"})}
+
     @extend_schema(
         tags=[TAG],
         operation_id="hma_raw_lookup",
@@ -127,6 +129,9 @@ class RawLookupView(HmaView):
 
 
 class LookupView(HmaView):
+    # `url` is taken so that it is refused with its own reason (HMA clients send it), not as unknown.
+    query_parameters = {"GET": frozenset({"signal", "signal_type", "banks", "url"}), "POST": frozenset({"banks"})}
+
     @extend_schema(
         tags=[TAG],
         operation_id="hma_lookup",
