@@ -1,6 +1,7 @@
 """Starts what the site needs on this machine and the site itself; Ctrl-C stops all of it.
 
-Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
+Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here, append-only under
+var/redis (queued tasks survive a restart of Redis).
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
 Then one Celery worker (both queues), Celery beat (the sweeper and the reconciliation) and Django's
 server on http://127.0.0.1:8000.
@@ -41,12 +42,33 @@ def wait_for(host: str, port: int, what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def redis_command(port: int) -> list[str] | None:
+def redis_command(port: int, *, data_dir: Path | None = None) -> list[str] | None:
+    """The Redis `make run` starts when none answers. Append-only, fsynced every second: a stop or a crash
+    of Redis keeps the queued tasks (at most the last second of a crash is lost; the sweeper re-queues
+    those rows). No RDB snapshots: the log alone is the state."""
     executable = shutil.which("redis-server") or str(BIN / "redis-server")
     if not Path(executable).exists():
         return None
-    (DATA / "redis").mkdir(parents=True, exist_ok=True)
-    return [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA / "redis"), "--save", ""]
+    folder = data_dir or DATA / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        executable,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(folder),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        # A broker must refuse writes when full rather than drop queued tasks to make room.
+        "--maxmemory-policy",
+        "noeviction",
+    ]
 
 
 RESTART_FIRST_DELAY = 1.0

@@ -105,22 +105,42 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "PrivateRedis":
+    def command(self) -> list[str]:
         import shutil
 
         executable = shutil.which("redis-server") or str(Path(sys.executable).with_name("redis-server"))
-        self.process = subprocess.Popen(
-            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.data_dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        return [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + [
+            "--dir",
+            str(self.data_dir),
+        ]
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, timeout=20)
         return self
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.kill()
+            self.process.wait(timeout=20)
+
+
+class StackRedis(PrivateRedis):
+    """The redis-server exactly as `make run` starts it (scripts/run_stack.py's command: append-only), on a
+    free port with its data under `data_dir`; `stop` is the polite stop of an operator (SIGTERM)."""
+
+    def command(self) -> list[str]:
+        import importlib.util
+
+        path = Path(__file__).resolve().parent.parent / "scripts" / "run_stack.py"
+        spec = importlib.util.spec_from_file_location("run_stack", path)
+        run_stack = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(run_stack)
+        return run_stack.redis_command(self.port, data_dir=self.data_dir)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
             self.process.wait(timeout=20)
 
 

@@ -121,7 +121,7 @@ def stack(tmp_path, settings, fault_milvus):
     for worker in fault_stack.workers:
         worker.stop()
     broker_switch(app, previous_broker)
-    redis_server.stop()
+    fault_stack.redis.stop()  # a test may have replaced it
     if fault_milvus.process is None or fault_milvus.process.poll() is not None:
         fault_milvus.start()
     milvus_wipe(fault_milvus.uri)
