@@ -3,8 +3,9 @@
 Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here, append-only under
 var/redis (queued tasks survive a restart of Redis).
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
-Then one Celery worker (both queues), Celery beat (the sweeper and the reconciliation) and Django's
-server on http://127.0.0.1:8000.
+Then two Celery workers (a query worker on the `queries` queue alone, and a worker for everything, at a
+lower CPU priority), Celery beat (the sweeper and the reconciliation) and Django's server on
+http://127.0.0.1:8000.
 
 A child that exits (a killed worker, a crashed Milvus) is started again after a back-off that doubles
 from 1 s up to 60 s, and the log says so; a child that then stays up for 60 s starts from 1 s again.
@@ -68,6 +69,26 @@ def redis_command(port: int, *, data_dir: Path | None = None) -> list[str] | Non
         # A broker must refuse writes when full rather than drop queued tasks to make room.
         "--maxmemory-policy",
         "noeviction",
+    ]
+
+
+# The bulk worker's CPU priority (nice): with the query worker at 0, a query gets the cores it needs while an
+# ingest or a reindex runs (docs/ingest.md, queries during a bulk ingest).
+BULK_WORKER_NICE = 10
+
+
+def worker_commands(*, concurrency: str) -> list[tuple[str, list[str]]]:
+    """Two workers. `query-worker` consumes only the `queries` queue, so a query never waits behind a reference,
+    an ingest chunk or a reindex batch; `worker` takes everything (queries too, when it is idle), at a lower
+    CPU priority. Queue names: search/core/dispatch.py."""
+    celery = [str(BIN / "celery"), "-A", "isc_site", "worker", "--loglevel", "INFO"]
+    return [
+        ("query-worker", [*celery, "-Q", "queries", "-c", "1", "--hostname", "queries@%h"]),
+        (
+            "worker",
+            ["nice", "-n", str(BULK_WORKER_NICE), *celery, "-Q", "queries,gpu,default", "-c", concurrency]
+            + ["--hostname", "worker@%h"],
+        ),
     ]
 
 
@@ -146,10 +167,8 @@ def main() -> None:
         wait_for("127.0.0.1", milvus.port or 19530, "Milvus Lite")
 
     concurrency = os.environ.get("ISC_WORKER_CONCURRENCY", "1")
-    start(
-        "worker",
-        [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency, "--loglevel", "INFO"],
-    )
+    for name, command in worker_commands(concurrency=concurrency):
+        start(name, command)
     (DATA / "celery").mkdir(parents=True, exist_ok=True)
     start(
         "beat",

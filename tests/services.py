@@ -125,18 +125,24 @@ class PrivateRedis:
             self.process.wait(timeout=20)
 
 
+def run_stack_module():
+    """scripts/run_stack.py (`make run`'s supervisor, a script rather than a package module), loaded so that
+    tests start Redis and the workers with exactly its commands."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "run_stack.py"
+    spec = importlib.util.spec_from_file_location("run_stack", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class StackRedis(PrivateRedis):
     """The redis-server exactly as `make run` starts it (scripts/run_stack.py's command: append-only), on a
     free port with its data under `data_dir`; `stop` is the polite stop of an operator (SIGTERM)."""
 
     def command(self) -> list[str]:
-        import importlib.util
-
-        path = Path(__file__).resolve().parent.parent / "scripts" / "run_stack.py"
-        spec = importlib.util.spec_from_file_location("run_stack", path)
-        run_stack = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(run_stack)
-        return run_stack.redis_command(self.port, data_dir=self.data_dir)
+        return run_stack_module().redis_command(self.port, data_dir=self.data_dir)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -150,8 +156,11 @@ _worker_count = 0
 class CeleryWorker:
     """A real `celery worker` process, configured through the environment like production."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path, include: tuple[str, ...] = ()):
+    def __init__(
+        self, *, env: dict[str, str], log_path: Path, include: tuple[str, ...] = (), queues: str = "queries,gpu,default"
+    ):
         self.env = env
+        self.queues = queues
         self.log_path = log_path
         # Extra modules the worker imports (test-only signal handlers, e.g. tests/system/faults/worker_faults.py).
         self.include = include
@@ -172,7 +181,7 @@ class CeleryWorker:
                 "isc_site",
                 "worker",
                 "-Q",
-                "gpu,default",
+                self.queues,
                 "-c",
                 "1",
                 "--loglevel",
