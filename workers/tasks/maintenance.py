@@ -24,8 +24,9 @@ def rows_sweep(self) -> dict[str, int]:
     """Beat job: first re-queues the rows and jobs held by workers that no longer answer (workers/claims.py),
     then queues rows that would otherwise wait forever (see stored_images.stored_images_sweep)."""
     isc = settings.ISC
-    counts: dict[str, int] = claims.claims_recover_answering(self.app)
     broker_started_at = _broker_started_at(self.app.conf.broker_url)
+    # A ping goes through the broker: when Redis does not answer, there is no one to ask.
+    counts: dict[str, int] = {} if broker_started_at is None else claims.claims_recover_answering(self.app)
     for model in (ReferenceImage, QueryImage):
         report = stored_images.stored_images_sweep(
             model=model,

@@ -54,6 +54,8 @@ class FaultStack:
             "MILVUS_URI": self.milvus.uri,
             "ISC_MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
             "ISC_FEATURES_DIR": self.settings.ISC.features_dir,
+            # Ingest item lists are named by job id, and ids restart in every test database.
+            "ISC_INGEST_DIR": str(self.tmp_path / "ingest"),
             "DATABASE_URL": database_url(connection.settings_dict),
             "ISC_WARM_UP": "0",
             "ISC_MAX_ATTEMPTS": str(FAST_LIFECYCLE["max_attempts"]),

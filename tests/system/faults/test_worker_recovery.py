@@ -185,11 +185,17 @@ def test_an_ingest_chunk_held_by_a_killed_worker_goes_on_within_a_minute_and_the
         source_kind=IngestJob.Source.FOLDER,
         source_path=str(folder),
     )
-    wait_until(
-        lambda: IngestJob.objects.filter(id=job.id, cursor=8, claimed_by=dying.hostname).exists(),
-        timeout=180,
-        what="the dying worker to hold the third chunk",
-    )
+
+    def third_chunk_held():
+        row = IngestJob.objects.get(id=job.id)
+        assert row.state != IngestJob.State.FAILED, f"{row.error}\n{stack.log_tail()}"
+        return row.cursor == 8 and row.claimed_by == dying.hostname
+
+    try:
+        # The first chunk waits for the ingest's decode processes to load their model.
+        wait_until(third_chunk_held, timeout=300, what="the dying worker to hold the third chunk")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.log_tail()}") from None
     time.sleep(1.0)  # inside the chunk
     dying.kill()
     killed = time.monotonic()
