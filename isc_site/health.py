@@ -20,8 +20,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from copydetect.vector_store import VectorStore, collection_name
+from search.core import dispatch
 
-QUEUES = ("gpu", "default")
+QUEUES = dispatch.QUEUES
 # kombu's Redis transport keeps one list per queue and priority step (the plain name is priority 0).
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)

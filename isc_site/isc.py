@@ -159,7 +159,9 @@ def isc_settings_read(*, base_dir: Path, data_dir: Path, worker_concurrency: int
         queue_grace_seconds=env_int("ISC_QUEUE_GRACE_SECONDS", 30, minimum=0),
         stale_after_seconds=env_int("ISC_STALE_AFTER_SECONDS", 15 * 60, minimum=1),
         stale_pending_after_seconds=env_int("ISC_STALE_PENDING_AFTER_SECONDS", 3600, minimum=1),
-        sweep_interval_seconds=env_int("ISC_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+        # Every sweep also pings the workers and re-queues at once what a silent one held (workers/claims.py):
+        # the interval bounds how long a killed worker's work waits.
+        sweep_interval_seconds=env_int("ISC_SWEEP_INTERVAL_SECONDS", 20, minimum=1),
         sweep_limit=env_int("ISC_SWEEP_LIMIT", 1000, minimum=1),
         reconcile_interval_seconds=env_int("ISC_RECONCILE_INTERVAL_SECONDS", 3600, minimum=1),
         # Reconciliation leaves files younger than this alone: an upload stores its file before its row.

@@ -172,10 +172,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Every task lives in a module listed by the site's one list of task names; Celery imports exactly those.
 CELERY_IMPORTS = dispatch.TASK_MODULES
-# The descriptor work on the `gpu` queue (under today's names and the previous release's); the rest on `default`.
+# Queries on `queries`, reference indexing on `gpu` (under today's names and the previous release's), the
+# rest on `default` (search/core/dispatch.py says why).
 CELERY_TASK_ROUTES = {
-    name: {"queue": "gpu"}
-    for current in (dispatch.REFERENCE_INDEX, dispatch.QUERY_SEARCH)
+    name: {"queue": queue}
+    for current, queue in dispatch.TASK_QUEUES.items()
     for name in (current, *dispatch.legacy_names_of(current))
 }
 # Per-image tasks: the soft limit fails the row with a reason, the hard limit kills the child

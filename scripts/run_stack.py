@@ -1,9 +1,11 @@
 """Starts what the site needs on this machine and the site itself; Ctrl-C stops all of it.
 
-Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here.
+Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here, append-only under
+var/redis (queued tasks survive a restart of Redis).
 Milvus Lite: started here when MILVUS_URI points at a free loopback port.
-Then one Celery worker (both queues), Celery beat (the sweeper and the reconciliation) and Django's
-server on ISC_WEB_ADDRESS (http://127.0.0.1:8000 unless set).
+Then two Celery workers (a query worker on the `queries` queue alone, and a worker for everything, at a
+lower CPU priority), Celery beat (the sweeper and the reconciliation) and Django's server on
+ISC_WEB_ADDRESS (http://127.0.0.1:8000 unless set).
 
 A child that exits (a killed worker, a crashed Milvus) is started again after a back-off that doubles
 from 1 s up to 60 s, and the log says so; a child that then stays up for 60 s starts from 1 s again.
@@ -43,12 +45,53 @@ def wait_for(host: str, port: int, what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def redis_command(port: int) -> list[str] | None:
+def redis_command(port: int, *, data_dir: Path | None = None) -> list[str] | None:
+    """The Redis `make run` starts when none answers. Append-only, fsynced every second: a stop or a crash
+    of Redis keeps the queued tasks (at most the last second of a crash is lost; the sweeper re-queues
+    those rows). No RDB snapshots: the log alone is the state."""
     executable = shutil.which("redis-server") or str(BIN / "redis-server")
     if not Path(executable).exists():
         return None
-    (DATA / "redis").mkdir(parents=True, exist_ok=True)
-    return [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA / "redis"), "--save", ""]
+    folder = data_dir or DATA / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        executable,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(folder),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        # A broker must refuse writes when full rather than drop queued tasks to make room.
+        "--maxmemory-policy",
+        "noeviction",
+    ]
+
+
+# The bulk worker's CPU priority (nice): with the query worker at 0, a query gets the cores it needs while an
+# ingest or a reindex runs (docs/ingest.md, queries during a bulk ingest).
+BULK_WORKER_NICE = 10
+
+
+def worker_commands(*, concurrency: str) -> list[tuple[str, list[str]]]:
+    """Two workers. `query-worker` consumes only the `queries` queue, so a query never waits behind a reference,
+    an ingest chunk or a reindex batch; `worker` takes everything (queries too, when it is idle), at a lower
+    CPU priority. Queue names: search/core/dispatch.py."""
+    celery = [str(BIN / "celery"), "-A", "isc_site", "worker", "--loglevel", "INFO"]
+    return [
+        ("query-worker", [*celery, "-Q", "queries", "-c", "1", "--hostname", "queries@%h"]),
+        (
+            "worker",
+            ["nice", "-n", str(BULK_WORKER_NICE), *celery, "-Q", "queries,gpu,default", "-c", concurrency]
+            + ["--hostname", "worker@%h"],
+        ),
+    ]
 
 
 RESTART_FIRST_DELAY = 1.0
@@ -126,10 +169,8 @@ def main() -> None:
         wait_for("127.0.0.1", milvus.port or 19530, "Milvus Lite")
 
     concurrency = os.environ.get("ISC_WORKER_CONCURRENCY", "1")
-    start(
-        "worker",
-        [str(BIN / "celery"), "-A", "isc_site", "worker", "-Q", "gpu,default", "-c", concurrency, "--loglevel", "INFO"],
-    )
+    for name, command in worker_commands(concurrency=concurrency):
+        start(name, command)
     (DATA / "celery").mkdir(parents=True, exist_ok=True)
     start(
         "beat",

@@ -105,16 +105,17 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "PrivateRedis":
+    def command(self) -> list[str]:
         import shutil
 
         executable = shutil.which("redis-server") or str(Path(sys.executable).with_name("redis-server"))
-        self.process = subprocess.Popen(
-            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.data_dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        return [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + [
+            "--dir",
+            str(self.data_dir),
+        ]
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, timeout=20)
         return self
 
@@ -124,14 +125,42 @@ class PrivateRedis:
             self.process.wait(timeout=20)
 
 
+def run_stack_module():
+    """scripts/run_stack.py (`make run`'s supervisor, a script rather than a package module), loaded so that
+    tests start Redis and the workers with exactly its commands."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "run_stack.py"
+    spec = importlib.util.spec_from_file_location("run_stack", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class StackRedis(PrivateRedis):
+    """The redis-server exactly as `make run` starts it (scripts/run_stack.py's command: append-only), on a
+    free port with its data under `data_dir`; `stop` is the polite stop of an operator (SIGTERM)."""
+
+    def command(self) -> list[str]:
+        return run_stack_module().redis_command(self.port, data_dir=self.data_dir)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
 _worker_count = 0
 
 
 class CeleryWorker:
     """A real `celery worker` process, configured through the environment like production."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path, include: tuple[str, ...] = ()):
+    def __init__(
+        self, *, env: dict[str, str], log_path: Path, include: tuple[str, ...] = (), queues: str = "queries,gpu,default"
+    ):
         self.env = env
+        self.queues = queues
         self.log_path = log_path
         # Extra modules the worker imports (test-only signal handlers, e.g. tests/system/faults/worker_faults.py).
         self.include = include
@@ -152,7 +181,7 @@ class CeleryWorker:
                 "isc_site",
                 "worker",
                 "-Q",
-                "gpu,default",
+                self.queues,
                 "-c",
                 "1",
                 "--loglevel",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.dispatch import Signal
 
 from copydetect.imaging import image_decode
 from copydetect.ingest import STAGES, IngestItem, IngestPool, WorkerSpec
@@ -18,6 +19,10 @@ from search.ingest.models import IngestJob
 from workers import runtime
 
 _pool = None
+
+# Sent in the worker process once a chunk holds the job, before its work starts: for observers such as metrics,
+# and for the fault tests, which hang a worker inside a chosen chunk from here (tests/system/faults).
+chunk_started = Signal()
 
 
 def pool_get():
@@ -80,17 +85,19 @@ def ingest_chunk_run(
     descriptor,
     targets: Sequence | None = None,
     chunk_size: int | None = None,
+    worker: str = "",
 ) -> ChunkReport | None:
     """Works through the items at `cursor`; None when the job is not at that cursor (a stale or
     duplicate message) or is not active. `descriptor` is the model the pool processes embed with
     (their own copy of it): its version goes on the rows, as an upload's worker does. The vectors go
     to every version of `targets` (default: `descriptor`'s alone; workers pass every index version); a
     target other than `descriptor` embeds the chunk's images here, in this process (only while a reindex
-    builds a new version)."""
+    builds a new version). `worker`: the Celery hostname that holds the job while the chunk runs."""
     chunk_size = chunk_size or settings.ISC.ingest_chunk
-    job = ingest_services.ingest_chunk_open(job_id=job_id, cursor=cursor)
+    job = ingest_services.ingest_chunk_open(job_id=job_id, cursor=cursor, worker=worker)
     if job is None:
         return None
+    chunk_started.send(sender=IngestJob, job_id=job_id, cursor=cursor)
     started = time.perf_counter()
     raw_items = ingest_items_read(job, start=cursor, count=chunk_size)
     items = [

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.dispatch import Signal
 
 from copydetect import pipeline
 from copydetect.descriptors import Descriptor
@@ -23,13 +24,19 @@ logger = logging.getLogger(__name__)
 CHECK_PAGE = 1000  # reference ids checked against the new collection per Milvus query before the swap
 
 
+# Sent in the worker process once a batch holds the job, before its work starts: for observers such as metrics,
+# and for the fault tests, which hang a worker inside a chosen batch from here (tests/system/faults).
+batch_started = Signal()
+
+
 class ReindexRefused(RuntimeError):
     """The job cannot go on with this worker (it runs another model than the one being built)."""
 
 
-def reindex_step(*, job_id: int, cursor: int) -> int | None:
-    """Does the batch after `cursor`; returns the cursor of the next batch, or None when there is none
-    (the job finished now, was finished already, or another delivery of this batch got there first)."""
+def reindex_step(*, job_id: int, cursor: int, worker: str = "") -> int | None:
+    """Does the batch after `cursor` on `worker` (its Celery hostname, recorded on the job); returns the cursor
+    of the next batch, or None when there is none (the job finished now, was finished already, or another
+    delivery of this batch got there first)."""
     job = ReindexJob.objects.filter(id=job_id).first()
     if job is None or job.state not in ReindexJob.ACTIVE_STATES or job.cursor != cursor:
         return None
@@ -49,7 +56,8 @@ def reindex_step(*, job_id: int, cursor: int) -> int | None:
             f"This worker runs {descriptor.version}, but reindex #{job_id} builds {job.descriptor_version}: "
             "run it on workers with that model, or start a new reindex."
         )
-    reindex_services.reindex_job_heartbeat(job_id=job_id)
+    reindex_services.reindex_job_heartbeat(job_id=job_id, worker=worker)
+    batch_started.send(sender=ReindexJob, job_id=job_id, cursor=cursor)
     store = runtime.vector_store_get()
     store.collection_ensure(model_version=descriptor.version, dim=descriptor.dim, metric=descriptor.metric)
     batch = reindex_selectors.reindex_batch_references(job=job, cursor=cursor)

@@ -61,7 +61,9 @@ def _row_run(
 ) -> str:
     """Claims the row, runs `work`, and turns every way it can end into a row state."""
     descriptor = descriptor_get()
-    claim = stored_images.stored_image_claim(model=model, image_id=image_id, descriptor_version=descriptor.version)
+    claim = stored_images.stored_image_claim(
+        model=model, image_id=image_id, descriptor_version=descriptor.version, worker=task.request.hostname or ""
+    )
     if claim != stored_images.Claim.CLAIMED:
         return str(claim)
     row_claimed.send(sender=model, image_id=image_id)

@@ -53,6 +53,9 @@ class StoredImage(models.Model):
     # the sweeper re-queues rows whose hand-over was lost or whose worker vanished.
     queued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery worker (its hostname) that holds the claim: a claim whose worker no longer answers a ping
+    # is re-queued at once (search/core/claims.py), without waiting for the age-based deadline.
+    claimed_by = models.CharField(max_length=200, blank=True)
     descriptor_version = models.CharField(max_length=120, blank=True)
     # Hash signals, computed by the worker beside the descriptor (copydetect/signals.py): matched
     # against hash banks and exported as hash lists. Blank until computed.

@@ -62,6 +62,15 @@ TASK_NAMES = (
 # Tasks new since the previous release: it has no name for them, so they keep theirs in legacy mode too
 # (a job queued then waits until upgraded workers take it).
 NEW_TASK_NAMES = (BANK_IMPORT_RUN, EXCHANGES_FETCH_DUE, EXCHANGE_FETCH, LOOKBACK_RUN, LOOKBACK_RESUME_STALE)
+# Queues. A person waits on a query: it has a queue of its own, consumed by a worker that takes nothing else
+# (scripts/run_stack.py, docker-compose.yml), so it never waits behind a bulk batch. Indexing references
+# needs the descriptor model too; everything else (ingest chunks, reindex batches, beat jobs) is `default`.
+QUERIES_QUEUE = "queries"
+GPU_QUEUE = "gpu"
+DEFAULT_QUEUE = "default"
+QUEUES = (QUERIES_QUEUE, GPU_QUEUE, DEFAULT_QUEUE)
+TASK_QUEUES = {QUERY_SEARCH: QUERIES_QUEUE, REFERENCE_INDEX: GPU_QUEUE}
+
 # Modules that define the tasks (Celery's `imports`: a worker and an eager run import exactly these).
 TASK_MODULES = tuple(sorted({name.rsplit(".", 1)[0] for name in TASK_NAMES}))
 

@@ -22,6 +22,7 @@ from copydetect.imaging import ImageFacts
 from search.collection.models import Collection, ImageStatus, ReferenceImage
 from search.core import dispatch
 from search.core.audit import audit_record
+from search.core.claims import Liveness, claims_dead, stopped_answering
 from search.core.models import AuditAction
 from search.core.permissions import UPLOAD, role_require
 from search.core.uploads import Payload
@@ -82,19 +83,26 @@ class Claim(StrEnum):
 WORKER_DIED = "The worker died while processing this image"
 
 
-def stored_image_claim(*, model, image_id: int, descriptor_version: str, max_attempts: int | None = None) -> Claim:
+def stored_image_claim(
+    *, model, image_id: int, descriptor_version: str, max_attempts: int | None = None, worker: str = ""
+) -> Claim:
     """Marks a row as processing unless it is done with this descriptor version, failed, or gone.
 
     A conditional UPDATE, so two deliveries of the same task cannot both do the work twice for a
     finished row; a row left in 'processing' by a killed worker can be claimed again, until it has
-    been claimed `max_attempts` times without an outcome: then it is failed (a poison image).
+    been claimed `max_attempts` times without an outcome: then it is failed (a poison image). `worker` (the
+    Celery hostname) is recorded, so that the claim is re-queued as soon as that worker stops answering.
     """
     max_attempts = settings.ISC.max_attempts if max_attempts is None else max_attempts
     due = model.objects.filter(id=image_id).exclude(
         Q(status=ImageStatus.INDEXED, descriptor_version=descriptor_version) | Q(status=ImageStatus.FAILED)
     )
     claimed = due.filter(attempts__lt=max_attempts).update(
-        status=ImageStatus.PROCESSING, attempts=F("attempts") + 1, error="", claimed_at=timezone.now()
+        status=ImageStatus.PROCESSING,
+        attempts=F("attempts") + 1,
+        error="",
+        claimed_at=timezone.now(),
+        claimed_by=worker[:200],
     )
     if claimed:
         return Claim.CLAIMED
@@ -184,6 +192,35 @@ def stored_images_sweep(
         if budget <= 0:
             break
     return SweepReport(**counts)
+
+
+def stored_images_requeue_dead(*, model, liveness: Liveness, limit: int = 1000) -> tuple[int, bool]:
+    """Queues again, at once, the rows held by a worker that is gone (search/core/claims.py). Each goes back
+    to pending with the reason on its page; the claim still counts as an attempt, so an image that kills its
+    worker every time is failed after ISC_MAX_ATTEMPTS. Returns (rows queued, whether the broker was down)."""
+    held = (
+        model.objects.filter(claims_dead(liveness, claimed_at="claimed_at"), status=ImageStatus.PROCESSING)
+        .order_by("id")
+        .values_list("id", "claimed_by")[:limit]
+    )
+    queued = 0
+    for image_id, worker in list(held):
+        # Conditional: a worker that answers late and finishes the row meanwhile keeps its outcome.
+        taken = model.objects.filter(
+            id=image_id, status=ImageStatus.PROCESSING, claimed_by=worker
+        ).update(
+            status=ImageStatus.PENDING,
+            claimed_by="",
+            queued_at=None,  # until the broker takes it: the sweeper's never-queued rule is the fallback
+            notice=f"The {stopped_answering(worker)}; queued again."[:300],
+        )
+        if not taken:
+            continue
+        logger.warning("%s %s: %s; queued again", model.__name__, image_id, stopped_answering(worker))
+        if not stored_image_queue(model=model, image_id=image_id):
+            return queued, True
+        queued += 1
+    return queued, False
 
 
 @transaction.atomic

@@ -48,6 +48,10 @@ class IngestJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # last chunk start or finish
+    # The worker (Celery hostname) that runs or ran the latest chunk, and what the page says once a worker
+    # stopped answering and its chunk was re-queued (search/core/claims.py).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    stall_notice = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -24,6 +24,7 @@ from search.collection import services
 from search.collection.models import Collection, ImageStatus, ReferenceImage
 from search.core import dispatch
 from search.core.audit import audit_record
+from search.core.claims import Liveness, claims_dead, stopped_answering
 from search.core.models import AuditAction
 from search.core.permissions import MANAGE, UPLOAD, role_require
 from search.core.uploads import UploadError, folder_resolve
@@ -235,16 +236,17 @@ def _file_store(outcome: ItemOutcome) -> str:
     return default_storage.save(name, ContentFile(outcome.data))
 
 
-def ingest_chunk_open(*, job_id: int, cursor: int) -> IngestJob | None:
+def ingest_chunk_open(*, job_id: int, cursor: int, worker: str = "") -> IngestJob | None:
     """The job, ready for the chunk at `cursor` (claimed and listed), or None when the message is stale or
-    duplicate (the job is elsewhere or done) or the job cannot go on (it is failed, with the reason)."""
+    duplicate (the job is elsewhere or done) or the job cannot go on (it is failed, with the reason).
+    `worker` (the Celery hostname) holds the job until the chunk is recorded."""
     job = IngestJob.objects.filter(id=job_id).first()
     if job is None or job.state not in IngestJob.ACTIVE_STATES or job.cursor != cursor:
         return None
     if (job.state == IngestJob.State.QUEUED or not items_path(job).exists()) and not ingest_job_claim(job_id=job_id):
         return None
     job.refresh_from_db()
-    IngestJob.objects.filter(id=job_id).update(heartbeat_at=timezone.now())
+    IngestJob.objects.filter(id=job_id).update(heartbeat_at=timezone.now(), claimed_by=worker[:200])
     return job
 
 
@@ -348,6 +350,28 @@ def ingest_jobs_resume_stale(*, older_than: timedelta) -> list[int]:
         )
         if touched:
             logger.warning("ingest job %s stalled at item %s; re-queued", job_id, cursor)
+            dispatch.task_send(dispatch.INGEST_CHUNK, job_id, cursor)
+            resumed.append(job_id)
+    return resumed
+
+
+def ingest_jobs_requeue_dead(*, liveness: Liveness) -> list[int]:
+    """Re-queues, at once, the current chunk of every running job whose worker is gone (search/core/claims.py);
+    the page says so. Rows the dead chunk left half-done are adopted by the new run of the chunk
+    (ingest_rows_store). Returns the jobs' ids."""
+    now = timezone.now()
+    resumed = []
+    dead = IngestJob.objects.filter(claims_dead(liveness, claimed_at="heartbeat_at"), state=IngestJob.State.RUNNING)
+    for job_id, cursor, worker, total in dead.values_list("id", "cursor", "claimed_by", "total"):
+        notice = (
+            f"Stalled at {timezone.localtime(now):%H:%M:%S}: {stopped_answering(worker)} "
+            f"at file {cursor} of {total}; its chunk was queued again."
+        )
+        touched = IngestJob.objects.filter(
+            id=job_id, state=IngestJob.State.RUNNING, cursor=cursor, claimed_by=worker
+        ).update(claimed_by="", stall_notice=notice[:300], heartbeat_at=now)
+        if touched:
+            logger.warning("ingest job %s: %s at item %s; re-queued", job_id, stopped_answering(worker), cursor)
             dispatch.task_send(dispatch.INGEST_CHUNK, job_id, cursor)
             resumed.append(job_id)
     return resumed

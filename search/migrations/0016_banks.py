@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("search", "0014_audit_actions_all"),
+        ("search", "0015_claims_worker"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

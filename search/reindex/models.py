@@ -72,6 +72,10 @@ class ReindexJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Last sign of life from a batch; a job silent for long is resumed from its cursor.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker (Celery hostname) that ran the latest batch, and what the page says once a worker stopped
+    # answering and its batch was re-queued (search/core/claims.py).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    stall_notice = models.CharField(max_length=300, blank=True)
     # The speed shown is measured since the job last (re)started: a pause while nothing ran is not counted.
     rate_since = models.DateTimeField(null=True, blank=True)
     rate_since_done = models.PositiveIntegerField(default=0)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from search.collection.models import ImageStatus, ReferenceImage
 from search.core import dispatch
 from search.core.audit import audit_record
+from search.core.claims import Liveness, claims_dead, stopped_answering
 from search.core.models import AuditAction
 from search.reindex.models import IndexVersion, ReindexJob
 from search.reindex.selectors import Rollback, index_version_live_get, reindex_job_active
@@ -133,8 +134,11 @@ def reindex_job_begin(
     return ReindexJob.objects.get(id=job_id)
 
 
-def reindex_job_heartbeat(*, job_id: int) -> None:
-    ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING).update(heartbeat_at=timezone.now())
+def reindex_job_heartbeat(*, job_id: int, worker: str = "") -> None:
+    """A batch starts on `worker` (its Celery hostname): it holds the job until the batch is recorded."""
+    ReindexJob.objects.filter(id=job_id, state=ReindexJob.State.RUNNING).update(
+        heartbeat_at=timezone.now(), claimed_by=worker[:200]
+    )
 
 
 def reindex_batch_record(*, job_id: int, cursor_from: int, cursor_to: int, processed: int) -> bool:
@@ -216,6 +220,37 @@ def reindex_jobs_resume_stale(*, older_than: timedelta) -> int:
         if not touched:
             continue
         logger.warning("reindex #%s silent since %s: resuming after reference %s", job.id, last_sign, job.cursor)
+        dispatch.task_send(dispatch.REINDEX_RUN, job.id, job.cursor)
+        resumed += 1
+    return resumed
+
+
+def reindex_jobs_requeue_dead(*, liveness: Liveness) -> int:
+    """Re-queues, at once, the current batch of every running job whose worker is gone (search/core/claims.py);
+    the page says so. Returns how many. A duplicate of a batch still in the queue is harmless (the cursor)."""
+    now = timezone.now()
+    resumed = 0
+    dead = ReindexJob.objects.filter(claims_dead(liveness, claimed_at="heartbeat_at"), state=ReindexJob.State.RUNNING)
+    for job in dead:
+        notice = (
+            f"Stalled at {timezone.localtime(now):%H:%M:%S}: {stopped_answering(job.claimed_by)} "
+            f"after {job.done} of {job.total}; its batch was queued again."
+        )
+        touched = ReindexJob.objects.filter(
+            id=job.id, state=ReindexJob.State.RUNNING, cursor=job.cursor, claimed_by=job.claimed_by
+        ).update(
+            claimed_by="",
+            stall_notice=notice[:300],
+            heartbeat_at=now,
+            rate_since=now,
+            rate_since_done=job.done,
+            resumes=F("resumes") + 1,
+        )
+        if not touched:
+            continue
+        logger.warning(
+            "reindex #%s: %s; resuming after reference %s", job.id, stopped_answering(job.claimed_by), job.cursor
+        )
         dispatch.task_send(dispatch.REINDEX_RUN, job.id, job.cursor)
         resumed += 1
     return resumed

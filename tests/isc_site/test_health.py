@@ -50,7 +50,7 @@ def test_everything_up_but_no_worker_is_degraded_with_the_queue_depths(staff_cli
     assert response.status_code == 200, body
     assert body["status"] == "degraded" and body["down"] == []
     assert body["checks"]["database"]["ok"] and body["checks"]["milvus"]["ok"]
-    assert body["checks"]["broker"]["queue_depth"] == {"gpu": 2, "default": 0}
+    assert body["checks"]["broker"]["queue_depth"] == {"queries": 0, "gpu": 2, "default": 0}
     assert not body["checks"]["workers"]["ok"]
     assert body["checks"]["milvus"]["live_alias"] == isc_settings.ISC.live_alias
 

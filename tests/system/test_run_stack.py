@@ -24,7 +24,8 @@ def _children(pid: int) -> dict[str, int]:
             command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             for name in ("worker", "beat", "runserver", "milvus-lite"):
                 if f" {name} " in f" {command} " or (name == "milvus-lite" and "milvus-lite" in command):
-                    found[name] = int(child)
+                    # The query worker consumes the `queries` queue alone.
+                    found["query-worker" if " -Q queries " in f" {command} " else name] = int(child)
     return found
 
 
@@ -50,7 +51,11 @@ def test_a_killed_worker_and_a_killed_milvus_are_restarted_with_a_log_line(tmp_p
         )
     try:
         first = wait_until(
-            lambda: (c := _children(stack.pid)) and {"worker", "beat", "runserver", "milvus-lite"} <= set(c) and c,
+            lambda: (
+                (c := _children(stack.pid))
+                and {"worker", "query-worker", "beat", "runserver", "milvus-lite"} <= set(c)
+                and c
+            ),
             timeout=120,
             what="every child to start",
             every=0.3,
@@ -74,6 +79,11 @@ def test_a_killed_worker_and_a_killed_milvus_are_restarted_with_a_log_line(tmp_p
         assert "» milvus-lite exited with -9; restarting it in 1 s" in text
         assert "» restarting worker" in text and "» restarting milvus-lite" in text
         assert second["runserver"] == first["runserver"], "the others were left alone"
+        assert second["query-worker"] == first["query-worker"]
+        # The bulk worker runs at a lower CPU priority than the query worker.
+        assert os.getpriority(os.PRIO_PROCESS, second["worker"]) > os.getpriority(
+            os.PRIO_PROCESS, second["query-worker"]
+        )
     finally:
         stack.send_signal(signal.SIGTERM)
         try:

@@ -68,9 +68,12 @@ def test_legacy_mode_sends_only_names_the_previous_release_knows(settings):
     assert {dispatch.wire_name(name) for name in dispatch.TASK_NAMES} == set(dispatch.TASK_NAMES)
 
 
-def test_the_descriptor_tasks_go_to_the_gpu_queue_under_either_name(settings):
-    for name in (dispatch.REFERENCE_INDEX, dispatch.QUERY_SEARCH, *dispatch.legacy_names_of(dispatch.QUERY_SEARCH)):
+def test_queries_have_their_own_queue_and_references_the_gpu_queue_under_either_name(settings):
+    for name in (dispatch.QUERY_SEARCH, *dispatch.legacy_names_of(dispatch.QUERY_SEARCH)):
+        assert settings.CELERY_TASK_ROUTES[name] == {"queue": "queries"}
+    for name in (dispatch.REFERENCE_INDEX, *dispatch.legacy_names_of(dispatch.REFERENCE_INDEX)):
         assert settings.CELERY_TASK_ROUTES[name] == {"queue": "gpu"}
+    assert dispatch.INGEST_CHUNK not in settings.CELERY_TASK_ROUTES, "bulk work stays on the default queue"
 
 
 @pytest.mark.e2e

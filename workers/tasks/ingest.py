@@ -41,6 +41,7 @@ def ingest_chunk(self, job_id: int, cursor: int = 0) -> str:
             store=runtime.vector_store_get(),
             descriptor=runtime.descriptor_get(),
             targets=runtime.index_descriptors_get(),  # the live version, and the one a reindex builds
+            worker=self.request.hostname or "",
         )
     except SoftTimeLimitExceeded:
         # The pool may still be busy with the abandoned chunk: start afresh next time.

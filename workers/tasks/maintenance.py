@@ -13,6 +13,7 @@ from django.utils import timezone
 from search.collection.models import ReferenceImage
 from search.core import dispatch, stored_images
 from search.queries.models import QueryImage
+from workers import claims  # importing it also registers the recovery when a worker starts
 from workers.registry import worker_task
 
 logger = logging.getLogger(__name__)
@@ -20,10 +21,12 @@ logger = logging.getLogger(__name__)
 
 @worker_task(dispatch.ROWS_SWEEP, bind=True, acks_late=True, soft_time_limit=120, time_limit=150)
 def rows_sweep(self) -> dict[str, int]:
-    """Beat job: queues rows that would otherwise wait forever (see stored_images.stored_images_sweep)."""
+    """Beat job: first re-queues the rows and jobs held by workers that no longer answer (workers/claims.py),
+    then queues rows that would otherwise wait forever (see stored_images.stored_images_sweep)."""
     isc = settings.ISC
-    counts: dict[str, int] = {}
     broker_started_at = _broker_started_at(self.app.conf.broker_url)
+    # A ping goes through the broker: when Redis does not answer, there is no one to ask.
+    counts: dict[str, int] = {} if broker_started_at is None else claims.claims_recover_answering(self.app)
     for model in (ReferenceImage, QueryImage):
         report = stored_images.stored_images_sweep(
             model=model,

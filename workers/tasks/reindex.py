@@ -33,7 +33,7 @@ BATCH_TIME_LIMIT = 300
 def reindex_run(self, job_id: int, cursor: int = 0) -> str:
     """One batch of job `job_id`, starting after reference `cursor`; queues the next one."""
     try:
-        next_cursor = reindex_step(job_id=job_id, cursor=cursor)
+        next_cursor = reindex_step(job_id=job_id, cursor=cursor, worker=self.request.hostname or "")
     except ReindexRefused as exc:
         reindex_services.reindex_job_fail(job_id=job_id, error=str(exc))
         return "failed"

@@ -54,6 +54,8 @@ class FaultStack:
             "MILVUS_URI": self.milvus.uri,
             "ISC_MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
             "ISC_FEATURES_DIR": self.settings.ISC.features_dir,
+            # Ingest item lists are named by job id, and ids restart in every test database.
+            "ISC_INGEST_DIR": str(self.tmp_path / "ingest"),
             "DATABASE_URL": database_url(connection.settings_dict),
             "ISC_WARM_UP": "0",
             "ISC_MAX_ATTEMPTS": str(FAST_LIFECYCLE["max_attempts"]),
@@ -121,7 +123,7 @@ def stack(tmp_path, settings, fault_milvus):
     for worker in fault_stack.workers:
         worker.stop()
     broker_switch(app, previous_broker)
-    redis_server.stop()
+    fault_stack.redis.stop()  # a test may have replaced it
     if fault_milvus.process is None or fault_milvus.process.poll() is not None:
         fault_milvus.start()
     milvus_wipe(fault_milvus.uri)

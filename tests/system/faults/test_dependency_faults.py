@@ -150,3 +150,41 @@ def test_restarting_milvus_shows_a_retrying_state_then_recovers_without_losing_a
         f"\nMilvus restart test: {time.monotonic() - started:.1f} s; "
         f"query finished {recovered_after:.1f} s after Milvus was started again"
     )
+
+
+def test_the_redis_make_run_starts_keeps_queued_tasks_when_it_is_stopped_or_killed(stack, tmp_path):
+    """No worker runs while Redis goes down twice (an operator's stop, then a crash): every queued task must
+    come back with Redis, and a worker started afterwards indexes every row without the sweeper's help."""
+    import redis as redis_client
+
+    from tests.services import StackRedis
+
+    # The test stack's Redis keeps nothing; in its place, on its port, the one `make run` starts.
+    stack.redis.stop()
+    port = stack.redis.port
+    stack.redis = StackRedis(tmp_path / "make-run-redis")
+    stack.redis.port = port
+    stack.redis.start()
+    collection = CollectionFactory()
+    client = redis_client.Redis.from_url(stack.redis.url)
+
+    stack.references_add(collection, range(3300, 3310))
+    assert client.llen("gpu") == 10
+    stack.redis.stop()  # SIGTERM, as `make run`'s Ctrl-C or an operator would
+    stack.redis.start()
+    assert client.llen("gpu") == 10, "queued tasks survive a stop"
+
+    stack.references_add(collection, range(3310, 3320))
+    time.sleep(1.5)  # appendfsync everysec: what was queued a second ago is on disk
+    stack.redis.process.kill()  # kill -9: a crash
+    stack.redis.process.wait(timeout=20)
+    stack.redis.start()
+    assert client.llen("gpu") == 20, "queued tasks survive a crash"
+
+    stack.worker_start()
+    wait_until(
+        lambda: ReferenceImage.objects.filter(collection=collection, status=ImageStatus.INDEXED).count() == 20,
+        timeout=180,
+        what="every reference queued before the restarts, indexed without a sweep",
+    )
+    assert ReferenceImage.objects.filter(collection=collection).exclude(status=ImageStatus.INDEXED).count() == 0
