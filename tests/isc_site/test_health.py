@@ -94,7 +94,7 @@ def test_anyone_else_gets_the_status_alone_with_the_same_http_codes(client, brok
 
 def test_the_api_token_of_a_staff_user_shows_the_details(client, broker, isc_settings):
     staff_view = client.get(reverse("health"), **_token_header(UserFactory(is_staff=True))).json()
-    assert staff_view["checks"]["broker"]["queue_depth"] == {"gpu": 0, "default": 0}
+    assert staff_view["checks"]["broker"]["queue_depth"] == {"queries": 0, "gpu": 0, "default": 0}
     member_view = client.get(reverse("health"), **_token_header(UserFactory(is_staff=False)))
     assert member_view.json() == {"status": "degraded"}
     unknown = client.get(reverse("health"), HTTP_AUTHORIZATION="Token not-a-key")
