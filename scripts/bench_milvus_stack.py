@@ -96,7 +96,7 @@ def stack_run(kind: str, folder: Path, args: argparse.Namespace, web_port: int) 
     redis.Redis(db=args.redis_db).flushdb()
     folder.mkdir(parents=True, exist_ok=True)
     manage(env, "migrate", "--noinput")
-    login = manage(env, "ensure_admin", "--username", "bench")
+    login = manage(env, "ensure_admin", "--username", "bench", "--team", "Bench")
     password = re.search(r"password: (\S+)", login).group(1)
     log = open(folder / "stack.log", "w")
     stack = subprocess.Popen(
@@ -113,7 +113,9 @@ def stack_run(kind: str, folder: Path, args: argparse.Namespace, web_port: int) 
         if kind == "standalone":
             env["MILVUS_TOKEN"] = "root:" + (folder / "milvus-standalone" / "root-password").read_text().strip()
         started = time.perf_counter()
-        out = manage(env, "ingest", "--collection", "Bench", "--create", "--as", "bench", str(args.photos))
+        out = manage(
+            env, "ingest", "--collection", "Bench", "--team", "bench", "--create", "--as", "bench", str(args.photos)
+        )
         seconds = time.perf_counter() - started
         created = re.search(r"([\d,]+) added", out)
         count = int(created.group(1).replace(",", "")) if created else 0
@@ -123,7 +125,7 @@ def stack_run(kind: str, folder: Path, args: argparse.Namespace, web_port: int) 
             "shell",
             "-c",
             "from search.collection.models import Collection; print(Collection.objects.get(name='Bench').id)",
-        ).strip()
+        ).split()[-1]  # the shell prints its automatic imports first
         for clients, queries in ((1, args.queries), (4, args.queries * 2)):
             load = subprocess.run(
                 [PYTHON, "scripts/load_queries.py", "--url", f"http://127.0.0.1:{web_port}", "--username", "bench"]
