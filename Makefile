@@ -1,5 +1,6 @@
 # `make run`: install if needed, then start Redis (when none answers), Milvus Lite, a Celery worker and the site.
 # `make test`: the same install, then the whole test suite (it starts the services it needs itself).
+# `make test-milvus`: the engine, task and end-to-end tests against a real Milvus server (standalone).
 # `make test-postgres`: the suite again against PostgreSQL (POSTGRES_TEST_URL); skipped, with a
 # message, when no server answers there.
 PYTHON ?= python3
@@ -52,6 +53,17 @@ test-postgres: install
 	else \
 		echo "SKIPPED: the PostgreSQL test run (no server at $(POSTGRES_TEST_URL); set POSTGRES_TEST_URL)"; \
 	fi
+
+# `make test-milvus`: the engine, task and end-to-end tests against a real Milvus standalone server (2.3.5
+# from PyPI, started by the tests on free ports, authentication on) instead of Milvus Lite.
+MILVUS_TESTS := tests/copydetect/test_vector_store.py tests/copydetect/test_vector_store_recovery.py \
+	tests/copydetect/test_vector_store_hashes.py tests/copydetect/test_reposts.py \
+	tests/copydetect/test_milvus_standalone.py \
+	tests/workers/test_reposts.py tests/workers/test_tasks.py tests/workers/test_reindex.py \
+	tests/workers/test_reconcile.py tests/workers/test_ingest.py \
+	tests/system/test_end_to_end.py tests/system/test_api_end_to_end.py
+test-milvus: install
+	ISC_TEST_MILVUS=standalone $(PYTEST) $(MILVUS_TESTS)
 
 # docs/img/review.png and docs/img/dashboard.png, from the browser test of the review flow.
 screenshots: install browser

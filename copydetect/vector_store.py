@@ -14,6 +14,12 @@ and throws away most of what it finds. docs/performance.md has the measurements 
 Collections created before the partition key (plain `collection_id` field) keep working: the same
 filter expression is applied, only without partition pruning. A reindex creates the new
 collection with the key, so reindexing is the migration.
+
+Hash collections (`hashes_*`): fixed-length bit strings (PDQ's 256 bits) searched by Hamming distance.
+A real Milvus server stores them as BINARY_VECTOR with an exact BIN_FLAT index and the HAMMING metric.
+Milvus Lite refuses BINARY_VECTOR, so there each bit becomes ±1 in a float vector searched exactly (FLAT)
+by inner product: for two ±1 vectors of n bits, IP = n − 2 × Hamming, so a Hamming radius is an inner
+product bound and the distance comes back exact. Same rows, ids, partition key and methods either way.
 """
 
 from __future__ import annotations
@@ -44,11 +50,25 @@ LITE_VERSION_PREFIX = "milvus_lite"
 LITE_BUCKET_PREFIX = "_pk_"
 # Metric name -> whether a larger Milvus distance means more similar.
 METRIC_HIGHER_IS_CLOSER = {"IP": True, "COSINE": True, "L2": False}
+HAMMING = "HAMMING"
+# Texts of the error a server gives when it has no BINARY_VECTOR (Milvus Lite 3.2.2).
+_NO_BINARY_TEXTS = ("binaryvector", "binary_vector", "binary vector")
 
 NAME_PREFIX = "emb_"
+# Collection property naming the form of a hash collection stored as ±1 floats.
+HASH_PROPERTY = "isc.hash_form"
 MAX_NAME_LENGTH = 255
 NAME_DIGEST_LENGTH = 8
 VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# A search waits for nothing ("Session": other processes' writes are seen once the server has consumed
+# them, within one time tick, 200 ms on Milvus standalone), except the first search of a collection
+# after this store wrote to it, which is "Strong" so that a store always sees its own upserts and
+# deletes (Milvus 2.3.5's Session level did not show a delete to the next search of the same client).
+# Strong on every search waits for the next time tick: a search over 16 rows took p50 201 ms on Milvus
+# 2.3.5 with it, 5.5 ms without (docs/performance.md). Counts, id lists and presence checks
+# (reconciliation, right after a write elsewhere) are always Strong.
+SEARCH_CONSISTENCY = "Session"
 
 # gRPC refuses messages over 64 MiB by default; stay well below it.
 UPSERT_BATCH_BYTES = 16 * 2**20
@@ -68,6 +88,14 @@ class Hit:
 
     id: int
     score: float
+
+
+@dataclass(frozen=True)
+class HashHit:
+    """One stored hash within the asked Hamming radius of a query hash."""
+
+    id: int
+    distance: int
 
 
 @dataclass(frozen=True)
@@ -188,6 +216,9 @@ class _Layout:
     partition_key: bool
     # Milvus Lite only: how many hash buckets (partitions) the partition key fills; None elsewhere.
     lite_buckets: int | None = None
+    # Hash collections: "binary" (BINARY_VECTOR, HAMMING) or "signs" (±1 FLOAT_VECTOR, IP); None for
+    # descriptor collections. `dim` is then the number of bits.
+    hash_form: str | None = None
 
 
 def collection_name(model_version: str) -> str:
@@ -231,6 +262,8 @@ class VectorStore:
         self._client_pid: int | None = None
         self._layouts: dict[str, _Layout] = {}
         self._loaded: set[str] = set()
+        # Collections this store wrote to since its last Strong search of them.
+        self._written: set[str] = set()
 
     @property
     def index(self) -> IndexSpec:
@@ -315,8 +348,16 @@ class VectorStore:
         vectors: np.ndarray,
         collection_ids: Sequence[int],
     ) -> None:
-        """Insert or replace rows (idempotent: writing an id again replaces its row)."""
+        """Insert or replace rows (idempotent: writing an id again replaces its row).
+
+        Deletes the ids, then inserts the rows, rather than Milvus's `upsert`: on Milvus 2.3.5 an
+        upsert into a collection with a partition key routes rows to the wrong partition (a filtered
+        count then misses them), and an upsert that changes a row's key may leave the old row in its
+        old partition. Delete + insert is what upsert does inside Milvus, with the routing of insert.
+        """
         layout = self._require_layout(model_version)
+        if layout.hash_form is not None:
+            raise ValueError(f"{model_version!r} holds hashes: write it with hashes_upsert")
         matrix = _checked_matrix(vectors, layout, model_version)
         row_ids = _checked_ids(ids, expected=len(matrix), what="ids")
         owner_ids = _checked_ids(collection_ids, expected=len(matrix), what="collection_ids")
@@ -325,14 +366,18 @@ class VectorStore:
         rows_per_batch = max(1, UPSERT_BATCH_BYTES // (4 * layout.dim))
         for start in range(0, len(matrix), rows_per_batch):
             stop = start + rows_per_batch
+            batch_ids = [int(row_id) for row_id in row_ids[start:stop]]
             rows = _rows(row_ids[start:stop], owner_ids[start:stop], matrix[start:stop])
-            self._milvus.upsert(layout.name, rows)
+            self._written.add(layout.name)
+            self._run_loaded(layout, lambda batch_ids=batch_ids: self._milvus.delete(layout.name, ids=batch_ids))
+            self._milvus.insert(layout.name, rows)
 
     def vectors_delete(self, *, model_version: str, ids: Sequence[int]) -> None:
         layout = self._layout(model_version)
         if layout is None or len(ids) == 0:
             return
         row_ids = [int(row_id) for row_id in ids]
+        self._written.add(layout.name)
         self._run_loaded(layout, lambda: self._milvus.delete(layout.name, ids=row_ids))
 
     def collection_vectors_delete(self, *, model_version: str, collection_id: int) -> None:
@@ -341,6 +386,7 @@ class VectorStore:
         if layout is None:
             return
         expression = _collection_filter(collection_id)
+        self._written.add(layout.name)
         self._run_loaded(layout, lambda: self._milvus.delete(layout.name, filter=expression))
 
     def vectors_search(
@@ -357,11 +403,14 @@ class VectorStore:
         layout = self._layout(model_version)
         if layout is None:
             return [[] for _ in range(len(vectors))]
+        if layout.hash_form is not None:
+            raise ValueError(f"{model_version!r} holds hashes: search it with hashes_search")
         queries = _checked_matrix(vectors, layout, model_version)
         if len(queries) == 0:
             return []
+        params = self._index.search_params(top_k)
         try:
-            raw = self._run_loaded(layout, lambda: self._search(layout, queries, top_k, collection_id))
+            raw = self._run_loaded(layout, lambda: self._search(layout, queries, top_k, collection_id, params))
         except CollectionMissingError:
             return [[] for _ in range(len(queries))]
         sign = 1.0 if METRIC_HIGHER_IS_CLOSER[layout.metric] else -1.0
@@ -437,6 +486,93 @@ class VectorStore:
             ),
         )
         return int(rows[0]["count(*)"])
+
+    # Hashes
+
+    def hashes_collection_ensure(self, *, key: str, bits: int = 256) -> str:
+        """Create (idempotent) the hash collection `key` for `bits`-bit hashes, load it, return its name.
+
+        BINARY_VECTOR where the server has it; on a server that refuses it (Milvus Lite), ±1 floats."""
+        if bits < 8 or bits % 8:
+            raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
+        name = collection_name(key)
+        if not self._milvus.has_collection(name):
+            self._hash_collection_create(name=name, bits=bits)
+        layout = self._layout(key)
+        if layout is None:
+            raise CollectionMissingError(f"{name} vanished right after it was created")
+        if layout.hash_form is None or layout.dim != bits:
+            raise ValueError(f"collection {name} for {key!r} exists and is not a {bits}-bit hash collection")
+        self._load(name)
+        return name
+
+    def hashes_form(self, *, key: str) -> str | None:
+        """How the key's hashes are stored: "binary" (BINARY_VECTOR, HAMMING) or "signs" (±1 floats, IP)."""
+        layout = self._layout(key)
+        return layout.hash_form if layout else None
+
+    def hashes_upsert(self, *, key: str, ids: Sequence[int], hashes: np.ndarray, collection_ids: Sequence[int]) -> None:
+        """Insert or replace hashes: `hashes` is (n, bits / 8) uint8, most significant bit first."""
+        layout = self._require_hash_layout(key)
+        packed = _checked_hashes(hashes, layout.dim)
+        row_ids = _checked_ids(ids, expected=len(packed), what="ids")
+        owner_ids = _checked_ids(collection_ids, expected=len(packed), what="collection_ids")
+        if len(set(row_ids.tolist())) != len(row_ids):
+            raise ValueError("ids contain duplicates; each row must appear once per upsert")
+        rows_per_batch = max(1, UPSERT_BATCH_BYTES // (4 * layout.dim))
+        for start in range(0, len(packed), rows_per_batch):
+            stop = start + rows_per_batch
+            batch_ids = [int(row_id) for row_id in row_ids[start:stop]]
+            rows = [
+                {ID_FIELD: row_id, COLLECTION_ID_FIELD: int(owner), VECTOR_FIELD: value}
+                for row_id, owner, value in zip(
+                    batch_ids, owner_ids[start:stop], _hash_values(layout, packed[start:stop])
+                )
+            ]
+            self._written.add(layout.name)
+            self._run_loaded(layout, lambda batch_ids=batch_ids: self._milvus.delete(layout.name, ids=batch_ids))
+            self._milvus.insert(layout.name, rows)
+
+    def hashes_search(
+        self,
+        *,
+        key: str,
+        hashes: np.ndarray,
+        max_distance: int,
+        top_k: int = 100,
+        collection_id: int | None = None,
+    ) -> list[list[HashHit]]:
+        """Stored hashes within Hamming distance `max_distance` of each query (at most `top_k`, nearest
+        first, exact distances); one list per query, in query order. A range search on the server."""
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise ValueError(f"top_k must be in 1..{MAX_TOP_K}, got {top_k}")
+        layout = self._layout(key)
+        if layout is None:
+            return [[] for _ in range(len(hashes))]
+        if layout.hash_form is None:
+            raise ValueError(f"{key!r} holds descriptors, not hashes")
+        packed = _checked_hashes(hashes, layout.dim)
+        if not 0 <= max_distance < layout.dim:
+            raise ValueError(f"max_distance must be in 0..{layout.dim - 1}, got {max_distance}")
+        if len(packed) == 0:
+            return []
+        queries = _hash_values(layout, packed)
+        if layout.hash_form == "binary":
+            # Range search keeps range_filter <= distance < radius; distances are whole numbers of bits.
+            params = {"radius": max_distance + 1, "range_filter": -1}
+        else:
+            # IP = bits − 2 × Hamming: Hamming <= r  <=>  IP > bits − 2r − 1 (radius < IP <= range_filter).
+            params = {"radius": layout.dim - 2 * max_distance - 1, "range_filter": layout.dim}
+        try:
+            raw = self._run_loaded(layout, lambda: self._search(layout, queries, top_k, collection_id, params))
+        except CollectionMissingError:
+            return [[] for _ in range(len(packed))]
+        hits = [[HashHit(id=int(hit["id"]), distance=_hamming(layout, hit["distance"])) for hit in row] for row in raw]
+        # Servers that ignore the range keep their top_k: the radius is enforced here too.
+        return [
+            sorted((hit for hit in row if hit.distance <= max_distance), key=lambda hit: (hit.distance, hit.id))
+            for row in hits
+        ]
 
     # Aliases
 
@@ -548,6 +684,56 @@ class VectorStore:
             if not self._milvus.has_collection(name):
                 raise
 
+    def _hash_collection_create(self, *, name: str, bits: int) -> None:
+        binary = not self._server_is_lite()
+        if binary:
+            try:
+                self._hash_collection_create_as(name=name, bits=bits, binary=True)
+                return
+            except MilvusException as error:
+                if not any(text in str(error).lower() for text in _NO_BINARY_TEXTS):
+                    raise
+        self._hash_collection_create_as(name=name, bits=bits, binary=False)
+
+    def _hash_collection_create_as(self, *, name: str, bits: int, binary: bool) -> None:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
+        partitioned = self._num_partitions is not None
+        schema.add_field(COLLECTION_ID_FIELD, DataType.INT64, is_partition_key=partitioned)
+        if binary:
+            schema.add_field(VECTOR_FIELD, DataType.BINARY_VECTOR, dim=bits)
+        else:
+            schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=bits)
+        index_params = MilvusClient.prepare_index_params()
+        index_params.add_index(
+            field_name=VECTOR_FIELD,
+            index_type="BIN_FLAT" if binary else "FLAT",
+            metric_type=HAMMING if binary else "IP",
+            params={},
+        )
+        try:
+            self._milvus.create_collection(
+                name,
+                schema=schema,
+                index_params=index_params,
+                consistency_level="Strong",
+                # Marks the ±1 form, so that a reopened collection is known as hashes.
+                **({} if binary else {"properties": {HASH_PROPERTY: "signs"}}),
+                **({"num_partitions": self._num_partitions} if partitioned else {}),
+            )
+        except MilvusException:
+            if not self._milvus.has_collection(name):
+                raise
+
+    def _server_is_lite(self) -> bool:
+        return str(self._milvus.get_server_version()).startswith(LITE_VERSION_PREFIX)
+
+    def _require_hash_layout(self, key: str) -> _Layout:
+        layout = self._require_layout(key)
+        if layout.hash_form is None:
+            raise ValueError(f"{key!r} holds descriptors, not hashes")
+        return layout
+
     def _layout(self, model_version: str) -> _Layout | None:
         """Dimension and metric of the version's collection (cached), or None if it has none."""
         cached = self._layouts.get(model_version)
@@ -556,17 +742,24 @@ class VectorStore:
         name = collection_name(model_version)
         if not self._milvus.has_collection(name):
             return None
-        fields = self._milvus.describe_collection(name)["fields"]
+        description = self._milvus.describe_collection(name)
+        fields = description["fields"]
         vector_field = next(entry for entry in fields if entry["name"] == VECTOR_FIELD)
         owner_field = next(entry for entry in fields if entry["name"] == COLLECTION_ID_FIELD)
-        metric = self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]
+        metric = str(self._milvus.describe_index(name, VECTOR_FIELD)["metric_type"]).upper()
         partition_key = bool(owner_field.get("is_partition_key", False))
+        hash_form = None
+        if vector_field.get("type") == DataType.BINARY_VECTOR:
+            hash_form = "binary"
+        elif (description.get("properties") or {}).get(HASH_PROPERTY) == "signs":
+            hash_form = "signs"
         layout = _Layout(
             name=name,
             dim=int(vector_field["params"]["dim"]),
-            metric=str(metric).upper(),
+            metric=metric,
             partition_key=partition_key,
             lite_buckets=self._lite_buckets(name) if partition_key else None,
+            hash_form=hash_form,
         )
         self._layouts[model_version] = layout
         return layout
@@ -580,7 +773,7 @@ class VectorStore:
         in Python: naming the one bucket makes a filtered search ~16x cheaper (docs/performance.md).
         Any other server or bucket layout gets the plain filter.
         """
-        if not str(self._milvus.get_server_version()).startswith(LITE_VERSION_PREFIX):
+        if not self._server_is_lite():
             return None
         buckets = sorted(p for p in self._milvus.list_partitions(name) if p.startswith(LITE_BUCKET_PREFIX))
         expected = sorted(f"{LITE_BUCKET_PREFIX}{index}" for index in range(len(buckets)))
@@ -618,20 +811,31 @@ class VectorStore:
         self._load(layout.name)
         return operation()
 
-    def _search(self, layout: _Layout, queries: np.ndarray, top_k: int, collection_id: int | None) -> list[list[dict]]:
+    def _search(
+        self,
+        layout: _Layout,
+        queries: list | np.ndarray,
+        top_k: int,
+        collection_id: int | None,
+        params: Mapping[str, float],
+    ) -> list[list[dict]]:
         pruning = {}
         if collection_id is not None and layout.lite_buckets:
             pruning["partition_names"] = [_lite_bucket(collection_id, layout.lite_buckets)]
-        return self._milvus.search(
+        own_writes = layout.name in self._written
+        hits = self._milvus.search(
             layout.name,
             data=list(queries),
             limit=top_k,
             filter="" if collection_id is None else _collection_filter(collection_id),
             output_fields=[ID_FIELD],  # otherwise every hit drags its whole vector along
-            search_params={"metric_type": layout.metric, "params": self._index.search_params(top_k)},
-            consistency_level="Strong",
+            search_params={"metric_type": layout.metric, "params": dict(params)},
+            consistency_level="Strong" if own_writes else SEARCH_CONSISTENCY,
             **pruning,
         )
+        if own_writes:
+            self._written.discard(layout.name)
+        return hits
 
     def _aliases(self) -> list[str]:
         return _alias_names(self._milvus.list_aliases())
@@ -673,6 +877,57 @@ def _rows(ids: np.ndarray, collection_ids: np.ndarray, vectors: np.ndarray) -> l
         {ID_FIELD: int(row_id), COLLECTION_ID_FIELD: int(owner_id), VECTOR_FIELD: vector}
         for row_id, owner_id, vector in zip(ids, collection_ids, vectors)
     ]
+
+
+def server_answers(*, uri: str, token: str, timeout: float = 10.0) -> bool:
+    """Whether the Milvus at `uri` serves a client holding `token` (False when it refuses or is down)."""
+    try:
+        client = MilvusClient(uri=uri, token=token, timeout=timeout)
+    except MilvusException:
+        return False
+    try:
+        client.list_collections()
+        return True
+    except MilvusException:
+        return False
+    finally:
+        client.close()
+
+
+def server_password_change(*, uri: str, user: str, old_password: str, new_password: str, timeout: float = 10.0) -> None:
+    """Change `user`'s password on the Milvus at `uri` (signing in with the old one)."""
+    client = MilvusClient(uri=uri, token=f"{user}:{old_password}", timeout=timeout)
+    try:
+        client.update_password(user, old_password, new_password)
+    finally:
+        client.close()
+
+
+def hashes_from_hex(hexes: Sequence[str]) -> np.ndarray:
+    """Hex hashes (PDQ's 64 hex digits) as the (n, bits / 8) uint8 rows hashes_upsert and hashes_search take."""
+    rows = [bytes.fromhex(text) for text in hexes]
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError("hashes of different lengths")
+    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), -1) if rows else np.zeros((0, 0), np.uint8)
+
+
+def _checked_hashes(hashes: np.ndarray, bits: int) -> np.ndarray:
+    packed = np.asarray(hashes)
+    if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] * 8 != bits:
+        raise ValueError(f"hashes must be uint8 of shape (n, {bits // 8}); got {packed.dtype} {packed.shape}")
+    return np.ascontiguousarray(packed)
+
+
+def _hash_values(layout: _Layout, packed: np.ndarray) -> list:
+    if layout.hash_form == "binary":
+        return [row.tobytes() for row in packed]
+    return list(np.unpackbits(packed, axis=1).astype(np.float32) * 2.0 - 1.0)
+
+
+def _hamming(layout: _Layout, distance: float) -> int:
+    if layout.hash_form == "binary":
+        return int(round(distance))
+    return int(round((layout.dim - float(distance)) / 2))
 
 
 def _lite_bucket(collection_id: int, buckets: int) -> str:

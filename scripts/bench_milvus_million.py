@@ -1,10 +1,13 @@
-"""Milvus Lite at a million vectors: insert, index build, search latency, recall, server memory.
+"""Milvus at a million vectors: insert, index build, search latency, recall, server memory.
 
     nice -n 10 .venv/bin/python scripts/bench_milvus_million.py                 # 1,000,000 rows
     nice -n 10 .venv/bin/python scripts/bench_milvus_million.py --count 100000 --index HNSW --m 16 \\
         --ef-construction 200 --search-values 16,32,64,128 --layout partition-key
 
-Starts its own Milvus Lite server in a temporary folder (stopped at the end, also on Ctrl-C) and
+    nice -n 10 .venv/bin/python scripts/bench_milvus_million.py --server standalone --search-values 16,32,64
+
+Starts its own Milvus Lite server (or, with --server standalone, the real Milvus 2.3.5 standalone of
+copydetect/milvus_standalone.py) in a temporary folder (stopped at the end, also on Ctrl-C) and
 goes through copydetect.vector_store, the same code the workers use. The data imitate SSCD
 descriptors of a platform with a few hundred user collections:
 
@@ -34,6 +37,7 @@ import numpy as np
 import psutil
 
 from copydetect.milvus_lite import MilvusLiteServer
+from copydetect.milvus_standalone import MilvusStandaloneServer
 from copydetect.vector_store import IndexSpec, VectorStore
 
 MODEL_VERSION = "bench/million"
@@ -55,6 +59,7 @@ def parse_args() -> argparse.Namespace:
         default="partition-key",
         help="collection_id as partition key (the product), or a plain field and a filtered search (before)",
     )
+    parser.add_argument("--server", choices=["lite", "standalone"], default="lite", help="which Milvus to start")
     parser.add_argument("--index", default="HNSW", choices=["HNSW", "HNSW_SQ", "IVF_SQ8", "IVF_FLAT"])
     parser.add_argument("--m", type=int, default=16, help="HNSW / HNSW_SQ: graph degree")
     parser.add_argument("--ef-construction", type=int, default=200, help="HNSW / HNSW_SQ")
@@ -241,9 +246,9 @@ def describe_index(args: argparse.Namespace) -> str:
     return f"{args.index} nlist={args.nlist}"
 
 
-def rpc_floor_ms(server_uri: str, rounds: int = 200) -> list[float]:
+def rpc_floor_ms(server_uri: str, token: str, rounds: int = 200) -> list[float]:
     """Latency of a search over a 16-row collection: client, gRPC and server overhead, no index work."""
-    store = VectorStore(uri=server_uri)
+    store = VectorStore(uri=server_uri, token=token)
     version = "bench/rpc-floor"
     store.collection_ensure(model_version=version, dim=8)
     vectors = normalised(np.random.default_rng(1).standard_normal((16, 8), dtype=np.float32))
@@ -291,7 +296,8 @@ def corpus_load(
     start = time.perf_counter()
     builder.collection_flush(model_version=MODEL_VERSION, timeout=7200)
     flush_seconds = time.perf_counter() - start
-    index_wait(process, data_dir)
+    if args.server == "lite":
+        index_wait(process, data_dir)
     index_seconds = time.perf_counter() - start
     rss, peak = server_memory(process)
     segments, indexes = segment_files(data_dir)
@@ -338,20 +344,31 @@ def main() -> None:
             data_dir = str(args.data_dir)
         else:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_milvus_million_"))
-        server = MilvusLiteServer(Path(data_dir)).start()
+        if args.server == "standalone":
+            server = MilvusStandaloneServer(Path(data_dir), password="bench-only-password").start()
+            token = server.token
+            print(f"Milvus standalone {server.uri} started in {server.started_in:.1f} s")
+        else:
+            server = MilvusLiteServer(Path(data_dir)).start()
+            token = ""
         process = psutil.Process(server.process.pid)
         try:
-            floor = rpc_floor_ms(server.uri)
+            floor = rpc_floor_ms(server.uri, token)
             print(f"RPC floor (search over 16 rows, filtered): {percentiles(floor)}")
             builder = VectorStore(
-                uri=server.uri, timeout=3600, index=index_spec(args, search_values[0]), num_partitions=num_partitions
+                uri=server.uri,
+                token=token,
+                timeout=3600,
+                index=index_spec(args, search_values[0]),
+                num_partitions=num_partitions,
             )
             builder.collection_ensure(model_version=MODEL_VERSION, dim=args.dim, metric="IP")
             print(f"partition key: {builder.collection_partitioned(model_version=MODEL_VERSION)}")
             stored = builder.vectors_count(model_version=MODEL_VERSION)
             if stored == args.count:
                 print(f"{stored:,} rows already stored in {data_dir}: insert and index build skipped")
-                index_wait(process, Path(data_dir))
+                if args.server == "lite":
+                    index_wait(process, Path(data_dir))
             else:
                 if stored:
                     sys.exit(f"{data_dir} holds {stored:,} rows, not {args.count:,}: use an empty --data-dir")
@@ -359,7 +376,7 @@ def main() -> None:
             builder.close()
 
             for value in search_values:
-                store = VectorStore(uri=server.uri, timeout=600, index=index_spec(args, value))
+                store = VectorStore(uri=server.uri, token=token, timeout=600, index=index_spec(args, value))
                 store.collection_ensure(model_version=MODEL_VERSION, dim=args.dim, metric="IP")
                 name = "ef" if args.index.startswith("HNSW") else "nprobe"
                 store.vectors_search(model_version=MODEL_VERSION, vectors=corpus.queries[:1], top_k=TOP_K)  # warm-up

@@ -2,7 +2,10 @@
 
 Redis: used as is when one answers at CELERY_BROKER_URL, otherwise started here, append-only under
 var/redis (queued tasks survive a restart of Redis).
-Milvus Lite: started here when MILVUS_URI points at a free loopback port.
+Milvus: started here when MILVUS_URI points at a free loopback port: Milvus Lite (data in var/milvus),
+or with ISC_MILVUS=standalone the real Milvus 2.3.5 standalone (copydetect/milvus_standalone.py, data in
+var/milvus-standalone, authentication on: the root password is made once, kept in
+var/milvus-standalone/root-password, and passed to the site and the workers as MILVUS_TOKEN).
 Then two Celery workers (a query worker on the `queries` queue alone, and a worker for everything, at a
 lower CPU priority), Celery beat (the sweeper and the reconciliation) and Django's server on
 ISC_WEB_ADDRESS (http://127.0.0.1:8000 unless set).
@@ -94,6 +97,29 @@ def worker_commands(*, concurrency: str) -> list[tuple[str, list[str]]]:
     ]
 
 
+def standalone_password(data: Path) -> str:
+    """The root password of the Milvus standalone in `data`: made at its first start, then read back."""
+    import secrets
+
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / "root-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def milvus_wait_signed_in(uri: str, timeout: float = 180) -> None:
+    """The proxy listens before the server serves (and before its default password is replaced)."""
+    from copydetect.vector_store import server_answers
+
+    deadline = time.monotonic() + timeout
+    while not server_answers(uri=uri, token=os.environ["MILVUS_TOKEN"], timeout=5):
+        if time.monotonic() > deadline:
+            sys.exit(f"Milvus standalone at {uri} does not accept MILVUS_TOKEN after {timeout:.0f}s")
+        time.sleep(1)
+
+
 RESTART_FIRST_DELAY = 1.0
 RESTART_MAX_DELAY = 60.0
 HEALTHY_AFTER = 60.0  # seconds up before a child's back-off starts over
@@ -152,7 +178,20 @@ def main() -> None:
         wait_for("127.0.0.1", broker.port or 6379, "Redis")
 
     milvus = urlparse(os.environ.get("MILVUS_URI", "http://127.0.0.1:19530"))
-    if milvus.hostname in {"127.0.0.1", "localhost"} and not port_answers("127.0.0.1", milvus.port or 19530):
+    milvus_kind = os.environ.get("ISC_MILVUS", "lite")
+    if milvus_kind not in {"lite", "standalone"}:
+        sys.exit(f"ISC_MILVUS must be lite or standalone, not {milvus_kind!r}")
+    local_milvus = milvus.hostname in {"127.0.0.1", "localhost"} and not port_answers("127.0.0.1", milvus.port or 19530)
+    if local_milvus and milvus_kind == "standalone":
+        data = DATA / "milvus-standalone"
+        password = standalone_password(data)
+        os.environ.setdefault("MILVUS_TOKEN", f"root:{password}")
+        os.environ["MILVUS_STANDALONE_PASSWORD"] = password
+        command = [str(BIN / "python"), "-m", "copydetect.milvus_standalone", "--data", str(data)]
+        start("milvus-standalone", [*command, "--port", str(milvus.port or 19530)])
+        wait_for("127.0.0.1", milvus.port or 19530, "Milvus standalone", timeout=180)
+        milvus_wait_signed_in(milvus.geturl())
+    elif local_milvus:
         start(
             "milvus-lite",
             [

@@ -1,15 +1,15 @@
 import pytest
 
-from copydetect.milvus_lite import MilvusLiteServer
-from tests.services import milvus_wipe
+from tests.services import milvus_test_server, milvus_wipe
 
 
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory):
-    """URI of a real Milvus Lite server shared by the whole test session."""
-    server = MilvusLiteServer(tmp_path_factory.mktemp("milvus")).start()
-    yield server.uri
-    server.stop()
+    """URI of the real Milvus shared by the whole test session: Milvus Lite, Milvus standalone
+    (ISC_TEST_MILVUS=standalone) or an already running server (ISC_TEST_MILVUS_URI)."""
+    uri, stop = milvus_test_server(tmp_path_factory.mktemp("milvus"))
+    yield uri
+    stop()
 
 
 @pytest.fixture

@@ -267,3 +267,34 @@ def broker_switch(app, url: str) -> None:
     # Not closed: kombu's global producer registry may still hand the old pool to eager code paths.
     app._pool = None
     app.amqp._producer_pool = None
+
+
+def milvus_test_server(data_dir: Path):
+    """The Milvus a test session uses, as (uri, stop): an already running server when ISC_TEST_MILVUS_URI
+    is set (with MILVUS_TOKEN when it needs credentials), else a Milvus Lite server, or with
+    ISC_TEST_MILVUS=standalone a real Milvus standalone (copydetect/milvus_standalone.py, `make
+    test-milvus`). Credentials travel inside the URI, so every fixture, store and worker that takes
+    `milvus_uri` reaches a server with authentication on unchanged."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    def with_credentials(uri: str, token: str) -> str:
+        parts = urlsplit(uri)
+        if not token or parts.username:
+            return uri
+        return urlunsplit(parts._replace(netloc=f"{quote(token, safe=':')}@{parts.netloc}"))
+
+    if os.environ.get("ISC_TEST_MILVUS_URI"):
+        return with_credentials(os.environ["ISC_TEST_MILVUS_URI"], os.environ.get("MILVUS_TOKEN", "")), lambda: None
+    kind = os.environ.get("ISC_TEST_MILVUS", "lite")
+    if kind == "standalone":
+        from copydetect.milvus_standalone import MilvusStandaloneServer
+
+        server = MilvusStandaloneServer(data_dir, password=secrets.token_urlsafe(16)).start()
+        return with_credentials(server.uri, server.token), server.stop
+    if kind != "lite":
+        raise ValueError(f"ISC_TEST_MILVUS must be lite or standalone, not {kind!r}")
+    from copydetect.milvus_lite import MilvusLiteServer
+
+    server = MilvusLiteServer(data_dir).start()
+    return server.uri, server.stop

@@ -1,6 +1,8 @@
 """VectorStore against a real Milvus Lite server (shared by the session: each test uses its own
 model versions, hence its own collections)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -298,3 +300,15 @@ def test_filtered_search_finds_every_row_of_each_of_many_user_collections(store,
         )
         assert hits[0].id == first
         assert sorted(hit_ids(hits)) == list(range(first, first + 5))
+
+
+@pytest.mark.skipif(bool(os.environ.get("ISC_TEST_MILVUS_URI")), reason="the kind of an outside server is not known")
+def test_only_milvus_lite_gets_its_partition_buckets_named(store, model_version):
+    """Milvus 2.3.5 standalone calls itself `v2.3.5-lite`: the Lite check must not take it for Milvus Lite
+    (naming partitions there is refused), nor miss the real Milvus Lite (whose searches it makes 16x cheaper)."""
+    store.collection_ensure(model_version=model_version, dim=DIM)
+    layout = store._layout(model_version)
+    if os.environ.get("ISC_TEST_MILVUS") == "standalone":
+        assert layout.lite_buckets is None
+    else:
+        assert layout.lite_buckets == 16
