@@ -61,7 +61,7 @@ MILVUS_TESTS := tests/copydetect/test_vector_store.py tests/copydetect/test_vect
 	tests/copydetect/test_milvus_standalone.py \
 	tests/workers/test_reposts.py tests/workers/test_tasks.py tests/workers/test_reindex.py \
 	tests/workers/test_reconcile.py tests/workers/test_ingest.py \
-	tests/system/test_end_to_end.py tests/system/test_api_end_to_end.py
+	tests/system/test_end_to_end.py tests/system/test_api_end_to_end.py tests/system/test_run_stack.py
 test-milvus: install
 	ISC_TEST_MILVUS=standalone $(PYTEST) $(MILVUS_TESTS)
 

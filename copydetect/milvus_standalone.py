@@ -20,6 +20,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -46,6 +47,15 @@ PORT_KEYS = (
     "etcd_port",
 )
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*(?:\([a-z]+\))?\s*(?::\s*([^}]*?))?\s*\}\}")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (Linux), so a killed
+    supervisor or test process leaves no server holding the data directory and its ports."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def package_dir() -> Path:
@@ -180,6 +190,7 @@ class MilvusStandaloneServer:
                 stderr=subprocess.STDOUT,
                 # Its own process group: stop() signals the server and whatever it started.
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()
@@ -277,7 +288,6 @@ def main(argv: list[str] | None = None) -> None:
     SIGTERM / Ctrl-C (how scripts/run_stack.py supervises it). The root password comes from
     MILVUS_STANDALONE_PASSWORD."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data", type=Path, required=True)

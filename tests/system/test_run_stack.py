@@ -95,3 +95,67 @@ def test_a_killed_worker_and_a_killed_milvus_are_restarted_with_a_log_line(tmp_p
         except ProcessLookupError:
             pass
         redis_server.stop()
+
+
+@pytest.mark.skipif(
+    os.environ.get("ISC_TEST_MILVUS") != "standalone",
+    reason="starts Milvus standalone: runs in `make test-milvus` (ISC_TEST_MILVUS=standalone)",
+)
+def test_with_isc_milvus_standalone_the_real_server_is_supervised_and_keeps_its_password(tmp_path):
+    from copydetect.vector_store import server_answers
+
+    redis_server = PrivateRedis(tmp_path).start()
+    milvus_port = free_port()
+    env = {
+        **os.environ,
+        "ISC_MILVUS": "standalone",
+        # run_stack.py imports copydetect: this checkout's, also where the venv's editable install is another's.
+        "PYTHONPATH": str(ROOT),
+        "ISC_DATA_DIR": str(tmp_path / "data"),
+        "CELERY_BROKER_URL": redis_server.url,
+        "MILVUS_URI": f"http://127.0.0.1:{milvus_port}",
+        "ISC_WEB_ADDRESS": f"127.0.0.1:{free_port()}",
+        "ISC_WARM_UP": "0",
+    }
+    env.pop("MILVUS_TOKEN", None)
+    log_path = tmp_path / "stack.log"
+    with open(log_path, "w") as log:
+        stack = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run_stack.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    password_file = tmp_path / "data" / "milvus-standalone" / "root-password"
+    uri = f"http://127.0.0.1:{milvus_port}"
+
+    def wrapper() -> int | None:
+        for task in Path(f"/proc/{stack.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if b"copydetect.milvus_standalone" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return int(child)
+        return None
+
+    try:
+        first = wait_until(wrapper, timeout=120, what="the Milvus standalone child", every=0.3)
+        token = f"root:{password_file.read_text().strip()}"
+        wait_until(lambda: server_answers(uri=uri, token=token), timeout=180, what="the server to serve", every=1)
+        assert not server_answers(uri=uri, token="root:Milvus"), "the default password was replaced"
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: wrapper() not in (None, first), timeout=120, what="a new Milvus child", every=0.3)
+        # The server of the killed child went with it; the new one serves the same data and password.
+        wait_until(lambda: server_answers(uri=uri, token=token), timeout=240, what="the restarted server", every=1)
+        assert "» milvus-standalone exited with -9; restarting it in 1 s" in log_path.read_text()
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        try:
+            stack.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.pid, signal.SIGKILL)
+        try:
+            os.killpg(stack.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        redis_server.stop()
