@@ -23,12 +23,6 @@ SIGNAL_PATTERNS = {
     "hash_md5": "^[0-9a-fA-F]{32}$",
 }
 SIGNAL_PATTERN = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$"
-SIGNALS_REQUEST_SCHEMA = {
-    "type": "object",
-    "minProperties": 1,
-    "additionalProperties": False,
-    "properties": {name: {"type": "string", "pattern": pattern} for name, pattern in SIGNAL_PATTERNS.items()},
-}
 
 
 def matches(pattern: str, value: str) -> bool:
@@ -52,7 +46,7 @@ class PhotoField(serializers.FileField):
     """A picture, at least MIN_SIDE px per side (what image_decode refuses below)."""
 
 
-class HashUploadSerializer(serializers.Serializer):
+class HashUploadSerializer(StrictSerializer):
     photo = PhotoField(help_text="The picture (HMA's content type `photo`; `video` is not supported).")
 
 
@@ -126,3 +120,19 @@ class SignalsAddedSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+def _signal_field(pattern: str) -> serializers.CharField:
+    def exact(value: str) -> None:
+        if not matches(pattern, value):
+            raise serializers.ValidationError(f"A string matching {pattern} is expected.")
+
+    field = serializers.CharField(required=False, trim_whitespace=False, validators=[exact])
+    return extend_schema_field({"type": "string", "pattern": pattern})(field)
+
+
+# Signal type → signal (HMA `POST /c/bank/<name>/signal`); used with `partial=True`, so that an empty body
+# is refused (the schema's `minProperties: 1`). A comment: drf-spectacular would show a docstring.
+class SignalsAddSerializer(HmaStrictSerializer):
+    def get_fields(self):
+        return {name: _signal_field(pattern) for name, pattern in SIGNAL_PATTERNS.items()}

@@ -117,6 +117,7 @@ def _banks_param(request: Request, team) -> set[int] | None:
 def _photo_signals(request: Request) -> dict[str, str]:
     if "video" in request.FILES:
         raise ParseError("no such content_type: 'video' (pictures only)")
+    s.HashUploadSerializer(data=request.data).is_valid(raise_exception=True)
     upload = request.FILES.get("photo")
     if upload is None or len(request.FILES) != 1:
         raise ParseError("Missing multipart/form-data file upload: one file in the `photo` field")
@@ -305,7 +306,7 @@ class BankSignalView(BankDetailView):
         tags=[TAG],
         operation_id="hma_bank_signal_add",
         parameters=[TEAM_SLUG, BANK_NAME],
-        request={"application/json": s.SIGNALS_REQUEST_SCHEMA},
+        request={"application/json": s.SignalsAddSerializer(partial=True)},
         responses={200: s.SignalsAddedSerializer, **ERRORS},
         examples=[
             OpenApiExample(
@@ -318,12 +319,9 @@ class BankSignalView(BankDetailView):
         bank = self.bank(request, team_slug, bank_name)
         if not isinstance(request.data, dict) or not request.data:
             raise ValidationError("No signals given")
+        s.SignalsAddSerializer(data=request.data, partial=True).is_valid(raise_exception=True)
         signals = {}
-        for name, value in request.data.items():
-            if name not in s.SIGNAL_PATTERNS:
-                raise ParseError(f"Invalid signal type {name!r} (known: {', '.join(sorted(s.SIGNAL_PATTERNS))})")
-            if not isinstance(value, str) or not s.matches(s.SIGNAL_PATTERNS[name], value):
-                raise ParseError(f"Invalid {name} signal: a string matching {s.SIGNAL_PATTERNS[name]} is expected")
+        for name, value in request.data.items():  # in the client's order: the first one's id is answered
             try:
                 kind = signal_type_of_name(name)
                 signals[kind] = signal_normalise(kind, value)
