@@ -110,4 +110,5 @@ def test_the_api_agrees_with_its_schema_under_schemathesis(live_server, user, wo
     assert result.returncode == 0, report
     assert "Tested: 34" in report, report
     summary = [line.strip() for line in report.splitlines() if "generated" in line or line.startswith("====")]
-    print("\nSchemathesis:", " / ".join(summary[-2:]))  # shown with -s: cases generated, run time
+    seed = next((line.strip() for line in report.splitlines() if line.startswith("Seed:")), "")
+    print("\nSchemathesis:", " / ".join([*summary[-2:], seed]))  # shown with -s: cases, run time, seed
