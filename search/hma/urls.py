@@ -1,6 +1,6 @@
 """The HMA-compatible API, mounted at /hma/<team slug>/ (HMA's own paths below that)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from search.hma import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("<slug:team_slug>/c/banks", views.BankListView.as_view(), name="banks"),
     path("<slug:team_slug>/c/bank/<str:bank_name>", views.BankDetailView.as_view(), name="bank"),
     path("<slug:team_slug>/c/bank/<str:bank_name>/signal", views.BankSignalView.as_view(), name="bank_signal"),
+    re_path(r"^", views.HmaNotFoundView.as_view(), name="not_found"),
 ]

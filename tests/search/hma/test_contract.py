@@ -161,3 +161,36 @@ def test_token_auth_team_scope_and_roles(api, team, admin):
         403,
         contract.ERROR,
     )
+
+
+def test_bank_names_and_bodies_are_what_the_schema_says(api, team):
+    for body in (
+        {"name": "lower"},  # HMA's UPPER_WITH_UNDERSCORE
+        {"name": "OK", "colour": "red"},  # unknown field
+        {"name": "OK", "enabled": "true"},  # a boolean is a JSON boolean
+    ):
+        check(api.post(url(team, "banks"), body, format="json"), 400, contract.ERROR)
+    # Lone surrogates (JSON allows them, UTF-8 does not): refused before the database, and an error that
+    # quotes one is still written (a 500 once).
+    for raw in ('{"name": "\\ud800"}', '{"\\ud800": 1, "name": "OK"}'):
+        check(api.post(url(team, "banks"), raw, content_type="application/json"), 400, contract.ERROR)
+    form = api.post(url(team, "banks"), {"name": "OK", "enabled": "0"})  # HMA's bank bodies are JSON
+    check(form, 415, contract.ERROR)
+    check(api.post(url(team, "banks"), {"name": "OK"}, format="json"), 201, contract.BANK_CONFIG)
+    assert api.options(url(team, "bank", bank_name="OK")).status_code == 200  # a 500 once
+
+
+def test_signal_bodies_and_lookups_take_exact_names_and_hashes(api, team):
+    api.post(url(team, "banks"), {"name": "TEST_BANK"}, format="json")
+    signal = url(team, "bank_signal", bank_name="TEST_BANK")
+    for body in ({"pdq": "f" * 64, "extra": {}}, {"PDQ": "f" * 64}, {"pdq": " " + "f" * 64}, {"md5": "f" * 64}):
+        check(api.post(signal, body, format="json"), 400, contract.ERROR)
+    for params in ({"signal": "", "signal_type": ""}, {"signal": "f" * 64, "signal_type": "sscd"}):
+        check(api.get(url(team, "raw_lookup"), params), 400, contract.ERROR)
+    check(api.get(url(team, "raw_lookup"), {"signal": "f" * 64, "signal_type": "pdq"}), 200, contract.RAW_LOOKUP_IDS)
+
+
+def test_unknown_hma_paths_answer_hma_errors(api, team):
+    for path in (f"/hma/{team.slug}/nothing", "/hma/not a slug/c/banks", f"/hma/{team.slug}/c/bank/A/B/signal"):
+        check(api.get(path), 404, contract.ERROR)
+    assert api.get(url(team, "banks"), {"page_size": 1}).status_code == 400  # no paging: unknown parameter

@@ -123,6 +123,8 @@ def test_every_hma_endpoint_and_method_is_in_the_table(worlds):
     for pattern in get_resolver("search.hma.urls").url_patterns:
         assert isinstance(pattern, URLPattern)
         view = pattern.callback.view_class
+        if pattern.name == "not_found":
+            continue  # answers every path that no endpoint takes with 404 (test_contract.py)
         for method in view.http_method_names:
             if method not in ("options", "head") and hasattr(view, method):
                 served.add((pattern.name, method))
