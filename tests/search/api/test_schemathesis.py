@@ -94,6 +94,9 @@ def test_the_api_agrees_with_its_schema_under_schemathesis(live_server, user, wo
         f"--seed={SEED}",
         "--workers=1",
         "--request-timeout=60",
+        # Schemathesis 4 fails a response slower than 10 s by default; speed is measured by benchmark commands,
+        # not by the suite, and a loaded CI machine must not turn a correct answer red (as long as it comes).
+        "--max-response-time=60",
         "--output-truncate=false",
         f"--header=Authorization: Token {key}",
     ]
