@@ -143,6 +143,9 @@ def test_with_isc_milvus_standalone_the_real_server_is_supervised_and_keeps_its_
         token = f"root:{password_file.read_text().strip()}"
         wait_until(lambda: server_answers(uri=uri, token=token), timeout=180, what="the server to serve", every=1)
         assert not server_answers(uri=uri, token="root:Milvus"), "the default password was replaced"
+        # run_stack supervises once everything has started (it waits for Milvus to sign in first): a kill before
+        # that would race its start-up, not test its supervision.
+        wait_until(lambda: "» open http" in log_path.read_text(), timeout=180, what="the stack to be up", every=0.5)
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: wrapper() not in (None, first), timeout=120, what="a new Milvus child", every=0.3)
         # The server of the killed child went with it; the new one serves the same data and password.
