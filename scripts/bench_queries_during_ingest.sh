@@ -2,8 +2,8 @@
 # Query latency idle and during a 1,000-image bulk ingest, against `make run`'s stack (scripts/run_stack.py).
 #
 # Usage (from the repository root; RUN picks the seeds, so a second run uses other images):
-#     RUN=1 scripts/bench_queries_during_ingest.sh /tmp/bench-queries
-#     RUN=2 scripts/bench_queries_during_ingest.sh /tmp/bench-queries
+#     RUN=1 scripts/bench_queries_during_ingest.sh var/bench-queries
+#     RUN=2 scripts/bench_queries_during_ingest.sh var/bench-queries
 #
 # Everything lives under the folder given (data directory, generated images): a fresh SQLite database,
 # Milvus Lite on 127.0.0.1:${MILVUS_PORT:-8621}, the site on 127.0.0.1:${WEB_PORT:-8620}, Redis database
