@@ -100,8 +100,11 @@ def test_member_filter(exchange):
 
 def test_a_run_stopped_mid_page_resumes_inside_the_range(exchange):
     now = int(time.time())
-    for number in range(5):  # one window of five entries: two pages of three
-        exchange.entry_put(f"e{number}", member_id=1, time=now - 60 + number, fingerprints={"pdq": pdq(str(number))})
+    # Five entries of one second: whatever windows the library's probing tries, the one that holds them holds all
+    # five, so it is read as two pages of three (entries a second apart could fall into windows of three or fewer,
+    # one page each, and no run would stop mid-page).
+    for number in range(5):
+        exchange.entry_put(f"e{number}", member_id=1, time=now - 60, fingerprints={"pdq": pdq(str(number))})
     seen = []
     for batch in fetch(exchange):
         seen.extend(entry.external_id for entry in batch.additions)
